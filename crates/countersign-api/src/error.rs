@@ -1,0 +1,106 @@
+//! The one error type of the API and its mapping to Dropbox Sign's error format:
+//! `{"error": {"error_msg", "error_name", "error_path"?}}`, `application/json`, with the status code
+//! that goes with `error_name` (compat spec §8.1).
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use countersign_domain::InvalidInput;
+use countersign_store::StoreError;
+use serde_json::json;
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub name: &'static str,
+    pub message: String,
+    pub path: Option<String>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, name: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            name,
+            message: message.into(),
+            path: None,
+        }
+    }
+
+    /// 400 naming the parameter at fault.
+    pub fn bad_param(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            path: Some(path.into()),
+            ..Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+        }
+    }
+
+    /// 400 about the request as a whole (malformed body, wrong content type).
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    pub fn missing(path: &str) -> Self {
+        Self::bad_param(path, format!("Missing required parameter: {path}"))
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "Not found.")
+    }
+
+    pub fn method_not_supported() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_supported",
+            "Method not supported.",
+        )
+    }
+
+    pub fn exceeded_rate(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "exceeded_rate", message)
+    }
+
+    /// 500: the message a client sees stays generic; the cause goes to the log.
+    pub fn unknown(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "request failed with an internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "unknown",
+            "An unexpected error occurred. Please try again.",
+        )
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "maintenance", message)
+    }
+}
+
+impl From<InvalidInput> for ApiError {
+    fn from(e: InvalidInput) -> Self {
+        Self::bad_param(e.path, e.message)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(msg) => Self::bad_request(msg),
+            other => Self::unknown(other),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut error = json!({"error_msg": self.message, "error_name": self.name});
+        if let Some(path) = self.path {
+            error["error_path"] = json!(path);
+        }
+        (self.status, axum::Json(json!({ "error": error }))).into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,71 @@
+//! The Dropbox-Sign-v3-compatible HTTP API of Countersign.
+//!
+//! Thin handlers, one module per resource under [`routes`]: parse the parameters (JSON, form or
+//! multipart, see [`params`]) into domain types, call the store, answer in Dropbox Sign's shapes.
+//! Authentication and the rate limit run as middleware in front of every `/v3` route ([`auth`]);
+//! every error leaves as `{"error": {…}}` ([`error`]).
+//!
+//! Not for: SQL (`countersign-store`) or business rules (`countersign-domain`).
+
+pub mod auth;
+pub mod error;
+pub mod params;
+pub mod rate_limit;
+pub mod routes;
+pub mod state;
+pub mod telemetry;
+pub mod warnings;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::Request;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::error::ApiError;
+use crate::routes::{account, api_app, ops};
+pub use crate::state::{ApiConfig, AppState};
+
+/// The whole HTTP surface: `/v3/*`, the operations endpoints and the dashboard.
+pub fn router(state: AppState) -> Router {
+    let v3 = Router::new()
+        .route(
+            "/account",
+            get(account::get).put(account::update).post(account::update),
+        )
+        .route("/account/create", post(account::create))
+        .route("/account/verify", post(account::verify))
+        .route("/api_app", post(api_app::create))
+        .route("/api_app/list", get(api_app::list))
+        .route(
+            "/api_app/{client_id}",
+            get(api_app::get)
+                .put(api_app::update)
+                .delete(api_app::delete),
+        )
+        .route_layer(from_fn_with_state(state.clone(), auth::authenticate))
+        .method_not_allowed_fallback(|| async { ApiError::method_not_supported() })
+        .fallback(|| async { ApiError::not_found() });
+
+    let max_body = state.config.max_body_bytes;
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/dashboard", get(ops::dashboard))
+        .route("/", get(|| async { axum::response::Redirect::temporary("/dashboard") }))
+        .nest("/v3", v3)
+        .fallback(|| async { ApiError::not_found() })
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(from_fn(telemetry::track_requests))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), account_id = tracing::field::Empty)
+            }),
+        )
+        .layer(CatchPanicLayer::custom(|_| ApiError::unknown("a handler panicked").into_response()))
+        .with_state(state)
+}

@@ -1,0 +1,436 @@
+//! Request parameters, whatever the body they came in.
+//!
+//! Dropbox Sign accepts the same parameters as JSON, `application/x-www-form-urlencoded` and
+//! `multipart/form-data` (compat spec §11.8). In forms, nested values come either as bracket keys
+//! (`signers[0][email_address]`, `metadata[key]`, `domains[]`) or as JSON text — the official Python SDK
+//! sends `domains='["example.com"]'` and booleans as `True`/`False`. So every body is first turned into
+//! one JSON object ([`Params`]); typed structs then deserialize from it with the [`lenient`] helpers,
+//! which accept a value either as JSON or as the text forms send. Unknown parameters are collected by a
+//! `#[serde(flatten)]` map and answered with `parameter_ignored` warnings, as Dropbox Sign does.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Multipart, Request};
+use axum::http::header::CONTENT_TYPE;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::warnings::Warning;
+
+/// A file part of a multipart body.
+#[derive(Debug, Clone)]
+pub struct UploadedFile {
+    /// The part's name as sent (`files[0]`, `file[]`, `custom_logo_file`).
+    pub field: String,
+    pub file_name: Option<String>,
+    pub content_type: Option<String>,
+    pub bytes: Bytes,
+}
+
+/// The parameters of one request: text values as one JSON object, files apart.
+#[derive(Debug, Default)]
+pub struct Params {
+    pub fields: Map<String, Value>,
+    pub files: Vec<UploadedFile>,
+}
+
+impl Params {
+    /// Parameters from a URL query string (GET endpoints).
+    pub fn from_query(query: Option<&str>) -> ApiResult<Self> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or(""))
+            .map_err(|e| ApiError::bad_request(format!("Malformed query string: {e}")))?;
+        Ok(Self {
+            fields: nest_bracket_keys(pairs),
+            files: Vec::new(),
+        })
+    }
+
+    /// Deserializes the parameters into `T`, naming the parameter at fault on error.
+    pub fn parse<T: DeserializeOwned>(&self) -> ApiResult<T> {
+        let value = Value::Object(self.fields.clone());
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = bracket_path(&e.path().to_string());
+            let message = e.inner().to_string();
+            if path.is_empty() || path == "." {
+                ApiError::bad_request(message)
+            } else {
+                ApiError::bad_param(path, message)
+            }
+        })
+    }
+
+    /// The file parts named `name` (exactly).
+    pub fn file(&self, name: &str) -> Option<&UploadedFile> {
+        self.files.iter().find(|f| f.field == name)
+    }
+}
+
+/// `oauth.scopes[0]` (serde_path_to_error's spelling) → `oauth[scopes][0]` (Dropbox Sign's).
+fn bracket_path(dotted: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in dotted.split('.').enumerate() {
+        let (head, tail) = part.find('[').map_or((part, ""), |at| part.split_at(at));
+        if i == 0 {
+            out.push_str(head)
+        } else {
+            out.push_str(&format!("[{head}]"))
+        }
+        out.push_str(tail);
+    }
+    out
+}
+
+impl FromRequest<AppState> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let limit = state.config.max_body_bytes;
+        let content_type = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::to_bytes(body, limit)
+            .await
+            .map_err(|_| too_large(limit))?;
+        let mime = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_owned();
+        match mime.as_str() {
+            _ if bytes.iter().all(u8::is_ascii_whitespace) && mime != "multipart/form-data" => {
+                Ok(Self::default())
+            }
+            "application/json" | "" if looks_like_json(&bytes) => parse_json(&bytes),
+            "application/json" => parse_json(&bytes),
+            "application/x-www-form-urlencoded" => {
+                let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
+                    .map_err(|e| ApiError::bad_request(format!("Malformed form body: {e}")))?;
+                Ok(Self {
+                    fields: nest_bracket_keys(pairs),
+                    files: Vec::new(),
+                })
+            }
+            "multipart/form-data" => {
+                let req = Request::from_parts(parts, Body::from(bytes));
+                parse_multipart(req, state).await
+            }
+            other => Err(ApiError::bad_request(format!(
+                "Unsupported Content-Type {other:?}: send application/json, application/x-www-form-urlencoded or multipart/form-data"
+            ))),
+        }
+    }
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::bad_request(format!(
+        "The request body is larger than the limit of {limit} bytes"
+    ))
+}
+
+fn looks_like_json(bytes: &[u8]) -> bool {
+    bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
+fn parse_json(bytes: &[u8]) -> ApiResult<Params> {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(fields)) => Ok(Params {
+            fields,
+            files: Vec::new(),
+        }),
+        Ok(_) => Err(ApiError::bad_request("The JSON body must be an object")),
+        Err(e) => Err(ApiError::bad_request(format!("Malformed JSON body: {e}"))),
+    }
+}
+
+async fn parse_multipart(req: Request, state: &AppState) -> ApiResult<Params> {
+    let mut multipart = Multipart::from_request(req, state)
+        .await
+        .map_err(|e| ApiError::bad_request(format!("Malformed multipart body: {e}")))?;
+    let mut pairs = Vec::new();
+    let mut files = Vec::new();
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(e) => {
+                return Err(ApiError::bad_request(format!(
+                    "Malformed multipart body: {e}"
+                )));
+            }
+        };
+        let name = field.name().unwrap_or("").to_owned();
+        let file_name = field.file_name().map(str::to_owned);
+        let content_type = field.content_type().map(str::to_owned);
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| ApiError::bad_request(format!("Malformed multipart body: {e}")))?;
+        if file_name.is_some() {
+            files.push(UploadedFile {
+                field: name,
+                file_name,
+                content_type,
+                bytes,
+            });
+        } else {
+            let text = String::from_utf8(bytes.to_vec())
+                .map_err(|_| ApiError::bad_param(name.clone(), "Text parameters must be UTF-8"))?;
+            pairs.push((name, text));
+        }
+    }
+    Ok(Params {
+        fields: nest_bracket_keys(pairs),
+        files,
+    })
+}
+
+/// Turns `(key, value)` pairs with bracket keys into one JSON object: `a[b][0][c]=v` becomes
+/// `{"a": {"b": [{"c": "v"}]}}`; `a[]=x&a[]=y` becomes `{"a": ["x", "y"]}`. Containers whose keys are
+/// all indices become arrays, in index order. A later pair wins over an earlier one with the same key.
+pub fn nest_bracket_keys(pairs: Vec<(String, String)>) -> Map<String, Value> {
+    let mut root = Map::new();
+    for (key, value) in pairs {
+        let segments = split_key(&key);
+        insert_path(&mut root, &segments, Value::String(value));
+    }
+    let mut root_value = Value::Object(root);
+    arrays_from_index_maps(&mut root_value);
+    match root_value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+fn split_key(key: &str) -> Vec<String> {
+    let Some(open) = key.find('[') else {
+        return vec![key.to_owned()];
+    };
+    if !key.ends_with(']') {
+        return vec![key.to_owned()];
+    }
+    let mut segments = vec![key[..open].to_owned()];
+    segments.extend(key[open + 1..key.len() - 1].split("][").map(str::to_owned));
+    segments
+}
+
+/// Inserts under `segments`; an empty segment (`[]`) appends, by taking the next free index.
+fn insert_path(map: &mut Map<String, Value>, segments: &[String], value: Value) {
+    let Some((first, rest)) = segments.split_first() else {
+        return;
+    };
+    let key = if first.is_empty() {
+        map.len().to_string()
+    } else {
+        first.clone()
+    };
+    if rest.is_empty() {
+        map.insert(key, value);
+        return;
+    }
+    let child = map.entry(key).or_insert_with(|| Value::Object(Map::new()));
+    if !child.is_object() {
+        *child = Value::Object(Map::new());
+    }
+    if let Value::Object(child_map) = child {
+        insert_path(child_map, rest, value);
+    }
+}
+
+fn arrays_from_index_maps(value: &mut Value) {
+    if let Value::Object(map) = value {
+        for child in map.values_mut() {
+            arrays_from_index_maps(child);
+        }
+        if !map.is_empty() && map.keys().all(|k| k.parse::<usize>().is_ok()) {
+            let mut entries: Vec<(usize, Value)> = std::mem::take(map)
+                .into_iter()
+                .filter_map(|(k, v)| k.parse().ok().map(|i| (i, v)))
+                .collect();
+            entries.sort_by_key(|(i, _)| *i);
+            *value = Value::Array(entries.into_iter().map(|(_, v)| v).collect());
+        }
+    }
+}
+
+/// `parameter_ignored` warnings for the parameters a typed struct did not know.
+pub fn ignored_warnings<'a>(names: impl IntoIterator<Item = &'a String>) -> Vec<Warning> {
+    names
+        .into_iter()
+        .map(|name| {
+            Warning::new(
+                "parameter_ignored",
+                format!("The parameter {name} was ignored."),
+            )
+        })
+        .collect()
+}
+
+/// Deserializers that accept a value as JSON sends it or as a form sends it (text).
+pub mod lenient {
+    use serde::de::{DeserializeOwned, Error};
+    use serde::{Deserialize, Deserializer};
+    use serde_json::Value;
+
+    /// Booleans: JSON `true`/`false`, numbers `0`/`1`, text `true`/`false`/`1`/`0` in any case.
+    pub fn bool_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Null => Ok(None),
+            Value::Bool(b) => Ok(Some(b)),
+            Value::Number(n) if n.as_u64() == Some(1) => Ok(Some(true)),
+            Value::Number(n) if n.as_u64() == Some(0) => Ok(Some(false)),
+            Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" => Ok(Some(true)),
+                "false" | "0" => Ok(Some(false)),
+                "" => Ok(None),
+                _ => Err(D::Error::custom(format!(
+                    "{s:?} is not a boolean (use true, false, 1 or 0)"
+                ))),
+            },
+            other => Err(D::Error::custom(format!("{other} is not a boolean"))),
+        }
+    }
+
+    /// Whole numbers, as JSON numbers or text.
+    pub fn u32_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Null => Ok(None),
+            Value::Number(n) => n
+                .as_u64()
+                .and_then(|v| u32::try_from(v).ok())
+                .map(Some)
+                .ok_or_else(|| D::Error::custom(format!("{n} is not a whole number"))),
+            Value::String(s) if s.trim().is_empty() => Ok(None),
+            Value::String(s) => s
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| D::Error::custom(format!("{s:?} is not a whole number"))),
+            other => Err(D::Error::custom(format!("{other} is not a whole number"))),
+        }
+    }
+
+    /// Text, also from a JSON number or boolean (forms cannot tell them apart).
+    pub fn string_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Null => Ok(None),
+            Value::String(s) => Ok(Some(s)),
+            Value::Number(n) => Ok(Some(n.to_string())),
+            Value::Bool(b) => Ok(Some(b.to_string())),
+            other => Err(D::Error::custom(format!("expected text, found {other}"))),
+        }
+    }
+
+    /// A list: a JSON array, text holding a JSON array, or one plain text value as a list of one.
+    pub fn list_opt<'de, D: Deserializer<'de>, T: DeserializeOwned>(
+        d: D,
+    ) -> Result<Option<Vec<T>>, D::Error> {
+        let value = match Value::deserialize(d)? {
+            Value::Null => return Ok(None),
+            Value::String(s) if s.trim_start().starts_with('[') => {
+                serde_json::from_str(&s).map_err(D::Error::custom)?
+            }
+            Value::String(s) if s.is_empty() => Value::Array(Vec::new()),
+            Value::String(s) => Value::Array(vec![Value::String(s)]),
+            other => other,
+        };
+        serde_json::from_value(value)
+            .map(Some)
+            .map_err(D::Error::custom)
+    }
+
+    /// An object: a JSON object or text holding one.
+    pub fn object_opt<'de, D: Deserializer<'de>, T: DeserializeOwned>(
+        d: D,
+    ) -> Result<Option<T>, D::Error> {
+        let value = match Value::deserialize(d)? {
+            Value::Null => return Ok(None),
+            Value::String(s) if s.trim().is_empty() => return Ok(None),
+            Value::String(s) => serde_json::from_str(&s).map_err(D::Error::custom)?,
+            other => other,
+        };
+        serde_json::from_value(value)
+            .map(Some)
+            .map_err(D::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn bracket_keys_nest_into_objects_and_arrays() {
+        let map = nest_bracket_keys(pairs(&[
+            ("title", "NDA"),
+            ("signers[1][name]", "Bob Ü"),
+            ("signers[0][email_address]", "a@example.com"),
+            ("signers[0][name]", "Alice"),
+            ("metadata[custom_id]", "1234"),
+            ("cc_email_addresses[]", "x@example.com"),
+            ("cc_email_addresses[]", "y@example.com"),
+            ("test_mode", "1"),
+        ]));
+        assert_eq!(
+            Value::Object(map),
+            json!({
+                "title": "NDA",
+                "signers": [{"email_address": "a@example.com", "name": "Alice"}, {"name": "Bob Ü"}],
+                "metadata": {"custom_id": "1234"},
+                "cc_email_addresses": ["x@example.com", "y@example.com"],
+                "test_mode": "1"
+            })
+        );
+    }
+
+    #[test]
+    fn error_paths_use_brackets() {
+        assert_eq!(bracket_path("oauth.scopes[0]"), "oauth[scopes][0]");
+        assert_eq!(bracket_path("domains"), "domains");
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Sample {
+        #[serde(default, deserialize_with = "lenient::bool_opt")]
+        flag: Option<bool>,
+        #[serde(default, deserialize_with = "lenient::list_opt")]
+        domains: Option<Vec<String>>,
+        #[serde(default, deserialize_with = "lenient::u32_opt")]
+        page: Option<u32>,
+    }
+
+    #[test]
+    fn lenient_values_accept_json_and_form_spellings() {
+        for (flag, expected) in [
+            (json!(true), true),
+            (json!("True"), true),
+            (json!("0"), false),
+            (json!(1), true),
+            (json!("FALSE"), false),
+        ] {
+            let s: Sample = serde_json::from_value(json!({"flag": flag})).unwrap();
+            assert_eq!(s.flag, Some(expected));
+        }
+        assert!(serde_json::from_value::<Sample>(json!({"flag": "yes"})).is_err());
+        let s: Sample =
+            serde_json::from_value(json!({"domains": "[\"a.com\", \"b.com\"]", "page": "3"}))
+                .unwrap();
+        assert_eq!(s.domains.unwrap(), vec!["a.com", "b.com"]);
+        assert_eq!(s.page, Some(3));
+        let s: Sample = serde_json::from_value(json!({"domains": "a.com"})).unwrap();
+        assert_eq!(s.domains.unwrap(), vec!["a.com"]);
+    }
+}

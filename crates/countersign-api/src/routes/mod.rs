@@ -1,0 +1,6 @@
+//! One module per API resource, each with the same three steps: parse the parameters, call the domain
+//! and store, turn the result into Dropbox Sign's wire shape.
+
+pub mod account;
+pub mod api_app;
+pub mod ops;

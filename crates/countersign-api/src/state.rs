@@ -1,0 +1,34 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use countersign_domain::callback_url::CallbackPolicy;
+use countersign_store::Store;
+use countersign_store::blobs::BlobStore;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::rate_limit::RateLimiter;
+
+/// The API's settings, from the server's configuration.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Requests per minute per API key; 0 turns the limit off.
+    pub rate_limit_per_minute: u32,
+    pub callback_policy: CallbackPolicy,
+    /// How long a set-time DNS check of a callback host may take.
+    pub callback_dns_timeout: Duration,
+    /// The public base URL of this server (for links it hands out), without a trailing slash.
+    pub public_url: String,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub blobs: BlobStore,
+    pub config: Arc<ApiConfig>,
+    pub limiter: Arc<RateLimiter>,
+    pub metrics: PrometheusHandle,
+}

@@ -1,0 +1,256 @@
+//! Callback URL rules (DECISIONS.md, "Callback URL rules").
+//!
+//! By default a callback URL must be `https://` and point at a public address. `http://` and
+//! loopback, private, link-local and other non-public ranges are allowed only when the operator says so
+//! (`COUNTERSIGN_ALLOW_PRIVATE_CALLBACKS=1`, for development and tests). This module makes the check
+//! when a URL is *set*; the delivery engine repeats the address check on the resolved IP at connect
+//! time, so DNS rebinding cannot get around it.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+use url::{Host, Url};
+
+use crate::InvalidInput;
+
+/// How strict the rules are on this instance.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallbackPolicy {
+    /// Allow `http://` and non-public addresses.
+    pub allow_private: bool,
+}
+
+/// A callback URL that passed the rules when it was set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackUrl(Url);
+
+impl CallbackUrl {
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    pub fn url(&self) -> &Url {
+        &self.0
+    }
+}
+
+/// Longest URL accepted; longer ones are almost certainly mistakes and bloat every delivery row.
+pub const MAX_CALLBACK_URL_LEN: usize = 2048;
+
+/// Checks what can be checked without the network: length, syntax, scheme, credentials, literal
+/// addresses and names that always mean this machine.
+pub fn parse_callback_url(
+    raw: &str,
+    policy: CallbackPolicy,
+    path: &str,
+) -> Result<CallbackUrl, InvalidInput> {
+    let refuse =
+        |why: &str| InvalidInput::new(path, format!("Invalid callback URL {raw:?}: {why}"));
+    let trimmed = raw.trim();
+    if trimmed.len() > MAX_CALLBACK_URL_LEN {
+        return Err(refuse("longer than 2048 characters"));
+    }
+    let url = Url::parse(trimmed).map_err(|e| refuse(&e.to_string()))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if policy.allow_private => {}
+        "http" => {
+            return Err(refuse(
+                "must use https:// (http:// is allowed only when the operator permits private callbacks)",
+            ));
+        }
+        _ => return Err(refuse("must be an https:// URL")),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(refuse("must not contain credentials"));
+    }
+    let host = url.host().ok_or_else(|| refuse("has no host"))?;
+    if !policy.allow_private {
+        match host {
+            Host::Ipv4(ip) if is_forbidden_ip(IpAddr::V4(ip)) => {
+                return Err(refuse("points at a non-public address"));
+            }
+            Host::Ipv6(ip) if is_forbidden_ip(IpAddr::V6(ip)) => {
+                return Err(refuse("points at a non-public address"));
+            }
+            Host::Domain(name) if is_local_name(name) => {
+                return Err(refuse("points at this machine"));
+            }
+            _ => {}
+        }
+    }
+    Ok(CallbackUrl(url))
+}
+
+/// The full set-time check: [`parse_callback_url`], then, for host names, a DNS look-up (bounded by
+/// `timeout`) that refuses a name resolving only to non-public addresses. A name that does not resolve
+/// now is accepted: DNS may not be reachable from here, and the connect-time guard still applies.
+pub async fn check_callback_url(
+    raw: &str,
+    policy: CallbackPolicy,
+    path: &str,
+    timeout: Duration,
+) -> Result<CallbackUrl, InvalidInput> {
+    let url = parse_callback_url(raw, policy, path)?;
+    if policy.allow_private {
+        return Ok(url);
+    }
+    if let Some(Host::Domain(name)) = url.url().host() {
+        let port = url.url().port_or_known_default().unwrap_or(443);
+        let lookup = tokio::net::lookup_host((name.to_owned(), port));
+        if let Ok(Ok(addrs)) = tokio::time::timeout(timeout, lookup).await {
+            let addrs: Vec<_> = addrs.collect();
+            if !addrs.is_empty() && addrs.iter().all(|a| is_forbidden_ip(a.ip())) {
+                return Err(InvalidInput::new(
+                    path,
+                    format!(
+                        "Invalid callback URL {raw:?}: its host resolves only to non-public addresses"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(url)
+}
+
+fn is_local_name(name: &str) -> bool {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost" || name.ends_with(".localhost") || name == "localhost.localdomain"
+}
+
+/// True for every address a callback must not reach unless private callbacks are allowed: loopback,
+/// RFC 1918, CGNAT, link-local (cloud metadata), unspecified, multicast, broadcast, documentation and
+/// benchmarking ranges, IPv6 ULA and link-local, and IPv4 addresses hidden in IPv6 (mapped, NAT64,
+/// compatible).
+pub fn is_forbidden_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_forbidden_v4(v4),
+        IpAddr::V6(v6) => is_forbidden_v6(v6),
+    }
+}
+
+fn is_forbidden_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_multicast()
+        || ip.is_broadcast()
+        || ip.is_documentation()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b)) // CGNAT 100.64/10
+        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 198 && (b == 18 || b == 19)) // benchmarking 198.18/15
+        || a >= 240 // reserved
+}
+
+fn is_forbidden_v6(ip: Ipv6Addr) -> bool {
+    if let Some(v4) = embedded_v4(ip) {
+        return is_forbidden_v4(v4);
+    }
+    let first = ip.segments()[0];
+    ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_multicast()
+        || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
+        || (first & 0xffc0) == 0xfe80 // link-local fe80::/10
+        || (first & 0xffc0) == 0xfec0 // site-local (deprecated) fec0::/10
+        || (first == 0x2001 && ip.segments()[1] == 0x0db8) // documentation
+}
+
+/// The IPv4 address carried by an IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`) or
+/// NAT64 (`64:ff9b::a.b.c.d`) address.
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    let tail = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+    let mapped = s[..5] == [0, 0, 0, 0, 0] && s[5] == 0xffff;
+    let compatible = s[..6] == [0, 0, 0, 0, 0, 0] && !ip.is_loopback() && !ip.is_unspecified();
+    let nat64 = s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0];
+    (mapped || compatible || nat64).then_some(tail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STRICT: CallbackPolicy = CallbackPolicy {
+        allow_private: false,
+    };
+    const LAX: CallbackPolicy = CallbackPolicy {
+        allow_private: true,
+    };
+
+    #[test]
+    fn https_public_urls_pass() {
+        for ok in [
+            "https://www.example.com/callback",
+            "https://8.8.8.8/cb",
+            "https://[2606:4700::1111]/x",
+        ] {
+            assert!(
+                parse_callback_url(ok, STRICT, "callback_url").is_ok(),
+                "{ok}"
+            );
+        }
+    }
+
+    #[test]
+    fn non_public_targets_are_refused_in_every_spelling() {
+        for bad in [
+            "http://www.example.com/cb",
+            "ftp://example.com/",
+            "https://127.0.0.1/",
+            "https://2130706433/", // decimal 127.0.0.1, normalised by the URL parser
+            "https://0x7f.1/",
+            "https://[::1]/",
+            "https://[::ffff:127.0.0.1]/",
+            "https://[::ffff:a9fe:a9fe]/", // 169.254.169.254, the metadata address
+            "https://169.254.169.254/latest/meta-data",
+            "https://10.1.2.3/",
+            "https://172.16.0.1/",
+            "https://192.168.1.1/",
+            "https://100.64.0.1/",
+            "https://0.0.0.0/",
+            "https://[fd00::1]/",
+            "https://[fe80::1]/",
+            "https://[64:ff9b::7f00:1]/",
+            "https://localhost/cb",
+            "https://api.localhost./cb",
+            "https://user:pass@example.com/",
+            "not a url",
+        ] {
+            let err = parse_callback_url(bad, STRICT, "callback_url").unwrap_err();
+            assert_eq!(err.path, "callback_url", "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_operator_can_allow_http_and_private_addresses() {
+        for ok in [
+            "http://127.0.0.1:9/cb",
+            "http://localhost:8080/",
+            "https://10.0.0.1/",
+        ] {
+            assert!(parse_callback_url(ok, LAX, "callback_url").is_ok(), "{ok}");
+        }
+        assert!(parse_callback_url("ftp://127.0.0.1/", LAX, "callback_url").is_err());
+    }
+
+    #[tokio::test]
+    async fn names_resolving_only_to_loopback_are_refused() {
+        // `localhost` is caught by name; this checks the resolver path with a name /etc/hosts maps too.
+        let res = check_callback_url(
+            "https://ip6-localhost/cb",
+            STRICT,
+            "callback_url",
+            Duration::from_secs(2),
+        )
+        .await;
+        if let Ok(addrs) = tokio::net::lookup_host(("ip6-localhost", 443)).await {
+            if addrs.count() > 0 {
+                assert!(res.is_err());
+            }
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Accounts and their API keys.
+
+use countersign_domain::account::{Account, AccountUpdate};
+use countersign_domain::email::EmailAddress;
+use countersign_domain::ids::AccountId;
+use countersign_domain::secrets::ApiKey;
+use countersign_domain::time::unix_now;
+
+use crate::db::with_pool;
+use crate::{Store, StoreError, StoreResult};
+
+/// What creating an account needs.
+pub struct NewAccount {
+    pub email: EmailAddress,
+    pub locale: String,
+}
+
+type AccountRow = (String, String, Option<String>, String, i64);
+const ACCOUNT_COLUMNS: &str = "id, email, callback_url, locale, created_at";
+
+fn account_from_row((id, email, callback_url, locale, created_at): AccountRow) -> Account {
+    Account {
+        id: AccountId::from_trusted(id),
+        email: EmailAddress::from_trusted(email),
+        callback_url,
+        locale,
+        created_at,
+    }
+}
+
+impl Store {
+    /// Creates an account and its first API key in one transaction. The plain key is returned once and
+    /// never stored: the table keeps its digest and a sealed copy.
+    pub async fn create_account(&self, new: NewAccount) -> StoreResult<(Account, ApiKey)> {
+        let account = Account {
+            id: AccountId::generate(),
+            email: new.email,
+            callback_url: None,
+            locale: new.locale,
+            created_at: unix_now(),
+        };
+        let key = ApiKey::generate();
+        let sealed = self.master_key.seal(key.expose().as_bytes());
+        let email_lower = account.email.as_str().to_lowercase();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("INSERT INTO accounts (id, email, email_lower, callback_url, locale, created_at) VALUES ($1, $2, $3, NULL, $4, $5)")
+                .bind(account.id.as_str())
+                .bind(account.email.as_str())
+                .bind(&email_lower)
+                .bind(&account.locale)
+                .bind(account.created_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::from_unique(e, "An account with this email address already exists"))?;
+            sqlx::query("INSERT INTO api_keys (account_id, key_digest, key_sealed, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(account.id.as_str())
+                .bind(key.digest())
+                .bind(sealed)
+                .bind(account.created_at)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok((account, key))
+    }
+
+    /// The account an API key belongs to, if the key is known and not revoked. The look-up is by digest
+    /// (an index), and the stored digest is compared again in constant time.
+    pub async fn account_by_api_key(&self, key: &ApiKey) -> StoreResult<Option<Account>> {
+        let digest = key.digest();
+        let sql = format!(
+            "SELECT a.{}, k.key_digest FROM api_keys k JOIN accounts a ON a.id = k.account_id \
+             WHERE k.key_digest = $1 AND k.revoked_at IS NULL",
+            ACCOUNT_COLUMNS.replace(", ", ", a.")
+        );
+        let row: Option<(String, String, Option<String>, String, i64, Vec<u8>)> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&digest).fetch_optional(pool).await)?;
+        Ok(
+            row.and_then(|(id, email, callback_url, locale, created_at, stored)| {
+                key.matches_digest(&stored)
+                    .then(|| account_from_row((id, email, callback_url, locale, created_at)))
+            }),
+        )
+    }
+
+    pub async fn account_by_id(&self, id: &AccountId) -> StoreResult<Option<Account>> {
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
+        let row: Option<AccountRow> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id.as_str()).fetch_optional(pool).await)?;
+        Ok(row.map(account_from_row))
+    }
+
+    /// Case-insensitive look-up by e-mail address.
+    pub async fn account_by_email(&self, email: &str) -> StoreResult<Option<Account>> {
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email_lower = $1");
+        let row: Option<AccountRow> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(email.trim().to_lowercase()).fetch_optional(pool).await)?;
+        Ok(row.map(account_from_row))
+    }
+
+    pub async fn count_accounts(&self) -> StoreResult<i64> {
+        let (n,): (i64,) = with_pool!(self, pool => sqlx::query_as("SELECT COUNT(*) FROM accounts").fetch_one(pool).await)?;
+        Ok(n)
+    }
+
+    /// Applies `update` and returns the account as it now is, in one statement.
+    pub async fn update_account(
+        &self,
+        id: &AccountId,
+        update: &AccountUpdate,
+    ) -> StoreResult<Option<Account>> {
+        let set_callback = update.callback_url.is_some();
+        let callback = update.callback_url.clone().flatten();
+        let sql = format!(
+            "UPDATE accounts SET \
+               callback_url = CASE WHEN $2 THEN $3 ELSE callback_url END, \
+               locale = COALESCE($4, locale) \
+             WHERE id = $1 RETURNING {ACCOUNT_COLUMNS}"
+        );
+        let row: Option<AccountRow> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .bind(set_callback)
+            .bind(&callback)
+            .bind(&update.locale)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(row.map(account_from_row))
+    }
+
+    /// The plain API keys of an account (opened from their sealed copies), newest first: what the
+    /// callback `event_hash` is keyed by.
+    pub async fn api_keys_of(&self, id: &AccountId) -> StoreResult<Vec<ApiKey>> {
+        let rows: Vec<(Vec<u8>,)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT key_sealed FROM api_keys WHERE account_id = $1 AND revoked_at IS NULL ORDER BY id DESC")
+            .bind(id.as_str())
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter()
+            .map(|(sealed,)| {
+                self.master_key
+                    .open_string(&sealed)
+                    .map(|k| ApiKey::presented(&k))
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,44 @@
+//! Persistence for Countersign: one API over SQLite (the embedded default: one file under the data dir,
+//! WAL) and PostgreSQL (the scale-out store), with embedded migrations run at start, and a
+//! content-addressed blob folder.
+//!
+//! Not for: HTTP, or deciding what is valid (inputs arrive as `countersign-domain` types). Only this
+//! crate knows SQL. Every statement is written once, with `$N` placeholders that both backends accept,
+//! and run through [`with_pool!`] against whichever pool is configured; statements that must differ
+//! (claiming work with `FOR UPDATE SKIP LOCKED`, later) are an explicit `match`.
+
+mod accounts;
+mod api_apps;
+pub mod blobs;
+mod db;
+
+pub use accounts::NewAccount;
+pub use api_apps::{ApiAppPage, NewApiApp};
+pub use db::{Backend, Store};
+
+/// What can go wrong in the store, as the API layer needs to tell it apart.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken (e.g. an e-mail address already has an account).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    pub(crate) fn from_unique(err: sqlx::Error, what: &str) -> Self {
+        match &err {
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::Conflict(what.to_owned())
+            }
+            _ => StoreError::Database(err),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;

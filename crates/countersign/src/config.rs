@@ -1,0 +1,201 @@
+//! Configuration: one typed struct from three layers. A flag wins over its environment variable
+//! (`COUNTERSIGN_*`, handled by clap), which wins over the TOML file (`--config FILE`,
+//! `COUNTERSIGN_CONFIG`, or `./countersign.toml` when present), which wins over the defaults here.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use clap::builder::BoolishValueParser;
+use serde::Deserialize;
+
+/// Where data lives: shared by `serve` and the account commands, so both open the same store.
+#[derive(Debug, Clone, Default, Args)]
+pub struct StorageArgs {
+    /// Folder for the SQLite database, blobs and the generated master key.
+    #[arg(long, env = "COUNTERSIGN_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// `postgres://…` to use PostgreSQL instead of the embedded SQLite database.
+    #[arg(long, env = "COUNTERSIGN_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// 64 hex characters: the key that seals stored secrets. Give every node sharing one database the
+    /// same key. Without it, one is generated into the data dir on first start.
+    #[arg(long, env = "COUNTERSIGN_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    #[arg(long, env = "COUNTERSIGN_ADDR")]
+    pub addr: Option<String>,
+    /// The URL clients reach this server at, for links it hands out. Default: `http://ADDR`.
+    #[arg(long, env = "COUNTERSIGN_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Allow `http://` and private, loopback and link-local callback URLs (development and tests).
+    #[arg(long, env = "COUNTERSIGN_ALLOW_PRIVATE_CALLBACKS", value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true")]
+    pub allow_private_callbacks: Option<bool>,
+    /// Requests per minute per API key; 0 turns the limit off.
+    #[arg(long, env = "COUNTERSIGN_RATE_LIMIT_PER_MINUTE")]
+    pub rate_limit_per_minute: Option<u32>,
+    /// Largest request body, in bytes.
+    #[arg(long, env = "COUNTERSIGN_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// E-mail address of the account created on first start with an empty database.
+    #[arg(long, env = "COUNTERSIGN_DEFAULT_ACCOUNT_EMAIL")]
+    pub default_account_email: Option<String>,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+/// The TOML file: the same settings, every one optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSettings {
+    pub addr: Option<String>,
+    pub public_url: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub master_key: Option<String>,
+    pub allow_private_callbacks: Option<bool>,
+    pub rate_limit_per_minute: Option<u32>,
+    pub max_body_bytes: Option<usize>,
+    pub default_account_email: Option<String>,
+    pub log_format: Option<String>,
+}
+
+impl FileSettings {
+    /// Reads `explicit`, or `./countersign.toml` if it exists, or nothing.
+    pub fn load(explicit: Option<&Path>) -> anyhow::Result<Self> {
+        let path = match explicit {
+            Some(path) => path.to_owned(),
+            None if Path::new("countersign.toml").exists() => PathBuf::from("countersign.toml"),
+            None => return Ok(Self::default()),
+        };
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+    }
+}
+
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATA_DIR: &str = "./countersign-data";
+pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 6000;
+pub const DEFAULT_MAX_BODY_BYTES: usize = 100 * 1024 * 1024;
+pub const DEFAULT_ACCOUNT_EMAIL: &str = "owner@countersign.local";
+
+/// Where the store is, resolved.
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub master_key: Option<String>,
+}
+
+impl StorageConfig {
+    pub fn resolve(args: &StorageArgs, file: &FileSettings) -> Self {
+        Self {
+            data_dir: args
+                .data_dir
+                .clone()
+                .or_else(|| file.data_dir.clone())
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            database_url: args
+                .database_url
+                .clone()
+                .or_else(|| file.database_url.clone())
+                .filter(|u| !u.trim().is_empty()),
+            master_key: args
+                .master_key
+                .clone()
+                .or_else(|| file.master_key.clone())
+                .filter(|k| !k.trim().is_empty()),
+        }
+    }
+}
+
+/// Everything `serve` needs, resolved.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub addr: String,
+    pub public_url: Option<String>,
+    pub storage: StorageConfig,
+    pub allow_private_callbacks: bool,
+    pub rate_limit_per_minute: u32,
+    pub max_body_bytes: usize,
+    pub default_account_email: String,
+    pub callback_dns_timeout: Duration,
+}
+
+impl ServerConfig {
+    pub fn resolve(args: &ServeArgs, file: &FileSettings) -> Self {
+        Self {
+            addr: args
+                .addr
+                .clone()
+                .or_else(|| file.addr.clone())
+                .unwrap_or_else(|| DEFAULT_ADDR.to_owned()),
+            public_url: args.public_url.clone().or_else(|| file.public_url.clone()),
+            storage: StorageConfig::resolve(&args.storage, file),
+            allow_private_callbacks: args
+                .allow_private_callbacks
+                .or(file.allow_private_callbacks)
+                .unwrap_or(false),
+            rate_limit_per_minute: args
+                .rate_limit_per_minute
+                .or(file.rate_limit_per_minute)
+                .unwrap_or(DEFAULT_RATE_LIMIT_PER_MINUTE),
+            max_body_bytes: args
+                .max_body_bytes
+                .or(file.max_body_bytes)
+                .unwrap_or(DEFAULT_MAX_BODY_BYTES),
+            default_account_email: args
+                .default_account_email
+                .clone()
+                .or_else(|| file.default_account_email.clone())
+                .unwrap_or_else(|| DEFAULT_ACCOUNT_EMAIL.to_owned()),
+            callback_dns_timeout: Duration::from_secs(3),
+        }
+    }
+
+    /// Defaults for a server on `addr` storing in `data_dir` (what tests start from).
+    pub fn for_data_dir(addr: &str, data_dir: &Path) -> Self {
+        let mut config = Self::resolve(&ServeArgs::default(), &FileSettings::default());
+        config.addr = addr.to_owned();
+        config.storage.data_dir = data_dir.to_owned();
+        config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_and_the_file_over_defaults() {
+        let file: FileSettings = toml::from_str(
+            "addr = \"0.0.0.0:9000\"\nrate_limit_per_minute = 5\nallow_private_callbacks = true\n",
+        )
+        .unwrap();
+        let from_file = ServerConfig::resolve(&ServeArgs::default(), &file);
+        assert_eq!(from_file.addr, "0.0.0.0:9000");
+        assert_eq!(from_file.rate_limit_per_minute, 5);
+        assert!(from_file.allow_private_callbacks);
+        assert_eq!(from_file.storage.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        let args = ServeArgs {
+            addr: Some("127.0.0.1:1".into()),
+            allow_private_callbacks: Some(false),
+            ..Default::default()
+        };
+        let from_flags = ServerConfig::resolve(&args, &file);
+        assert_eq!(from_flags.addr, "127.0.0.1:1");
+        assert!(!from_flags.allow_private_callbacks);
+        assert_eq!(from_flags.rate_limit_per_minute, 5);
+    }
+
+    #[test]
+    fn unknown_file_settings_are_an_error_not_a_silent_default() {
+        assert!(toml::from_str::<FileSettings>("adress = \"x\"").is_err());
+    }
+}

@@ -1,0 +1,4 @@
+//! The `countersign` server: configuration and wiring. The binary (`main.rs`) is the CLI on top.
+
+pub mod config;
+pub mod startup;

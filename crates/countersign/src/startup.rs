@@ -1,0 +1,198 @@
+//! Building the application from its configuration, so tests start exactly what production starts
+//! (`Application::build`, then `run_until_stopped`), on port 0 and against a fresh database.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use countersign_api::rate_limit::RateLimiter;
+use countersign_api::telemetry::prometheus_handle;
+use countersign_api::{ApiConfig, AppState};
+use countersign_domain::account::DEFAULT_LOCALE;
+use countersign_domain::callback_url::CallbackPolicy;
+use countersign_domain::email::EmailAddress;
+use countersign_domain::secrets::{ApiKey, MasterKey};
+use countersign_store::blobs::BlobStore;
+use countersign_store::{NewAccount, Store, StoreError};
+use tokio::net::TcpListener;
+
+use crate::config::{ServerConfig, StorageConfig};
+
+const MASTER_KEY_FILE: &str = "master.key";
+
+/// The master key: from the configuration, or from `<data dir>/master.key`, generated there (mode 0600)
+/// on first start.
+fn master_key(storage: &StorageConfig) -> anyhow::Result<MasterKey> {
+    if let Some(hex_text) = &storage.master_key {
+        return MasterKey::from_hex(hex_text).context("COUNTERSIGN_MASTER_KEY");
+    }
+    let path = storage.data_dir.join(MASTER_KEY_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            MasterKey::from_hex(&text).with_context(|| format!("reading {}", path.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let (key, hex_text) = MasterKey::generate();
+            write_private_file(&path, &hex_text)
+                .with_context(|| format!("writing {}", path.display()))?;
+            tracing::info!(path = %path.display(), "generated a new master key");
+            Ok(key)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
+}
+
+/// Opens the configured store (SQLite under the data dir, or PostgreSQL), migrating it.
+pub async fn open_store(storage: &StorageConfig) -> anyhow::Result<Store> {
+    std::fs::create_dir_all(&storage.data_dir)
+        .with_context(|| format!("creating data dir {}", storage.data_dir.display()))?;
+    let key = master_key(storage)?;
+    let store = match &storage.database_url {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Store::open_postgres(url, key)
+                .await
+                .context("connecting to PostgreSQL")?
+        }
+        Some(url) if url.starts_with("sqlite:") => {
+            let path = url
+                .trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:");
+            Store::open_sqlite(Path::new(path), key)
+                .await
+                .context("opening SQLite")?
+        }
+        Some(other) => {
+            anyhow::bail!("unsupported database URL {other:?}: use postgres://… or sqlite:PATH")
+        }
+        None => Store::open_sqlite(&storage.data_dir.join("countersign.sqlite3"), key)
+            .await
+            .context("opening SQLite")?,
+    };
+    Ok(store)
+}
+
+/// What a person needs to start using a fresh instance; printed once, on first start.
+pub struct FirstStart {
+    pub email: String,
+    pub api_key: ApiKey,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    pub first_start: Option<FirstStart>,
+}
+
+impl Application {
+    pub async fn build(config: ServerConfig) -> anyhow::Result<Self> {
+        let store = Arc::new(open_store(&config.storage).await?);
+        let first_start = create_default_account(&store, &config.default_account_email).await?;
+        let listener = TcpListener::bind(&config.addr)
+            .await
+            .with_context(|| format!("binding {}", config.addr))?;
+        let local = listener.local_addr()?;
+        let public_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{local}"))
+            .trim_end_matches('/')
+            .to_owned();
+        let api_config = ApiConfig {
+            max_body_bytes: config.max_body_bytes,
+            rate_limit_per_minute: config.rate_limit_per_minute,
+            callback_policy: CallbackPolicy {
+                allow_private: config.allow_private_callbacks,
+            },
+            callback_dns_timeout: config.callback_dns_timeout,
+            public_url,
+        };
+        let state = AppState {
+            store,
+            blobs: BlobStore::new(config.storage.data_dir.join("blobs")),
+            limiter: Arc::new(RateLimiter::new(config.rate_limit_per_minute)),
+            config: Arc::new(api_config),
+            metrics: prometheus_handle(),
+        };
+        tracing::info!(
+            addr = %local,
+            database = ?state.store.backend(),
+            allow_private_callbacks = config.allow_private_callbacks,
+            "countersign is listening"
+        );
+        Ok(Self {
+            listener,
+            state,
+            first_start,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.state.config.public_url
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets requests in flight finish, and
+    /// closes the database pool.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let store = self.state.store.clone();
+        let app = countersign_api::router(self.state);
+        axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving HTTP")?;
+        store.close().await;
+        tracing::info!("countersign stopped");
+        Ok(())
+    }
+}
+
+/// On an empty database, creates the default account. Several nodes starting at once on one empty
+/// PostgreSQL database race here; the unique e-mail lets exactly one win.
+async fn create_default_account(store: &Store, email: &str) -> anyhow::Result<Option<FirstStart>> {
+    if store.count_accounts().await? > 0 {
+        return Ok(None);
+    }
+    let email = EmailAddress::parse(email, "default_account_email")
+        .map_err(|e| anyhow::anyhow!("{}: {}", e.path, e.message))?;
+    match store
+        .create_account(NewAccount {
+            email: email.clone(),
+            locale: DEFAULT_LOCALE.to_owned(),
+        })
+        .await
+    {
+        Ok((account, api_key)) => {
+            tracing::info!(account_id = %account.id, "created the default account on first start");
+            Ok(Some(FirstStart {
+                email: account.email.as_str().to_owned(),
+                api_key,
+            }))
+        }
+        Err(StoreError::Conflict(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}

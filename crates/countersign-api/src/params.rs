@@ -50,8 +50,20 @@ impl Params {
     pub fn parse<T: DeserializeOwned>(&self) -> ApiResult<T> {
         let value = Value::Object(self.fields.clone());
         serde_path_to_error::deserialize(value).map_err(|e| {
-            let path = bracket_path(&e.path().to_string());
-            let message = e.inner().to_string();
+            let mut dotted = e.path().to_string();
+            let mut message = e.inner().to_string();
+            // An error inside a value that `lenient` deserialized on its own carries its inner path.
+            if let Some((inner, rest)) = message
+                .strip_prefix(lenient::NESTED_MARK)
+                .and_then(|m| m.split_once(lenient::NESTED_MARK))
+            {
+                if inner != "." {
+                    let joiner = if inner.starts_with('[') { "" } else { "." };
+                    dotted = format!("{dotted}{joiner}{inner}");
+                }
+                message = rest.to_owned();
+            }
+            let path = bracket_path(&dotted);
             if path.is_empty() || path == "." {
                 ApiError::bad_request(message)
             } else {
@@ -277,6 +289,19 @@ pub mod lenient {
     use serde::{Deserialize, Deserializer};
     use serde_json::Value;
 
+    /// Marks an error message that carries the path inside a nested value: `MARK path MARK message`.
+    pub const NESTED_MARK: &str = "\u{1}";
+
+    fn nested<T: DeserializeOwned, E: Error>(value: Value) -> Result<T, E> {
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            E::custom(format!(
+                "{NESTED_MARK}{}{NESTED_MARK}{}",
+                e.path(),
+                e.inner()
+            ))
+        })
+    }
+
     /// Booleans: JSON `true`/`false`, numbers `0`/`1`, text `true`/`false`/`1`/`0` in any case.
     pub fn bool_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
         match Value::deserialize(d)? {
@@ -339,9 +364,7 @@ pub mod lenient {
             Value::String(s) => Value::Array(vec![Value::String(s)]),
             other => other,
         };
-        serde_json::from_value(value)
-            .map(Some)
-            .map_err(D::Error::custom)
+        nested(value).map(Some)
     }
 
     /// An object: a JSON object or text holding one.
@@ -354,9 +377,7 @@ pub mod lenient {
             Value::String(s) => serde_json::from_str(&s).map_err(D::Error::custom)?,
             other => other,
         };
-        serde_json::from_value(value)
-            .map(Some)
-            .map_err(D::Error::custom)
+        nested(value).map(Some)
     }
 }
 

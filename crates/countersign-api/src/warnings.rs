@@ -54,13 +54,9 @@ impl Reply {
 impl IntoResponse for Reply {
     fn into_response(self) -> Response {
         let mut body = self.body;
-        if !self.warnings.is_empty() {
-            if let Value::Object(map) = &mut body {
-                map.insert(
-                    "warnings".into(),
-                    serde_json::to_value(&self.warnings).unwrap_or(Value::Null),
-                );
-            }
+        if let (false, Value::Object(map)) = (self.warnings.is_empty(), &mut body) {
+            let warnings = serde_json::to_value(&self.warnings).unwrap_or(Value::Null);
+            map.insert("warnings".into(), warnings);
         }
         (self.status, Json(body)).into_response()
     }

@@ -91,23 +91,41 @@ pub async fn check_callback_url(
     path: &str,
     timeout: Duration,
 ) -> Result<CallbackUrl, InvalidInput> {
+    check_callback_url_with(raw, policy, path, |host, port| async move {
+        match tokio::time::timeout(timeout, tokio::net::lookup_host((host, port))).await {
+            Ok(Ok(addrs)) => addrs.map(|a| a.ip()).collect(),
+            _ => Vec::new(),
+        }
+    })
+    .await
+}
+
+/// [`check_callback_url`] with the resolver given: `resolve(host, port)` returns the host's addresses
+/// (empty when it cannot tell).
+pub async fn check_callback_url_with<F, Fut>(
+    raw: &str,
+    policy: CallbackPolicy,
+    path: &str,
+    resolve: F,
+) -> Result<CallbackUrl, InvalidInput>
+where
+    F: FnOnce(String, u16) -> Fut,
+    Fut: std::future::Future<Output = Vec<IpAddr>>,
+{
     let url = parse_callback_url(raw, policy, path)?;
     if policy.allow_private {
         return Ok(url);
     }
     if let Some(Host::Domain(name)) = url.url().host() {
         let port = url.url().port_or_known_default().unwrap_or(443);
-        let lookup = tokio::net::lookup_host((name.to_owned(), port));
-        if let Ok(Ok(addrs)) = tokio::time::timeout(timeout, lookup).await {
-            let addrs: Vec<_> = addrs.collect();
-            if !addrs.is_empty() && addrs.iter().all(|a| is_forbidden_ip(a.ip())) {
-                return Err(InvalidInput::new(
-                    path,
-                    format!(
-                        "Invalid callback URL {raw:?}: its host resolves only to non-public addresses"
-                    ),
-                ));
-            }
+        let addrs = resolve(name.to_owned(), port).await;
+        if !addrs.is_empty() && addrs.iter().all(|ip| is_forbidden_ip(*ip)) {
+            return Err(InvalidInput::new(
+                path,
+                format!(
+                    "Invalid callback URL {raw:?}: its host resolves only to non-public addresses"
+                ),
+            ));
         }
     }
     Ok(url)
@@ -238,19 +256,48 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn names_resolving_only_to_loopback_are_refused() {
-        // `localhost` is caught by name; this checks the resolver path with a name /etc/hosts maps too.
-        let res = check_callback_url(
-            "https://ip6-localhost/cb",
+    async fn names_resolving_only_to_non_public_addresses_are_refused() {
+        let loopback = |_: String, _: u16| async {
+            vec![
+                IpAddr::from([127, 0, 0, 1]),
+                IpAddr::from(Ipv6Addr::LOCALHOST),
+            ]
+        };
+        let err = check_callback_url_with(
+            "https://rebind.example/cb",
             STRICT,
             "callback_url",
-            Duration::from_secs(2),
+            loopback,
         )
-        .await;
-        if let Ok(addrs) = tokio::net::lookup_host(("ip6-localhost", 443)).await {
-            if addrs.count() > 0 {
-                assert!(res.is_err());
-            }
-        }
+        .await
+        .unwrap_err();
+        assert_eq!(err.path, "callback_url");
+        let mixed = |_: String, _: u16| async {
+            vec![
+                IpAddr::from([10, 0, 0, 1]),
+                IpAddr::from([93, 184, 216, 34]),
+            ]
+        };
+        assert!(
+            check_callback_url_with("https://mixed.example/cb", STRICT, "callback_url", mixed)
+                .await
+                .is_ok()
+        );
+        let unknown = |_: String, _: u16| async { Vec::new() };
+        assert!(
+            check_callback_url_with(
+                "https://offline.example/cb",
+                STRICT,
+                "callback_url",
+                unknown
+            )
+            .await
+            .is_ok()
+        );
+        assert!(
+            check_callback_url_with("https://rebind.example/cb", LAX, "callback_url", loopback)
+                .await
+                .is_ok()
+        );
     }
 }

@@ -16,6 +16,8 @@ pub struct NewAccount {
 }
 
 type AccountRow = (String, String, Option<String>, String, i64);
+/// An account row followed by the stored digest of the key that found it.
+type KeyedAccountRow = (String, String, Option<String>, String, i64, Vec<u8>);
 const ACCOUNT_COLUMNS: &str = "id, email, callback_url, locale, created_at";
 
 fn account_from_row((id, email, callback_url, locale, created_at): AccountRow) -> Account {
@@ -74,7 +76,7 @@ impl Store {
              WHERE k.key_digest = $1 AND k.revoked_at IS NULL",
             ACCOUNT_COLUMNS.replace(", ", ", a.")
         );
-        let row: Option<(String, String, Option<String>, String, i64, Vec<u8>)> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&digest).fetch_optional(pool).await)?;
+        let row: Option<KeyedAccountRow> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&digest).fetch_optional(pool).await)?;
         Ok(
             row.and_then(|(id, email, callback_url, locale, created_at, stored)| {
                 key.matches_digest(&stored)

@@ -18,6 +18,14 @@ pub struct NewApiApp {
     pub white_labeling: Option<WhiteLabeling>,
 }
 
+/// An app's values as they are written to its row: JSON text, and the OAuth secret sealed.
+struct AppColumns {
+    domains: String,
+    scopes: Option<String>,
+    secret: Option<Vec<u8>>,
+    white: Option<String>,
+}
+
 pub struct ApiAppPage {
     pub apps: Vec<ApiApp>,
     pub total: i64,
@@ -94,10 +102,7 @@ impl Store {
         })
     }
 
-    fn app_columns(
-        &self,
-        app: &NewApiApp,
-    ) -> StoreResult<(String, Option<String>, Option<Vec<u8>>, Option<String>)> {
+    fn app_columns(&self, app: &NewApiApp) -> StoreResult<AppColumns> {
         let domains = serde_json::to_string(&app.domains).map_err(|e| corrupt("domains", e))?;
         let scopes = app
             .oauth
@@ -115,12 +120,22 @@ impl Store {
             .map(serde_json::to_string)
             .transpose()
             .map_err(|e| corrupt("white_labeling", e))?;
-        Ok((domains, scopes, secret, white))
+        Ok(AppColumns {
+            domains,
+            scopes,
+            secret,
+            white,
+        })
     }
 
     pub async fn create_api_app(&self, owner: &AccountId, app: NewApiApp) -> StoreResult<ApiApp> {
         let client_id = ClientId::generate();
-        let (domains, scopes, secret, white) = self.app_columns(&app)?;
+        let AppColumns {
+            domains,
+            scopes,
+            secret,
+            white,
+        } = self.app_columns(&app)?;
         with_pool!(self, pool => sqlx::query(
             "INSERT INTO api_apps (client_id, account_id, name, domains, callback_url, oauth_callback_url, oauth_scopes, \
              oauth_secret_sealed, oauth_charges_users, can_insert_everywhere, white_labeling, created_at) \
@@ -191,7 +206,12 @@ impl Store {
         client_id: &ClientId,
         app: NewApiApp,
     ) -> StoreResult<Option<ApiApp>> {
-        let (domains, scopes, secret, white) = self.app_columns(&app)?;
+        let AppColumns {
+            domains,
+            scopes,
+            secret,
+            white,
+        } = self.app_columns(&app)?;
         let done = with_pool!(self, pool => sqlx::query(
             "UPDATE api_apps SET name = $3, domains = $4, callback_url = $5, oauth_callback_url = $6, oauth_scopes = $7, \
              oauth_secret_sealed = $8, oauth_charges_users = $9, can_insert_everywhere = $10, white_labeling = $11 \

@@ -139,10 +139,12 @@ async fn merge(
             charges_users: false,
         });
     }
-    if let Some(options) = &params.options {
-        if let Some(flag) = options.can_insert_everywhere {
-            app.can_insert_everywhere = flag;
-        }
+    if let Some(flag) = params
+        .options
+        .as_ref()
+        .and_then(|o| o.can_insert_everywhere)
+    {
+        app.can_insert_everywhere = flag;
     }
     if let Some(white) = &params.white_labeling_options {
         let reset = white.get("reset_to_default").is_some_and(|v| {

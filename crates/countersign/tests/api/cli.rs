@@ -1,0 +1,259 @@
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::both_backends;
+use crate::helpers::{Backend, countersign_bin, spawn_app};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Lines of a child's stream, collected on a thread so the test can wait with a deadline.
+fn lines_of(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for the first line matching `pred`, failing after `deadline`.
+fn wait_for_line(
+    rx: &mpsc::Receiver<String>,
+    deadline: Duration,
+    pred: impl Fn(&str) -> bool,
+) -> String {
+    let until = Instant::now() + deadline;
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if pred(&line) => return line,
+            Ok(_) => {}
+            Err(e) => panic!("no expected line before the deadline: {e}"),
+        }
+    }
+}
+
+async fn wait_healthy(base: &str) {
+    let until = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < until {
+        if reqwest::get(format!("{base}/healthz"))
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{base} did not become healthy");
+}
+
+fn terminate_and_wait(mut child: Child) -> std::process::ExitStatus {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < until,
+            "the server did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test]
+async fn serve_prints_a_working_key_once_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let start = || {
+        Command::new(countersign_bin())
+            .args([
+                "serve",
+                "--addr",
+                &format!("127.0.0.1:{port}"),
+                "--log-format",
+                "json",
+                "--data-dir",
+            ])
+            .arg(dir.path())
+            .env_remove("COUNTERSIGN_DATABASE_URL")
+            .env_remove("COUNTERSIGN_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut child = start();
+    let stdout = lines_of(child.stdout.take().unwrap());
+    let stderr = lines_of(child.stderr.take().unwrap());
+    let base_line = wait_for_line(&stdout, Duration::from_secs(30), |l| {
+        l.contains("API base URL:")
+    });
+    let api_base = base_line.split_whitespace().last().unwrap().to_owned();
+    assert_eq!(api_base, format!("http://127.0.0.1:{port}/v3"));
+    assert!(
+        wait_for_line(&stdout, Duration::from_secs(5), |l| l
+            .contains("Dashboard:"))
+        .ends_with("/dashboard")
+    );
+    let key_line = wait_for_line(&stdout, Duration::from_secs(5), |l| l.contains("API key:"));
+    let key = key_line.split_whitespace().nth(2).unwrap().to_owned();
+    assert_eq!(key.len(), 64);
+    let me = reqwest::Client::new()
+        .get(format!("{api_base}/account"))
+        .basic_auth(&key, Some(""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    // Logs are JSON lines on stderr and never contain the key.
+    let log_line = wait_for_line(&stderr, Duration::from_secs(5), |l| {
+        l.contains("countersign is listening")
+    });
+    assert!(
+        serde_json::from_str::<Value>(&log_line).is_ok(),
+        "{log_line}"
+    );
+    assert!(
+        terminate_and_wait(child).success(),
+        "graceful shutdown exits 0"
+    );
+    let logs: Vec<String> = stderr.try_iter().collect();
+    assert!(!logs.iter().any(|l| l.contains(&key)));
+
+    // A second start on the same data dir keeps the account and prints no new key.
+    let mut child = start();
+    let stdout = lines_of(child.stdout.take().unwrap());
+    wait_healthy(&format!("http://127.0.0.1:{port}")).await;
+    let me = reqwest::Client::new()
+        .get(format!("{api_base}/account"))
+        .basic_auth(&key, Some(""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        me.status(),
+        200,
+        "the first key still works after a restart"
+    );
+    assert!(terminate_and_wait(child).success());
+    assert!(!stdout.try_iter().any(|l| l.contains("API key")));
+}
+
+#[tokio::test]
+async fn flags_win_over_environment_which_wins_over_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file_port = free_port();
+    let env_port = free_port();
+    let config = dir.path().join("countersign.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "addr = \"127.0.0.1:{file_port}\"\ndata_dir = \"{}\"\ndefault_account_email = \"from-file@example.com\"\nrate_limit_per_minute = 7\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(countersign_bin())
+        .args(["serve", "--rate-limit-per-minute", "9", "--config"])
+        .arg(&config)
+        .env("COUNTERSIGN_ADDR", format!("127.0.0.1:{env_port}"))
+        .env_remove("COUNTERSIGN_DATA_DIR")
+        .env_remove("COUNTERSIGN_DATABASE_URL")
+        .env("COUNTERSIGN_RATE_LIMIT_PER_MINUTE", "8")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = lines_of(child.stdout.take().unwrap());
+    let first = wait_for_line(&stdout, Duration::from_secs(30), |l| {
+        l.contains("default account")
+    });
+    assert!(
+        first.contains("from-file@example.com"),
+        "file setting used: {first}"
+    );
+    let key_line = wait_for_line(&stdout, Duration::from_secs(5), |l| l.contains("API key:"));
+    let key = key_line.split_whitespace().nth(2).unwrap().to_owned();
+    let me = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{env_port}/v3/account"))
+        .basic_auth(&key, Some(""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        me.headers()["x-ratelimit-limit"],
+        "9",
+        "the flag wins over env and file"
+    );
+    assert!(
+        dir.path().join("data").join("countersign.sqlite3").exists(),
+        "data dir from the file"
+    );
+    assert!(terminate_and_wait(child).success());
+}
+
+async fn account_create_prints_one_json_object_with_a_working_key(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let output = app.cli_create_account("cli.user@example.com");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(
+        stdout.trim().lines().count(),
+        1,
+        "exactly one line: {stdout}"
+    );
+    let created: Value = serde_json::from_str(stdout.trim()).unwrap();
+    let keys: Vec<&String> = created.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["account_id", "api_key", "email_address"]);
+    assert_eq!(created["email_address"], "cli.user@example.com");
+    let me: Value = app
+        .request_as(
+            created["api_key"].as_str().unwrap(),
+            reqwest::Method::GET,
+            "/v3/account",
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["account"]["account_id"], created["account_id"]);
+
+    let duplicate = app.cli_create_account("CLI.user@example.com");
+    assert!(!duplicate.status.success());
+    assert!(String::from_utf8_lossy(&duplicate.stderr).contains("already exists"));
+    assert!(duplicate.stdout.is_empty());
+    let invalid = app.cli_create_account("not-an-email");
+    assert!(!invalid.status.success());
+    app.stop().await;
+}
+both_backends!(
+    account_create_prints_one_json_object_with_a_working_key,
+    account_create_prints_one_json_object_with_a_working_key
+);

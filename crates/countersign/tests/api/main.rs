@@ -1,0 +1,9 @@
+//! Black-box tests of the HTTP API: the real server on port 0, on SQLite and on PostgreSQL.
+
+mod helpers;
+
+mod account;
+mod api_app;
+mod auth;
+mod cli;
+mod ops;

@@ -21,13 +21,10 @@ use crate::state::AppState;
 /// The API key in an `Authorization` header, or why there is none.
 fn presented_key(headers: &HeaderMap) -> Result<ApiKey, ApiError> {
     let Some(value) = headers.get(AUTHORIZATION) else {
-        return Err(ApiError::unauthorized(
-            "Unauthorized user. No credentials supplied.",
-        ));
+        return Err(ApiError::unauthorized("Unauthorized user. No credentials supplied."));
     };
-    let value = value.to_str().map_err(|_| {
-        ApiError::unauthorized("Unauthorized user. Malformed Authorization header.")
-    })?;
+    let value =
+        value.to_str().map_err(|_| ApiError::unauthorized("Unauthorized user. Malformed Authorization header."))?;
     let (scheme, credentials) = value.trim().split_once(' ').unwrap_or((value, ""));
     if scheme.eq_ignore_ascii_case("bearer") {
         return Err(ApiError::unauthorized(
@@ -35,22 +32,16 @@ fn presented_key(headers: &HeaderMap) -> Result<ApiKey, ApiError> {
         ));
     }
     if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(ApiError::unauthorized(
-            "Unauthorized user. Use HTTP Basic with your API key as the user name.",
-        ));
+        return Err(ApiError::unauthorized("Unauthorized user. Use HTTP Basic with your API key as the user name."));
     }
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(credentials.trim())
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .ok_or_else(|| ApiError::unauthorized("Unauthorized user. Malformed Basic credentials."))?;
-    let user = decoded
-        .split_once(':')
-        .map_or(decoded.as_str(), |(user, _)| user);
+    let user = decoded.split_once(':').map_or(decoded.as_str(), |(user, _)| user);
     if user.is_empty() {
-        return Err(ApiError::unauthorized(
-            "Unauthorized user. No credentials supplied.",
-        ));
+        return Err(ApiError::unauthorized("Unauthorized user. No credentials supplied."));
     }
     Ok(ApiKey::presented(user))
 }
@@ -58,18 +49,11 @@ fn presented_key(headers: &HeaderMap) -> Result<ApiKey, ApiError> {
 fn rate_headers(headers: &mut HeaderMap, decision: &RateDecision) {
     // Header names as Dropbox Sign spells them (the last one with a lower-case "l").
     headers.insert("X-RateLimit-Limit", HeaderValue::from(decision.limit));
-    headers.insert(
-        "X-RateLimit-Remaining",
-        HeaderValue::from(decision.remaining),
-    );
+    headers.insert("X-RateLimit-Remaining", HeaderValue::from(decision.remaining));
     headers.insert("X-Ratelimit-Reset", HeaderValue::from(decision.reset_at));
 }
 
-pub async fn authenticate(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let key = match presented_key(request.headers()) {
         Ok(key) => key,
         Err(error) => return unauthorized(error),
@@ -78,16 +62,11 @@ pub async fn authenticate(
         Ok(Some(account)) => account,
         Ok(None) => {
             tracing::info!("request refused: unknown API key");
-            return unauthorized(ApiError::unauthorized(
-                "Unauthorized user. Invalid API key.",
-            ));
+            return unauthorized(ApiError::unauthorized("Unauthorized user. Invalid API key."));
         }
         Err(error) => return ApiError::from(error).into_response(),
     };
-    let decision = state
-        .limiter
-        .enabled()
-        .then(|| state.limiter.check(&key.digest()));
+    let decision = state.limiter.enabled().then(|| state.limiter.check(&key.digest()));
     if let Some(decision) = decision.filter(|d| !d.allowed) {
         tracing::warn!(account_id = %account.id, "request refused: rate limit exceeded");
         let mut response = ApiError::exceeded_rate(format!(
@@ -97,9 +76,7 @@ pub async fn authenticate(
         .into_response();
         rate_headers(response.headers_mut(), &decision);
         let wait = (decision.reset_at - countersign_domain::time::unix_now()).max(1);
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(wait));
+        response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(wait));
         return response;
     }
     tracing::Span::current().record("account_id", tracing::field::display(&account.id));
@@ -113,10 +90,7 @@ pub async fn authenticate(
 
 fn unauthorized(error: ApiError) -> Response {
     let mut response = error.into_response();
-    response.headers_mut().insert(
-        WWW_AUTHENTICATE,
-        HeaderValue::from_static("Basic realm=\"Countersign API\""),
-    );
+    response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"Countersign API\""));
     response
 }
 
@@ -133,43 +107,17 @@ mod tests {
     #[test]
     fn basic_credentials_carry_the_key_as_user_name() {
         let encoded = base64::engine::general_purpose::STANDARD.encode("abc123:");
-        assert_eq!(
-            presented_key(&headers_with(&format!("Basic {encoded}")))
-                .unwrap()
-                .expose(),
-            "abc123"
-        );
+        assert_eq!(presented_key(&headers_with(&format!("Basic {encoded}"))).unwrap().expose(), "abc123");
         let no_colon = base64::engine::general_purpose::STANDARD.encode("abc123");
-        assert_eq!(
-            presented_key(&headers_with(&format!("basic {no_colon}")))
-                .unwrap()
-                .expose(),
-            "abc123"
-        );
+        assert_eq!(presented_key(&headers_with(&format!("basic {no_colon}"))).unwrap().expose(), "abc123");
     }
 
     #[test]
     fn missing_or_malformed_credentials_are_unauthorized() {
-        assert_eq!(
-            presented_key(&HeaderMap::new()).unwrap_err().name,
-            "unauthorized"
-        );
-        assert_eq!(
-            presented_key(&headers_with("Basic !!!")).unwrap_err().name,
-            "unauthorized"
-        );
-        assert_eq!(
-            presented_key(&headers_with("Bearer token"))
-                .unwrap_err()
-                .name,
-            "unauthorized"
-        );
+        assert_eq!(presented_key(&HeaderMap::new()).unwrap_err().name, "unauthorized");
+        assert_eq!(presented_key(&headers_with("Basic !!!")).unwrap_err().name, "unauthorized");
+        assert_eq!(presented_key(&headers_with("Bearer token")).unwrap_err().name, "unauthorized");
         let empty = base64::engine::general_purpose::STANDARD.encode(":");
-        assert_eq!(
-            presented_key(&headers_with(&format!("Basic {empty}")))
-                .unwrap_err()
-                .name,
-            "unauthorized"
-        );
+        assert_eq!(presented_key(&headers_with(&format!("Basic {empty}"))).unwrap_err().name, "unauthorized");
     }
 }

@@ -18,20 +18,12 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, name: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            name,
-            message: message.into(),
-            path: None,
-        }
+        Self { status, name, message: message.into(), path: None }
     }
 
     /// 400 naming the parameter at fault.
     pub fn bad_param(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            path: Some(path.into()),
-            ..Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
-        }
+        Self { path: Some(path.into()), ..Self::new(StatusCode::BAD_REQUEST, "bad_request", message) }
     }
 
     /// 400 about the request as a whole (malformed body, wrong content type).
@@ -52,11 +44,7 @@ impl ApiError {
     }
 
     pub fn method_not_supported() -> Self {
-        Self::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_supported",
-            "Method not supported.",
-        )
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_supported", "Method not supported.")
     }
 
     pub fn exceeded_rate(message: impl Into<String>) -> Self {
@@ -66,11 +54,7 @@ impl ApiError {
     /// 500: the message a client sees stays generic; the cause goes to the log.
     pub fn unknown(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "request failed with an internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "unknown",
-            "An unexpected error occurred. Please try again.",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "unknown", "An unexpected error occurred. Please try again.")
     }
 
     pub fn unavailable(message: impl Into<String>) -> Self {

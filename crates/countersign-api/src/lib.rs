@@ -26,26 +26,25 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
-use crate::routes::{account, api_app, ops};
+use crate::routes::{account, api_app, events, ops};
 pub use crate::state::{ApiConfig, AppState};
 
 /// The whole HTTP surface: `/v3/*`, the operations endpoints and the dashboard.
 pub fn router(state: AppState) -> Router {
     let v3 = Router::new()
-        .route(
-            "/account",
-            get(account::get).put(account::update).post(account::update),
-        )
+        .route("/account", get(account::get).put(account::update).post(account::update))
         .route("/account/create", post(account::create))
         .route("/account/verify", post(account::verify))
         .route("/api_app", post(api_app::create))
         .route("/api_app/list", get(api_app::list))
-        .route(
-            "/api_app/{client_id}",
-            get(api_app::get)
-                .put(api_app::update)
-                .delete(api_app::delete),
-        )
+        .route("/api_app/{client_id}", get(api_app::get).put(api_app::update).delete(api_app::delete))
+        .route("/api_app/{client_id}/callback_test", post(events::app_callback_test))
+        .route("/account/callback_test", post(events::account_callback_test))
+        .route("/events", get(events::feed))
+        .route("/events/{event_id}", get(events::get))
+        .route("/events/{event_id}/resend", post(events::resend))
+        .route("/callback_endpoints", get(events::endpoints))
+        .route("/callback_endpoints/enable", post(events::enable_endpoint))
         .route_layer(from_fn_with_state(state.clone(), auth::authenticate))
         .method_not_allowed_fallback(|| async { ApiError::method_not_supported() })
         .fallback(|| async { ApiError::not_found() });

@@ -40,10 +40,7 @@ impl Params {
     pub fn from_query(query: Option<&str>) -> ApiResult<Self> {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or(""))
             .map_err(|e| ApiError::bad_request(format!("Malformed query string: {e}")))?;
-        Ok(Self {
-            fields: nest_bracket_keys(pairs),
-            files: Vec::new(),
-        })
+        Ok(Self { fields: nest_bracket_keys(pairs), files: Vec::new() })
     }
 
     /// Deserializes the parameters into `T`, naming the parameter at fault on error.
@@ -53,9 +50,8 @@ impl Params {
             let mut dotted = e.path().to_string();
             let mut message = e.inner().to_string();
             // An error inside a value that `lenient` deserialized on its own carries its inner path.
-            if let Some((inner, rest)) = message
-                .strip_prefix(lenient::NESTED_MARK)
-                .and_then(|m| m.split_once(lenient::NESTED_MARK))
+            if let Some((inner, rest)) =
+                message.strip_prefix(lenient::NESTED_MARK).and_then(|m| m.split_once(lenient::NESTED_MARK))
             {
                 if inner != "." {
                     let joiner = if inner.starts_with('[') { "" } else { "." };
@@ -98,35 +94,19 @@ impl FromRequest<AppState> for Params {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let limit = state.config.max_body_bytes;
-        let content_type = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_ascii_lowercase();
+        let content_type =
+            req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
         let (parts, body) = req.into_parts();
-        let bytes = axum::body::to_bytes(body, limit)
-            .await
-            .map_err(|_| too_large(limit))?;
-        let mime = content_type
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_owned();
+        let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| too_large(limit))?;
+        let mime = content_type.split(';').next().unwrap_or("").trim().to_owned();
         match mime.as_str() {
-            _ if bytes.iter().all(u8::is_ascii_whitespace) && mime != "multipart/form-data" => {
-                Ok(Self::default())
-            }
+            _ if bytes.iter().all(u8::is_ascii_whitespace) && mime != "multipart/form-data" => Ok(Self::default()),
             "application/json" | "" if looks_like_json(&bytes) => parse_json(&bytes),
             "application/json" => parse_json(&bytes),
             "application/x-www-form-urlencoded" => {
                 let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
                     .map_err(|e| ApiError::bad_request(format!("Malformed form body: {e}")))?;
-                Ok(Self {
-                    fields: nest_bracket_keys(pairs),
-                    files: Vec::new(),
-                })
+                Ok(Self { fields: nest_bracket_keys(pairs), files: Vec::new() })
             }
             "multipart/form-data" => {
                 let req = Request::from_parts(parts, Body::from(bytes));
@@ -140,9 +120,7 @@ impl FromRequest<AppState> for Params {
 }
 
 fn too_large(limit: usize) -> ApiError {
-    ApiError::bad_request(format!(
-        "The request body is larger than the limit of {limit} bytes"
-    ))
+    ApiError::bad_request(format!("The request body is larger than the limit of {limit} bytes"))
 }
 
 fn looks_like_json(bytes: &[u8]) -> bool {
@@ -151,10 +129,7 @@ fn looks_like_json(bytes: &[u8]) -> bool {
 
 fn parse_json(bytes: &[u8]) -> ApiResult<Params> {
     match serde_json::from_slice::<Value>(bytes) {
-        Ok(Value::Object(fields)) => Ok(Params {
-            fields,
-            files: Vec::new(),
-        }),
+        Ok(Value::Object(fields)) => Ok(Params { fields, files: Vec::new() }),
         Ok(_) => Err(ApiError::bad_request("The JSON body must be an object")),
         Err(e) => Err(ApiError::bad_request(format!("Malformed JSON body: {e}"))),
     }
@@ -171,35 +146,22 @@ async fn parse_multipart(req: Request, state: &AppState) -> ApiResult<Params> {
             Ok(Some(field)) => field,
             Ok(None) => break,
             Err(e) => {
-                return Err(ApiError::bad_request(format!(
-                    "Malformed multipart body: {e}"
-                )));
+                return Err(ApiError::bad_request(format!("Malformed multipart body: {e}")));
             }
         };
         let name = field.name().unwrap_or("").to_owned();
         let file_name = field.file_name().map(str::to_owned);
         let content_type = field.content_type().map(str::to_owned);
-        let bytes = field
-            .bytes()
-            .await
-            .map_err(|e| ApiError::bad_request(format!("Malformed multipart body: {e}")))?;
+        let bytes = field.bytes().await.map_err(|e| ApiError::bad_request(format!("Malformed multipart body: {e}")))?;
         if file_name.is_some() {
-            files.push(UploadedFile {
-                field: name,
-                file_name,
-                content_type,
-                bytes,
-            });
+            files.push(UploadedFile { field: name, file_name, content_type, bytes });
         } else {
             let text = String::from_utf8(bytes.to_vec())
                 .map_err(|_| ApiError::bad_param(name.clone(), "Text parameters must be UTF-8"))?;
             pairs.push((name, text));
         }
     }
-    Ok(Params {
-        fields: nest_bracket_keys(pairs),
-        files,
-    })
+    Ok(Params { fields: nest_bracket_keys(pairs), files })
 }
 
 /// Turns `(key, value)` pairs with bracket keys into one JSON object: `a[b][0][c]=v` becomes
@@ -236,11 +198,7 @@ fn insert_path(map: &mut Map<String, Value>, segments: &[String], value: Value) 
     let Some((first, rest)) = segments.split_first() else {
         return;
     };
-    let key = if first.is_empty() {
-        map.len().to_string()
-    } else {
-        first.clone()
-    };
+    let key = if first.is_empty() { map.len().to_string() } else { first.clone() };
     if rest.is_empty() {
         map.insert(key, value);
         return;
@@ -260,10 +218,8 @@ fn arrays_from_index_maps(value: &mut Value) {
             arrays_from_index_maps(child);
         }
         if !map.is_empty() && map.keys().all(|k| k.parse::<usize>().is_ok()) {
-            let mut entries: Vec<(usize, Value)> = std::mem::take(map)
-                .into_iter()
-                .filter_map(|(k, v)| k.parse().ok().map(|i| (i, v)))
-                .collect();
+            let mut entries: Vec<(usize, Value)> =
+                std::mem::take(map).into_iter().filter_map(|(k, v)| k.parse().ok().map(|i| (i, v))).collect();
             entries.sort_by_key(|(i, _)| *i);
             *value = Value::Array(entries.into_iter().map(|(_, v)| v).collect());
         }
@@ -274,12 +230,7 @@ fn arrays_from_index_maps(value: &mut Value) {
 pub fn ignored_warnings<'a>(names: impl IntoIterator<Item = &'a String>) -> Vec<Warning> {
     names
         .into_iter()
-        .map(|name| {
-            Warning::new(
-                "parameter_ignored",
-                format!("The parameter {name} was ignored."),
-            )
-        })
+        .map(|name| Warning::new("parameter_ignored", format!("The parameter {name} was ignored.")))
         .collect()
 }
 
@@ -293,13 +244,8 @@ pub mod lenient {
     pub const NESTED_MARK: &str = "\u{1}";
 
     fn nested<T: DeserializeOwned, E: Error>(value: Value) -> Result<T, E> {
-        serde_path_to_error::deserialize(value).map_err(|e| {
-            E::custom(format!(
-                "{NESTED_MARK}{}{NESTED_MARK}{}",
-                e.path(),
-                e.inner()
-            ))
-        })
+        serde_path_to_error::deserialize(value)
+            .map_err(|e| E::custom(format!("{NESTED_MARK}{}{NESTED_MARK}{}", e.path(), e.inner())))
     }
 
     /// Booleans: JSON `true`/`false`, numbers `0`/`1`, text `true`/`false`/`1`/`0` in any case.
@@ -313,9 +259,7 @@ pub mod lenient {
                 "true" | "1" => Ok(Some(true)),
                 "false" | "0" => Ok(Some(false)),
                 "" => Ok(None),
-                _ => Err(D::Error::custom(format!(
-                    "{s:?} is not a boolean (use true, false, 1 or 0)"
-                ))),
+                _ => Err(D::Error::custom(format!("{s:?} is not a boolean (use true, false, 1 or 0)"))),
             },
             other => Err(D::Error::custom(format!("{other} is not a boolean"))),
         }
@@ -331,11 +275,9 @@ pub mod lenient {
                 .map(Some)
                 .ok_or_else(|| D::Error::custom(format!("{n} is not a whole number"))),
             Value::String(s) if s.trim().is_empty() => Ok(None),
-            Value::String(s) => s
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|_| D::Error::custom(format!("{s:?} is not a whole number"))),
+            Value::String(s) => {
+                s.trim().parse().map(Some).map_err(|_| D::Error::custom(format!("{s:?} is not a whole number")))
+            }
             other => Err(D::Error::custom(format!("{other} is not a whole number"))),
         }
     }
@@ -352,9 +294,7 @@ pub mod lenient {
     }
 
     /// A list: a JSON array, text holding a JSON array, or one plain text value as a list of one.
-    pub fn list_opt<'de, D: Deserializer<'de>, T: DeserializeOwned>(
-        d: D,
-    ) -> Result<Option<Vec<T>>, D::Error> {
+    pub fn list_opt<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<Option<Vec<T>>, D::Error> {
         let value = match Value::deserialize(d)? {
             Value::Null => return Ok(None),
             Value::String(s) if s.trim_start().starts_with('[') => {
@@ -368,9 +308,7 @@ pub mod lenient {
     }
 
     /// An object: a JSON object or text holding one.
-    pub fn object_opt<'de, D: Deserializer<'de>, T: DeserializeOwned>(
-        d: D,
-    ) -> Result<Option<T>, D::Error> {
+    pub fn object_opt<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<Option<T>, D::Error> {
         let value = match Value::deserialize(d)? {
             Value::Null => return Ok(None),
             Value::String(s) if s.trim().is_empty() => return Ok(None),
@@ -387,10 +325,7 @@ mod tests {
     use serde_json::json;
 
     fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-        items
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+        items.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
     #[test]
@@ -435,20 +370,14 @@ mod tests {
 
     #[test]
     fn lenient_values_accept_json_and_form_spellings() {
-        for (flag, expected) in [
-            (json!(true), true),
-            (json!("True"), true),
-            (json!("0"), false),
-            (json!(1), true),
-            (json!("FALSE"), false),
-        ] {
+        for (flag, expected) in
+            [(json!(true), true), (json!("True"), true), (json!("0"), false), (json!(1), true), (json!("FALSE"), false)]
+        {
             let s: Sample = serde_json::from_value(json!({"flag": flag})).unwrap();
             assert_eq!(s.flag, Some(expected));
         }
         assert!(serde_json::from_value::<Sample>(json!({"flag": "yes"})).is_err());
-        let s: Sample =
-            serde_json::from_value(json!({"domains": "[\"a.com\", \"b.com\"]", "page": "3"}))
-                .unwrap();
+        let s: Sample = serde_json::from_value(json!({"domains": "[\"a.com\", \"b.com\"]", "page": "3"})).unwrap();
         assert_eq!(s.domains.unwrap(), vec!["a.com", "b.com"]);
         assert_eq!(s.page, Some(3));
         let s: Sample = serde_json::from_value(json!({"domains": "a.com"})).unwrap();

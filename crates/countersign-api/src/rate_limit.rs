@@ -32,10 +32,7 @@ pub struct RateDecision {
 
 impl RateLimiter {
     pub fn new(per_minute: u32) -> Self {
-        Self {
-            per_minute,
-            windows: Mutex::new(HashMap::new()),
-        }
+        Self { per_minute, windows: Mutex::new(HashMap::new()) }
     }
 
     pub fn enabled(&self) -> bool {
@@ -45,22 +42,13 @@ impl RateLimiter {
     /// Counts one request for `key` (an API key digest) at time `now`.
     pub fn check_at(&self, key: &[u8], now: i64) -> RateDecision {
         let window_start = now - now.rem_euclid(60);
-        let mut windows = self
-            .windows
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut windows = self.windows.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if windows.len() > 100_000 {
             windows.retain(|_, w| w.started == window_start);
         }
-        let window = windows.entry(key.to_vec()).or_insert(Window {
-            started: window_start,
-            used: 0,
-        });
+        let window = windows.entry(key.to_vec()).or_insert(Window { started: window_start, used: 0 });
         if window.started != window_start {
-            *window = Window {
-                started: window_start,
-                used: 0,
-            };
+            *window = Window { started: window_start, used: 0 };
         }
         let allowed = window.used < self.per_minute;
         if allowed {
@@ -93,10 +81,7 @@ mod tests {
         assert!(!refused.allowed);
         assert_eq!(refused.remaining, 0);
         assert_eq!(refused.reset_at, 1_700_000_100);
-        assert!(
-            limiter.check_at(b"other", t + 2).allowed,
-            "keys are counted apart"
-        );
+        assert!(limiter.check_at(b"other", t + 2).allowed, "keys are counted apart");
         assert!(limiter.check_at(b"k", t + 61).allowed);
     }
 }

@@ -14,10 +14,7 @@ pub struct Warning {
 
 impl Warning {
     pub fn new(name: &str, message: impl Into<String>) -> Self {
-        Self {
-            warning_msg: message.into(),
-            warning_name: name.to_owned(),
-        }
+        Self { warning_msg: message.into(), warning_name: name.to_owned() }
     }
 }
 
@@ -30,19 +27,11 @@ pub struct Reply {
 
 impl Reply {
     pub fn ok(body: Value) -> Self {
-        Self {
-            status: StatusCode::OK,
-            body,
-            warnings: Vec::new(),
-        }
+        Self { status: StatusCode::OK, body, warnings: Vec::new() }
     }
 
     pub fn created(body: Value) -> Self {
-        Self {
-            status: StatusCode::CREATED,
-            body,
-            warnings: Vec::new(),
-        }
+        Self { status: StatusCode::CREATED, body, warnings: Vec::new() }
     }
 
     pub fn with_warnings(mut self, warnings: Vec<Warning>) -> Self {

@@ -83,20 +83,13 @@ impl Default for WhiteLabeling {
 impl WhiteLabeling {
     /// Apply the given (field name, value) pairs on top of `self`, checking each one. Field names not
     /// in the schema are returned so the caller can warn about them.
-    pub fn apply(
-        &mut self,
-        changes: &[(String, String)],
-        path: &str,
-    ) -> Result<Vec<String>, InvalidInput> {
+    pub fn apply(&mut self, changes: &[(String, String)], path: &str) -> Result<Vec<String>, InvalidInput> {
         let mut ignored = Vec::new();
         for (name, value) in changes {
             let field_path = format!("{path}[{name}]");
             if name == "legal_version" {
                 if value != "terms1" && value != "terms2" {
-                    return Err(InvalidInput::new(
-                        field_path,
-                        "legal_version must be terms1 or terms2",
-                    ));
+                    return Err(InvalidInput::new(field_path, "legal_version must be terms1 or terms2"));
                 }
                 self.legal_version = value.clone();
                 continue;
@@ -106,10 +99,7 @@ impl WhiteLabeling {
                 continue;
             };
             if !is_hex_color(value) {
-                return Err(InvalidInput::new(
-                    field_path,
-                    format!("{value:?} is not a color like #1A1A1A"),
-                ));
+                return Err(InvalidInput::new(field_path, format!("{value:?} is not a color like #1A1A1A")));
             }
             *slot = value.clone();
         }
@@ -149,10 +139,7 @@ pub fn parse_domains(raw: &[String], path: &str) -> Result<Vec<String>, InvalidI
         return Err(InvalidInput::new(path, "At least one domain is required"));
     }
     if raw.len() > MAX_DOMAINS {
-        return Err(InvalidInput::new(
-            path,
-            format!("At most {MAX_DOMAINS} domains are allowed"),
-        ));
+        return Err(InvalidInput::new(path, format!("At most {MAX_DOMAINS} domains are allowed")));
     }
     raw.iter()
         .enumerate()
@@ -169,10 +156,7 @@ pub fn parse_domains(raw: &[String], path: &str) -> Result<Vec<String>, InvalidI
             if ok {
                 Ok(d)
             } else {
-                Err(InvalidInput::new(
-                    format!("{path}[{i}]"),
-                    format!("{d:?} is not a domain name"),
-                ))
+                Err(InvalidInput::new(format!("{path}[{i}]"), format!("{d:?} is not a domain name")))
             }
         })
         .collect()
@@ -185,10 +169,7 @@ pub fn parse_app_name(raw: &str, path: &str) -> Result<String, InvalidInput> {
         return Err(InvalidInput::new(path, "This value should not be blank"));
     }
     if name.chars().count() > 255 {
-        return Err(InvalidInput::new(
-            path,
-            "The name must be at most 255 characters",
-        ));
+        return Err(InvalidInput::new(path, "The name must be at most 255 characters"));
     }
     Ok(name.to_owned())
 }
@@ -201,10 +182,7 @@ pub fn parse_scopes(raw: &[String], path: &str) -> Result<Vec<String>, InvalidIn
             continue;
         }
         if !OAUTH_SCOPES.contains(&s.as_str()) {
-            return Err(InvalidInput::new(
-                format!("{path}[{i}]"),
-                format!("Unknown OAuth scope {s:?}"),
-            ));
+            return Err(InvalidInput::new(format!("{path}[{i}]"), format!("Unknown OAuth scope {s:?}")));
         }
         if !scopes.contains(s) {
             scopes.push(s.clone());
@@ -219,17 +197,11 @@ mod tests {
 
     #[test]
     fn domains_are_checked_and_normalised() {
-        let ok = parse_domains(
-            &["Example.COM".into(), "sub.example.org.".into()],
-            "domains",
-        )
-        .unwrap();
+        let ok = parse_domains(&["Example.COM".into(), "sub.example.org.".into()], "domains").unwrap();
         assert_eq!(ok, vec!["example.com", "sub.example.org"]);
         assert_eq!(parse_domains(&[], "domains").unwrap_err().path, "domains");
         assert_eq!(
-            parse_domains(&["ok.com".into(), "https://x.com/".into()], "domains")
-                .unwrap_err()
-                .path,
+            parse_domains(&["ok.com".into(), "https://x.com/".into()], "domains").unwrap_err().path,
             "domains[1]"
         );
         let eleven: Vec<String> = (0..11).map(|i| format!("d{i}.com")).collect();
@@ -240,40 +212,18 @@ mod tests {
     fn white_labeling_checks_colors_and_reports_unknown_names() {
         let mut wl = WhiteLabeling::default();
         let ignored = wl
-            .apply(
-                &[
-                    ("link_color".into(), "#123ABC".into()),
-                    ("font".into(), "x".into()),
-                ],
-                "white_labeling_options",
-            )
+            .apply(&[("link_color".into(), "#123ABC".into()), ("font".into(), "x".into())], "white_labeling_options")
             .unwrap();
         assert_eq!(wl.link_color, "#123ABC");
         assert_eq!(ignored, vec!["font"]);
-        let err = wl
-            .apply(
-                &[("text_color1".into(), "red".into())],
-                "white_labeling_options",
-            )
-            .unwrap_err();
+        let err = wl.apply(&[("text_color1".into(), "red".into())], "white_labeling_options").unwrap_err();
         assert_eq!(err.path, "white_labeling_options[text_color1]");
-        assert!(
-            wl.apply(&[("legal_version".into(), "terms9".into())], "w")
-                .is_err()
-        );
+        assert!(wl.apply(&[("legal_version".into(), "terms9".into())], "w").is_err());
     }
 
     #[test]
     fn scopes_come_from_the_official_list() {
-        assert_eq!(
-            parse_scopes(&["basic_account_info".into(), "".into()], "s").unwrap(),
-            vec!["basic_account_info"]
-        );
-        assert_eq!(
-            parse_scopes(&["root".into()], "oauth[scopes]")
-                .unwrap_err()
-                .path,
-            "oauth[scopes][0]"
-        );
+        assert_eq!(parse_scopes(&["basic_account_info".into(), "".into()], "s").unwrap(), vec!["basic_account_info"]);
+        assert_eq!(parse_scopes(&["root".into()], "oauth[scopes]").unwrap_err().path, "oauth[scopes][0]");
     }
 }

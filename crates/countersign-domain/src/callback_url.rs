@@ -39,13 +39,8 @@ pub const MAX_CALLBACK_URL_LEN: usize = 2048;
 
 /// Checks what can be checked without the network: length, syntax, scheme, credentials, literal
 /// addresses and names that always mean this machine.
-pub fn parse_callback_url(
-    raw: &str,
-    policy: CallbackPolicy,
-    path: &str,
-) -> Result<CallbackUrl, InvalidInput> {
-    let refuse =
-        |why: &str| InvalidInput::new(path, format!("Invalid callback URL {raw:?}: {why}"));
+pub fn parse_callback_url(raw: &str, policy: CallbackPolicy, path: &str) -> Result<CallbackUrl, InvalidInput> {
+    let refuse = |why: &str| InvalidInput::new(path, format!("Invalid callback URL {raw:?}: {why}"));
     let trimmed = raw.trim();
     if trimmed.len() > MAX_CALLBACK_URL_LEN {
         return Err(refuse("longer than 2048 characters"));
@@ -122,9 +117,7 @@ where
         if !addrs.is_empty() && addrs.iter().all(|ip| is_forbidden_ip(*ip)) {
             return Err(InvalidInput::new(
                 path,
-                format!(
-                    "Invalid callback URL {raw:?}: its host resolves only to non-public addresses"
-                ),
+                format!("Invalid callback URL {raw:?}: its host resolves only to non-public addresses"),
             ));
         }
     }
@@ -192,24 +185,13 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
 mod tests {
     use super::*;
 
-    const STRICT: CallbackPolicy = CallbackPolicy {
-        allow_private: false,
-    };
-    const LAX: CallbackPolicy = CallbackPolicy {
-        allow_private: true,
-    };
+    const STRICT: CallbackPolicy = CallbackPolicy { allow_private: false };
+    const LAX: CallbackPolicy = CallbackPolicy { allow_private: true };
 
     #[test]
     fn https_public_urls_pass() {
-        for ok in [
-            "https://www.example.com/callback",
-            "https://8.8.8.8/cb",
-            "https://[2606:4700::1111]/x",
-        ] {
-            assert!(
-                parse_callback_url(ok, STRICT, "callback_url").is_ok(),
-                "{ok}"
-            );
+        for ok in ["https://www.example.com/callback", "https://8.8.8.8/cb", "https://[2606:4700::1111]/x"] {
+            assert!(parse_callback_url(ok, STRICT, "callback_url").is_ok(), "{ok}");
         }
     }
 
@@ -245,11 +227,7 @@ mod tests {
 
     #[test]
     fn the_operator_can_allow_http_and_private_addresses() {
-        for ok in [
-            "http://127.0.0.1:9/cb",
-            "http://localhost:8080/",
-            "https://10.0.0.1/",
-        ] {
+        for ok in ["http://127.0.0.1:9/cb", "http://localhost:8080/", "https://10.0.0.1/"] {
             assert!(parse_callback_url(ok, LAX, "callback_url").is_ok(), "{ok}");
         }
         assert!(parse_callback_url("ftp://127.0.0.1/", LAX, "callback_url").is_err());
@@ -257,47 +235,15 @@ mod tests {
 
     #[tokio::test]
     async fn names_resolving_only_to_non_public_addresses_are_refused() {
-        let loopback = |_: String, _: u16| async {
-            vec![
-                IpAddr::from([127, 0, 0, 1]),
-                IpAddr::from(Ipv6Addr::LOCALHOST),
-            ]
-        };
-        let err = check_callback_url_with(
-            "https://rebind.example/cb",
-            STRICT,
-            "callback_url",
-            loopback,
-        )
-        .await
-        .unwrap_err();
+        let loopback =
+            |_: String, _: u16| async { vec![IpAddr::from([127, 0, 0, 1]), IpAddr::from(Ipv6Addr::LOCALHOST)] };
+        let err =
+            check_callback_url_with("https://rebind.example/cb", STRICT, "callback_url", loopback).await.unwrap_err();
         assert_eq!(err.path, "callback_url");
-        let mixed = |_: String, _: u16| async {
-            vec![
-                IpAddr::from([10, 0, 0, 1]),
-                IpAddr::from([93, 184, 216, 34]),
-            ]
-        };
-        assert!(
-            check_callback_url_with("https://mixed.example/cb", STRICT, "callback_url", mixed)
-                .await
-                .is_ok()
-        );
+        let mixed = |_: String, _: u16| async { vec![IpAddr::from([10, 0, 0, 1]), IpAddr::from([93, 184, 216, 34])] };
+        assert!(check_callback_url_with("https://mixed.example/cb", STRICT, "callback_url", mixed).await.is_ok());
         let unknown = |_: String, _: u16| async { Vec::new() };
-        assert!(
-            check_callback_url_with(
-                "https://offline.example/cb",
-                STRICT,
-                "callback_url",
-                unknown
-            )
-            .await
-            .is_ok()
-        );
-        assert!(
-            check_callback_url_with("https://rebind.example/cb", LAX, "callback_url", loopback)
-                .await
-                .is_ok()
-        );
+        assert!(check_callback_url_with("https://offline.example/cb", STRICT, "callback_url", unknown).await.is_ok());
+        assert!(check_callback_url_with("https://rebind.example/cb", LAX, "callback_url", loopback).await.is_ok());
     }
 }

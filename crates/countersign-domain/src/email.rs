@@ -23,9 +23,7 @@ impl EmailAddress {
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains("..")
-            && domain
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
+            && domain.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '.');
         if local.is_empty() || local.contains('@') || !domain_ok {
             return Err(invalid());
         }
@@ -47,27 +45,14 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_addresses() {
-        for ok in [
-            "me@dropboxsign.com",
-            "first.last+tag@sub.example.co.uk",
-            " Zoë@exämple.de ",
-        ] {
+        for ok in ["me@dropboxsign.com", "first.last+tag@sub.example.co.uk", " Zoë@exämple.de "] {
             assert!(EmailAddress::parse(ok, "email_address").is_ok(), "{ok}");
         }
     }
 
     #[test]
     fn refuses_malformed_addresses_naming_the_parameter() {
-        for bad in [
-            "",
-            "plain",
-            "a@b",
-            "a b@c.com",
-            "@c.com",
-            "a@@c.com",
-            "a@.com",
-            "a@c..com",
-        ] {
+        for bad in ["", "plain", "a@b", "a b@c.com", "@c.com", "a@@c.com", "a@.com", "a@c..com"] {
             let err = EmailAddress::parse(bad, "email_address").unwrap_err();
             assert_eq!(err.path, "email_address", "{bad}");
         }

@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod api_app;
+pub mod callback;
 pub mod callback_url;
 pub mod email;
 pub mod ids;
@@ -23,9 +24,6 @@ pub struct InvalidInput {
 
 impl InvalidInput {
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            path: path.into(),
-            message: message.into(),
-        }
+        Self { path: path.into(), message: message.into() }
     }
 }

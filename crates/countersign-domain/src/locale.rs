@@ -3,9 +3,8 @@
 use crate::InvalidInput;
 
 pub const SUPPORTED_LOCALES: &[&str] = &[
-    "en-US", "fr-FR", "de-DE", "sv-SE", "zh-CN", "zh-TW", "da-DK", "nl-NL", "es-ES", "es-MX",
-    "pt-BR", "pl-PL", "ja-JP", "ko-KR", "it-IT", "ru-RU", "nb-NO", "fi-FI", "th-TH", "id-ID",
-    "ms-MY", "vi-VN",
+    "en-US", "fr-FR", "de-DE", "sv-SE", "zh-CN", "zh-TW", "da-DK", "nl-NL", "es-ES", "es-MX", "pt-BR", "pl-PL",
+    "ja-JP", "ko-KR", "it-IT", "ru-RU", "nb-NO", "fi-FI", "th-TH", "id-ID", "ms-MY", "vi-VN",
 ];
 
 /// Accepts a supported locale in any case (`en-us`) and returns its canonical spelling (`en-US`).

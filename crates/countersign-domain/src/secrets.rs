@@ -88,11 +88,8 @@ impl MasterKey {
     }
 
     fn from_bytes(raw: &[u8]) -> Self {
-        let key =
-            aes_gcm::Key::<Aes256Gcm>::try_from(raw).expect("32 bytes checked by the callers");
-        Self {
-            cipher: Aes256Gcm::new(&key),
-        }
+        let key = aes_gcm::Key::<Aes256Gcm>::try_from(raw).expect("32 bytes checked by the callers");
+        Self { cipher: Aes256Gcm::new(&key) }
     }
 
     /// `nonce || ciphertext+tag`, with a fresh random nonce.
@@ -102,11 +99,7 @@ impl MasterKey {
         let nonce = Nonce::from(nonce_bytes);
         let mut out = nonce_bytes.to_vec();
         // Encryption with a valid key into a Vec cannot fail.
-        out.extend(
-            self.cipher
-                .encrypt(&nonce, plaintext)
-                .expect("AES-GCM encryption into a Vec"),
-        );
+        out.extend(self.cipher.encrypt(&nonce, plaintext).expect("AES-GCM encryption into a Vec"));
         out
     }
 
@@ -115,12 +108,8 @@ impl MasterKey {
             return Err(SecretError::CannotOpen);
         }
         let (nonce_bytes, ciphertext) = sealed.split_at(NONCE_LEN);
-        let nonce_array: [u8; NONCE_LEN] = nonce_bytes
-            .try_into()
-            .map_err(|_| SecretError::CannotOpen)?;
-        self.cipher
-            .decrypt(&Nonce::from(nonce_array), ciphertext)
-            .map_err(|_| SecretError::CannotOpen)
+        let nonce_array: [u8; NONCE_LEN] = nonce_bytes.try_into().map_err(|_| SecretError::CannotOpen)?;
+        self.cipher.decrypt(&Nonce::from(nonce_array), ciphertext).map_err(|_| SecretError::CannotOpen)
     }
 
     pub fn open_string(&self, sealed: &[u8]) -> Result<String, SecretError> {
@@ -146,13 +135,7 @@ mod tests {
         let (master, hex_text) = MasterKey::generate();
         let sealed = master.seal(b"324e3b0840f065eb");
         assert!(!sealed.windows(16).any(|w| w == b"324e3b0840f065eb"));
-        assert_eq!(
-            MasterKey::from_hex(&hex_text)
-                .unwrap()
-                .open(&sealed)
-                .unwrap(),
-            b"324e3b0840f065eb"
-        );
+        assert_eq!(MasterKey::from_hex(&hex_text).unwrap().open(&sealed).unwrap(), b"324e3b0840f065eb");
         let (other, _) = MasterKey::generate();
         assert!(other.open(&sealed).is_err());
         let mut tampered = sealed.clone();

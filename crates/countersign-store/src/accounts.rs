@@ -77,12 +77,9 @@ impl Store {
             ACCOUNT_COLUMNS.replace(", ", ", a.")
         );
         let row: Option<KeyedAccountRow> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&digest).fetch_optional(pool).await)?;
-        Ok(
-            row.and_then(|(id, email, callback_url, locale, created_at, stored)| {
-                key.matches_digest(&stored)
-                    .then(|| account_from_row((id, email, callback_url, locale, created_at)))
-            }),
-        )
+        Ok(row.and_then(|(id, email, callback_url, locale, created_at, stored)| {
+            key.matches_digest(&stored).then(|| account_from_row((id, email, callback_url, locale, created_at)))
+        }))
     }
 
     pub async fn account_by_id(&self, id: &AccountId) -> StoreResult<Option<Account>> {
@@ -99,16 +96,13 @@ impl Store {
     }
 
     pub async fn count_accounts(&self) -> StoreResult<i64> {
-        let (n,): (i64,) = with_pool!(self, pool => sqlx::query_as("SELECT COUNT(*) FROM accounts").fetch_one(pool).await)?;
+        let (n,): (i64,) =
+            with_pool!(self, pool => sqlx::query_as("SELECT COUNT(*) FROM accounts").fetch_one(pool).await)?;
         Ok(n)
     }
 
     /// Applies `update` and returns the account as it now is, in one statement.
-    pub async fn update_account(
-        &self,
-        id: &AccountId,
-        update: &AccountUpdate,
-    ) -> StoreResult<Option<Account>> {
+    pub async fn update_account(&self, id: &AccountId, update: &AccountUpdate) -> StoreResult<Option<Account>> {
         let set_callback = update.callback_url.is_some();
         let callback = update.callback_url.clone().flatten();
         let sql = format!(

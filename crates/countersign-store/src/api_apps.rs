@@ -78,10 +78,7 @@ impl Store {
                 callback_url,
                 scopes: serde_json::from_str(oauth_scopes.as_deref().unwrap_or("[]"))
                     .map_err(|e| corrupt("oauth_scopes", e))?,
-                secret: self
-                    .master_key
-                    .open_string(&sealed)
-                    .map_err(|e| corrupt("oauth secret", e))?,
+                secret: self.master_key.open_string(&sealed).map_err(|e| corrupt("oauth secret", e))?,
                 charges_users: charges,
             }),
             _ => None,
@@ -110,32 +107,19 @@ impl Store {
             .map(|o| serde_json::to_string(&o.scopes))
             .transpose()
             .map_err(|e| corrupt("scopes", e))?;
-        let secret = app
-            .oauth
-            .as_ref()
-            .map(|o| self.master_key.seal(o.secret.as_bytes()));
+        let secret = app.oauth.as_ref().map(|o| self.master_key.seal(o.secret.as_bytes()));
         let white = app
             .white_labeling
             .as_ref()
             .map(serde_json::to_string)
             .transpose()
             .map_err(|e| corrupt("white_labeling", e))?;
-        Ok(AppColumns {
-            domains,
-            scopes,
-            secret,
-            white,
-        })
+        Ok(AppColumns { domains, scopes, secret, white })
     }
 
     pub async fn create_api_app(&self, owner: &AccountId, app: NewApiApp) -> StoreResult<ApiApp> {
         let client_id = ClientId::generate();
-        let AppColumns {
-            domains,
-            scopes,
-            secret,
-            white,
-        } = self.app_columns(&app)?;
+        let AppColumns { domains, scopes, secret, white } = self.app_columns(&app)?;
         with_pool!(self, pool => sqlx::query(
             "INSERT INTO api_apps (client_id, account_id, name, domains, callback_url, oauth_callback_url, oauth_scopes, \
              oauth_secret_sealed, oauth_charges_users, can_insert_everywhere, white_labeling, created_at) \
@@ -155,33 +139,21 @@ impl Store {
             .execute(pool)
             .await
             .map(|r| r.rows_affected()))?;
-        self.api_app(owner, &client_id)
-            .await?
-            .ok_or_else(|| corrupt("api app", "missing right after insert"))
+        self.api_app(owner, &client_id).await?.ok_or_else(|| corrupt("api app", "missing right after insert"))
     }
 
     /// The app `client_id` if `owner` owns it.
-    pub async fn api_app(
-        &self,
-        owner: &AccountId,
-        client_id: &ClientId,
-    ) -> StoreResult<Option<ApiApp>> {
+    pub async fn api_app(&self, owner: &AccountId, client_id: &ClientId) -> StoreResult<Option<ApiApp>> {
         let sql = format!("{APP_SELECT} WHERE p.client_id = $1 AND p.account_id = $2");
         let row: Option<AppRow> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(client_id.as_str()).bind(owner.as_str()).fetch_optional(pool).await)?;
         row.map(|r| self.app_from_row(r)).transpose()
     }
 
     /// One page (1-based) of `owner`'s apps, newest first, and how many there are in all.
-    pub async fn list_api_apps(
-        &self,
-        owner: &AccountId,
-        page: u32,
-        page_size: u32,
-    ) -> StoreResult<ApiAppPage> {
+    pub async fn list_api_apps(&self, owner: &AccountId, page: u32, page_size: u32) -> StoreResult<ApiAppPage> {
         let offset = i64::from(page.saturating_sub(1)) * i64::from(page_size);
-        let sql = format!(
-            "{APP_SELECT} WHERE p.account_id = $1 ORDER BY p.created_at DESC, p.client_id LIMIT $2 OFFSET $3"
-        );
+        let sql =
+            format!("{APP_SELECT} WHERE p.account_id = $1 ORDER BY p.created_at DESC, p.client_id LIMIT $2 OFFSET $3");
         let rows: Vec<AppRow> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(owner.as_str())
             .bind(i64::from(page_size))
@@ -192,10 +164,7 @@ impl Store {
             .bind(owner.as_str())
             .fetch_one(pool)
             .await)?;
-        let apps = rows
-            .into_iter()
-            .map(|r| self.app_from_row(r))
-            .collect::<StoreResult<_>>()?;
+        let apps = rows.into_iter().map(|r| self.app_from_row(r)).collect::<StoreResult<_>>()?;
         Ok(ApiAppPage { apps, total })
     }
 
@@ -206,12 +175,7 @@ impl Store {
         client_id: &ClientId,
         app: NewApiApp,
     ) -> StoreResult<Option<ApiApp>> {
-        let AppColumns {
-            domains,
-            scopes,
-            secret,
-            white,
-        } = self.app_columns(&app)?;
+        let AppColumns { domains, scopes, secret, white } = self.app_columns(&app)?;
         let done = with_pool!(self, pool => sqlx::query(
             "UPDATE api_apps SET name = $3, domains = $4, callback_url = $5, oauth_callback_url = $6, oauth_scopes = $7, \
              oauth_secret_sealed = $8, oauth_charges_users = $9, can_insert_everywhere = $10, white_labeling = $11 \
@@ -237,11 +201,7 @@ impl Store {
     }
 
     /// Deletes `owner`'s app; false when there was none.
-    pub async fn delete_api_app(
-        &self,
-        owner: &AccountId,
-        client_id: &ClientId,
-    ) -> StoreResult<bool> {
+    pub async fn delete_api_app(&self, owner: &AccountId, client_id: &ClientId) -> StoreResult<bool> {
         let done = with_pool!(self, pool => sqlx::query("DELETE FROM api_apps WHERE client_id = $1 AND account_id = $2")
             .bind(client_id.as_str())
             .bind(owner.as_str())

@@ -22,30 +22,19 @@ impl BlobStore {
     }
 
     fn path_of(&self, digest: &str) -> Option<PathBuf> {
-        let well_formed = digest.len() == 64
-            && digest
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
-        well_formed.then(|| {
-            self.root
-                .join(&digest[..2])
-                .join(&digest[2..4])
-                .join(digest)
-        })
+        let well_formed =
+            digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+        well_formed.then(|| self.root.join(&digest[..2]).join(&digest[2..4]).join(digest))
     }
 
     /// Stores `bytes`, returning their SHA-256 as lowercase hex.
     pub async fn put(&self, bytes: &[u8]) -> io::Result<String> {
         let digest = hex::encode(Sha256::digest(bytes));
-        let path = self
-            .path_of(&digest)
-            .ok_or_else(|| io::Error::other("digest shape"))?;
+        let path = self.path_of(&digest).ok_or_else(|| io::Error::other("digest shape"))?;
         if tokio::fs::try_exists(&path).await? {
             return Ok(digest);
         }
-        let dir = path
-            .parent()
-            .ok_or_else(|| io::Error::other("blob path has no parent"))?;
+        let dir = path.parent().ok_or_else(|| io::Error::other("blob path has no parent"))?;
         tokio::fs::create_dir_all(dir).await?;
         let tmp = dir.join(format!(".{digest}.{}.tmp", std::process::id()));
         tokio::fs::write(&tmp, bytes).await?;
@@ -78,10 +67,7 @@ mod tests {
         let digest = blobs.put(b"%PDF-1.7 hello").await.unwrap();
         assert_eq!(digest, hex::encode(Sha256::digest(b"%PDF-1.7 hello")));
         assert_eq!(blobs.put(b"%PDF-1.7 hello").await.unwrap(), digest);
-        assert_eq!(
-            blobs.get(&digest).await.unwrap().unwrap(),
-            b"%PDF-1.7 hello"
-        );
+        assert_eq!(blobs.get(&digest).await.unwrap().unwrap(), b"%PDF-1.7 hello");
         assert!(blobs.get(&"0".repeat(64)).await.unwrap().is_none());
         assert!(blobs.get("../../etc/passwd").await.unwrap().is_none());
     }

@@ -2,13 +2,14 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use countersign_domain::secrets::MasterKey;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::StoreResult;
 
@@ -39,6 +40,8 @@ pub enum Backend {
 pub struct Store {
     pub(crate) pool: Pool,
     pub(crate) master_key: MasterKey,
+    /// Woken after a commit that made deliveries due (see `outbox.rs`).
+    pub(crate) delivery_wakeup: Arc<Notify>,
 }
 
 impl Store {
@@ -51,15 +54,9 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await?;
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Self {
-            pool: Pool::Sqlite(pool),
-            master_key,
-        })
+        Ok(Self { pool: Pool::Sqlite(pool), master_key, delivery_wakeup: Arc::new(Notify::new()) })
     }
 
     /// Connects to PostgreSQL at `url` (`postgres://…`) and migrates it.
@@ -71,10 +68,7 @@ impl Store {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Self {
-            pool: Pool::Postgres(pool),
-            master_key,
-        })
+        Ok(Self { pool: Pool::Postgres(pool), master_key, delivery_wakeup: Arc::new(Notify::new()) })
     }
 
     pub fn backend(&self) -> Backend {
@@ -82,6 +76,53 @@ impl Store {
             Pool::Sqlite(_) => Backend::Sqlite,
             Pool::Postgres(_) => Backend::Postgres,
         }
+    }
+
+    /// What the delivery engine waits on between claims.
+    pub fn delivery_wakeup(&self) -> Arc<Notify> {
+        self.delivery_wakeup.clone()
+    }
+
+    /// On PostgreSQL, wakes this node's delivery engine whenever any node commits deliveries
+    /// (`LISTEN`), until `shutdown` fires. Reconnects after a lost connection; the engine's slow poll
+    /// covers the gap. Nothing to do on SQLite, where all writers are in this process.
+    pub fn spawn_delivery_listener(
+        &self,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let Pool::Postgres(pool) = &self.pool else { return None };
+        let pool = pool.clone();
+        let wakeup = self.delivery_wakeup.clone();
+        Some(tokio::spawn(async move {
+            loop {
+                let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+                    Ok(listener) => listener,
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot LISTEN for deliveries; retrying");
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                            _ = shutdown.changed() => return,
+                        }
+                    }
+                };
+                if let Err(error) = listener.listen(crate::outbox::DELIVERY_CHANNEL).await {
+                    tracing::warn!(%error, "LISTEN failed; retrying");
+                    continue;
+                }
+                loop {
+                    tokio::select! {
+                        received = listener.recv() => match received {
+                            Ok(_) => wakeup.notify_one(),
+                            Err(error) => {
+                                tracing::warn!(%error, "delivery notifications interrupted; reconnecting");
+                                break;
+                            }
+                        },
+                        _ = shutdown.changed() => return,
+                    }
+                }
+            }
+        }))
     }
 
     /// One round trip to the database: what `/readyz` reports.

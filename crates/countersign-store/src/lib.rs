@@ -5,12 +5,18 @@
 //! Not for: HTTP, or deciding what is valid (inputs arrive as `countersign-domain` types). Only this
 //! crate knows SQL. Every statement is written once, with `$N` placeholders that both backends accept,
 //! and run through [`with_pool!`] against whichever pool is configured; statements that must differ
-//! (claiming work with `FOR UPDATE SKIP LOCKED`, later) are an explicit `match`.
+//! (claiming deliveries with `FOR UPDATE SKIP LOCKED`, the event feed's order) are an explicit `match`.
+
+// Rows are decoded into tuples that mirror the SELECT list written beside them; naming each tuple
+// type would only move the column list away from its query.
+#![allow(clippy::type_complexity)]
 
 mod accounts;
 mod api_apps;
 pub mod blobs;
 mod db;
+pub mod deliveries;
+pub mod outbox;
 
 pub use accounts::NewAccount;
 pub use api_apps::{ApiAppPage, NewApiApp};
@@ -33,9 +39,7 @@ pub enum StoreError {
 impl StoreError {
     pub(crate) fn from_unique(err: sqlx::Error, what: &str) -> Self {
         match &err {
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                StoreError::Conflict(what.to_owned())
-            }
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what.to_owned()),
             _ => StoreError::Database(err),
         }
     }

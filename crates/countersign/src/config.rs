@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use clap::builder::BoolishValueParser;
+use countersign_delivery::DeliveryConfig;
+use countersign_delivery::config::{parse_duration, parse_durations};
 use serde::Deserialize;
 
 /// Where data lives: shared by `serve` and the account commands, so both open the same store.
@@ -42,6 +44,24 @@ pub struct ServeArgs {
     /// Largest request body, in bytes.
     #[arg(long, env = "COUNTERSIGN_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,
+    /// Timeout of one callback attempt (`30s`, `500ms`, `1m`).
+    #[arg(long, env = "COUNTERSIGN_CALLBACK_TIMEOUT")]
+    pub callback_timeout: Option<String>,
+    /// Delays before each callback retry, comma-separated (default `5m,15m,45m,2h15m,6h45m,20h15m`).
+    #[arg(long, env = "COUNTERSIGN_CALLBACK_RETRY_SCHEDULE")]
+    pub callback_retry_schedule: Option<String>,
+    /// Dead deliveries in a row after which a callback URL is disabled.
+    #[arg(long, env = "COUNTERSIGN_CALLBACK_DISABLE_AFTER")]
+    pub callback_disable_after: Option<i64>,
+    /// Callback deliveries in flight at once, over all URLs.
+    #[arg(long, env = "COUNTERSIGN_CALLBACK_MAX_IN_FLIGHT")]
+    pub callback_max_in_flight: Option<usize>,
+    /// Callback deliveries in flight at once to one URL.
+    #[arg(long, env = "COUNTERSIGN_CALLBACK_MAX_IN_FLIGHT_PER_URL")]
+    pub callback_max_in_flight_per_url: Option<usize>,
+    /// How long a node's claim on a delivery lasts before another node may take it over.
+    #[arg(long, env = "COUNTERSIGN_CALLBACK_LEASE")]
+    pub callback_lease: Option<String>,
     /// E-mail address of the account created on first start with an empty database.
     #[arg(long, env = "COUNTERSIGN_DEFAULT_ACCOUNT_EMAIL")]
     pub default_account_email: Option<String>,
@@ -63,6 +83,12 @@ pub struct FileSettings {
     pub max_body_bytes: Option<usize>,
     pub default_account_email: Option<String>,
     pub log_format: Option<String>,
+    pub callback_timeout: Option<String>,
+    pub callback_retry_schedule: Option<String>,
+    pub callback_disable_after: Option<i64>,
+    pub callback_max_in_flight: Option<usize>,
+    pub callback_max_in_flight_per_url: Option<usize>,
+    pub callback_lease: Option<String>,
 }
 
 impl FileSettings {
@@ -73,8 +99,7 @@ impl FileSettings {
             None if Path::new("countersign.toml").exists() => PathBuf::from("countersign.toml"),
             None => return Ok(Self::default()),
         };
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading config file {}", path.display()))?;
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading config file {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
     }
 }
@@ -106,11 +131,7 @@ impl StorageConfig {
                 .clone()
                 .or_else(|| file.database_url.clone())
                 .filter(|u| !u.trim().is_empty()),
-            master_key: args
-                .master_key
-                .clone()
-                .or_else(|| file.master_key.clone())
-                .filter(|k| !k.trim().is_empty()),
+            master_key: args.master_key.clone().or_else(|| file.master_key.clone()).filter(|k| !k.trim().is_empty()),
         }
     }
 }
@@ -126,42 +147,56 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     pub default_account_email: String,
     pub callback_dns_timeout: Duration,
+    pub delivery: DeliveryConfig,
 }
 
 impl ServerConfig {
-    pub fn resolve(args: &ServeArgs, file: &FileSettings) -> Self {
-        Self {
-            addr: args
-                .addr
-                .clone()
-                .or_else(|| file.addr.clone())
-                .unwrap_or_else(|| DEFAULT_ADDR.to_owned()),
+    pub fn resolve(args: &ServeArgs, file: &FileSettings) -> anyhow::Result<Self> {
+        let allow_private_callbacks = args.allow_private_callbacks.or(file.allow_private_callbacks).unwrap_or(false);
+        let mut delivery = DeliveryConfig { allow_private: allow_private_callbacks, ..DeliveryConfig::default() };
+        if let Some(text) = args.callback_timeout.as_ref().or(file.callback_timeout.as_ref()) {
+            delivery.timeout = parse_duration(text).map_err(|e| anyhow::anyhow!("callback timeout: {e}"))?;
+        }
+        if let Some(text) = args.callback_retry_schedule.as_ref().or(file.callback_retry_schedule.as_ref()) {
+            delivery.schedule = parse_durations(text).map_err(|e| anyhow::anyhow!("callback retry schedule: {e}"))?;
+        }
+        if let Some(text) = args.callback_lease.as_ref().or(file.callback_lease.as_ref()) {
+            delivery.lease = parse_duration(text).map_err(|e| anyhow::anyhow!("callback lease: {e}"))?;
+        }
+        if let Some(n) = args.callback_disable_after.or(file.callback_disable_after) {
+            anyhow::ensure!(n >= 1, "callback disable-after must be at least 1");
+            delivery.disable_after_dead = n;
+        }
+        if let Some(n) = args.callback_max_in_flight.or(file.callback_max_in_flight) {
+            delivery.max_in_flight = n.max(1);
+        }
+        if let Some(n) = args.callback_max_in_flight_per_url.or(file.callback_max_in_flight_per_url) {
+            delivery.max_in_flight_per_url = n.max(1);
+        }
+        Ok(Self {
+            addr: args.addr.clone().or_else(|| file.addr.clone()).unwrap_or_else(|| DEFAULT_ADDR.to_owned()),
             public_url: args.public_url.clone().or_else(|| file.public_url.clone()),
             storage: StorageConfig::resolve(&args.storage, file),
-            allow_private_callbacks: args
-                .allow_private_callbacks
-                .or(file.allow_private_callbacks)
-                .unwrap_or(false),
+            allow_private_callbacks: args.allow_private_callbacks.or(file.allow_private_callbacks).unwrap_or(false),
             rate_limit_per_minute: args
                 .rate_limit_per_minute
                 .or(file.rate_limit_per_minute)
                 .unwrap_or(DEFAULT_RATE_LIMIT_PER_MINUTE),
-            max_body_bytes: args
-                .max_body_bytes
-                .or(file.max_body_bytes)
-                .unwrap_or(DEFAULT_MAX_BODY_BYTES),
+            max_body_bytes: args.max_body_bytes.or(file.max_body_bytes).unwrap_or(DEFAULT_MAX_BODY_BYTES),
             default_account_email: args
                 .default_account_email
                 .clone()
                 .or_else(|| file.default_account_email.clone())
                 .unwrap_or_else(|| DEFAULT_ACCOUNT_EMAIL.to_owned()),
             callback_dns_timeout: Duration::from_secs(3),
-        }
+            delivery,
+        })
     }
 
     /// Defaults for a server on `addr` storing in `data_dir` (what tests start from).
     pub fn for_data_dir(addr: &str, data_dir: &Path) -> Self {
-        let mut config = Self::resolve(&ServeArgs::default(), &FileSettings::default());
+        let mut config =
+            Self::resolve(&ServeArgs::default(), &FileSettings::default()).expect("the defaults are valid");
         config.addr = addr.to_owned();
         config.storage.data_dir = data_dir.to_owned();
         config
@@ -174,21 +209,17 @@ mod tests {
 
     #[test]
     fn flags_win_over_the_file_and_the_file_over_defaults() {
-        let file: FileSettings = toml::from_str(
-            "addr = \"0.0.0.0:9000\"\nrate_limit_per_minute = 5\nallow_private_callbacks = true\n",
-        )
-        .unwrap();
-        let from_file = ServerConfig::resolve(&ServeArgs::default(), &file);
+        let file: FileSettings =
+            toml::from_str("addr = \"0.0.0.0:9000\"\nrate_limit_per_minute = 5\nallow_private_callbacks = true\n")
+                .unwrap();
+        let from_file = ServerConfig::resolve(&ServeArgs::default(), &file).unwrap();
         assert_eq!(from_file.addr, "0.0.0.0:9000");
         assert_eq!(from_file.rate_limit_per_minute, 5);
         assert!(from_file.allow_private_callbacks);
         assert_eq!(from_file.storage.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
-        let args = ServeArgs {
-            addr: Some("127.0.0.1:1".into()),
-            allow_private_callbacks: Some(false),
-            ..Default::default()
-        };
-        let from_flags = ServerConfig::resolve(&args, &file);
+        let args =
+            ServeArgs { addr: Some("127.0.0.1:1".into()), allow_private_callbacks: Some(false), ..Default::default() };
+        let from_flags = ServerConfig::resolve(&args, &file).unwrap();
         assert_eq!(from_flags.addr, "127.0.0.1:1");
         assert!(!from_flags.allow_private_callbacks);
         assert_eq!(from_flags.rate_limit_per_minute, 5);

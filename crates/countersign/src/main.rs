@@ -13,11 +13,7 @@ use countersign_store::{NewAccount, StoreError};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(
-    name = "countersign",
-    version,
-    about = "Self-hosted e-signature server speaking the Dropbox Sign API v3"
-)]
+#[command(name = "countersign", version, about = "Self-hosted e-signature server speaking the Dropbox Sign API v3")]
 struct Cli {
     /// TOML file with settings (flags and COUNTERSIGN_* variables win over it).
     #[arg(long, global = true, env = "COUNTERSIGN_CONFIG")]
@@ -58,11 +54,8 @@ enum AccountCommand {
 }
 
 fn init_tracing(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -79,18 +72,9 @@ async fn main() -> anyhow::Result<()> {
     });
     init_tracing(format.unwrap_or(LogFormat::Text));
     match cli.command {
-        Command::Serve(args) => serve(ServerConfig::resolve(&args, &file)).await,
-        Command::Account(AccountCommand::Create {
-            email,
-            locale,
-            storage,
-        }) => {
-            create_account(
-                StorageConfig::resolve(&storage, &file),
-                &email,
-                locale.as_deref(),
-            )
-            .await
+        Command::Serve(args) => serve(ServerConfig::resolve(&args, &file)?).await,
+        Command::Account(AccountCommand::Create { email, locale, storage }) => {
+            create_account(StorageConfig::resolve(&storage, &file), &email, locale.as_deref()).await
         }
     }
 }
@@ -100,20 +84,11 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     if let Some(first) = &app.first_start {
         let base = app.public_url();
         // Shown once, on stdout (never in the logs): the server keeps only a digest and a sealed copy.
-        println!(
-            "Countersign is ready. A default account was created for {}.",
-            first.email
-        );
+        println!("Countersign is ready. A default account was created for {}.", first.email);
         println!("  API base URL: {base}/v3");
         println!("  Dashboard:    {base}/dashboard");
-        println!(
-            "  API key:      {}  (shown once; keep it safe)",
-            first.api_key.expose()
-        );
-        println!(
-            "  Try:          curl -u {}: {base}/v3/account",
-            first.api_key.expose()
-        );
+        println!("  API key:      {}  (shown once; keep it safe)", first.api_key.expose());
+        println!("  Try:          curl -u {}: {base}/v3/account", first.api_key.expose());
     }
     app.run_until_stopped(shutdown_signal()).await
 }
@@ -147,24 +122,13 @@ async fn shutdown_signal() {
     tracing::info!("shutdown signal received: finishing requests in flight");
 }
 
-async fn create_account(
-    storage: StorageConfig,
-    email: &str,
-    locale: Option<&str>,
-) -> anyhow::Result<()> {
-    let email =
-        EmailAddress::parse(email, "--email").map_err(|e| anyhow::anyhow!("{}", e.message))?;
-    let locale = locale
-        .map(|l| parse_locale(l, "--locale"))
-        .transpose()
-        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+async fn create_account(storage: StorageConfig, email: &str, locale: Option<&str>) -> anyhow::Result<()> {
+    let email = EmailAddress::parse(email, "--email").map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let locale =
+        locale.map(|l| parse_locale(l, "--locale")).transpose().map_err(|e| anyhow::anyhow!("{}", e.message))?;
     let store = open_store(&storage).await?;
-    let created = store
-        .create_account(NewAccount {
-            email,
-            locale: locale.unwrap_or_else(|| DEFAULT_LOCALE.to_owned()),
-        })
-        .await;
+    let created =
+        store.create_account(NewAccount { email, locale: locale.unwrap_or_else(|| DEFAULT_LOCALE.to_owned()) }).await;
     store.close().await;
     let (account, api_key) = match created {
         Ok(created) => created,

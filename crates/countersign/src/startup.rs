@@ -10,6 +10,7 @@ use anyhow::Context;
 use countersign_api::rate_limit::RateLimiter;
 use countersign_api::telemetry::prometheus_handle;
 use countersign_api::{ApiConfig, AppState};
+use countersign_delivery::{DeliveryConfig, DeliveryEngine};
 use countersign_domain::account::DEFAULT_LOCALE;
 use countersign_domain::callback_url::CallbackPolicy;
 use countersign_domain::email::EmailAddress;
@@ -30,13 +31,10 @@ fn master_key(storage: &StorageConfig) -> anyhow::Result<MasterKey> {
     }
     let path = storage.data_dir.join(MASTER_KEY_FILE);
     match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            MasterKey::from_hex(&text).with_context(|| format!("reading {}", path.display()))
-        }
+        Ok(text) => MasterKey::from_hex(&text).with_context(|| format!("reading {}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let (key, hex_text) = MasterKey::generate();
-            write_private_file(&path, &hex_text)
-                .with_context(|| format!("writing {}", path.display()))?;
+            write_private_file(&path, &hex_text).with_context(|| format!("writing {}", path.display()))?;
             tracing::info!(path = %path.display(), "generated a new master key");
             Ok(key)
         }
@@ -62,24 +60,18 @@ pub async fn open_store(storage: &StorageConfig) -> anyhow::Result<Store> {
     let key = master_key(storage)?;
     let store = match &storage.database_url {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Store::open_postgres(url, key)
-                .await
-                .context("connecting to PostgreSQL")?
+            Store::open_postgres(url, key).await.context("connecting to PostgreSQL")?
         }
         Some(url) if url.starts_with("sqlite:") => {
-            let path = url
-                .trim_start_matches("sqlite://")
-                .trim_start_matches("sqlite:");
-            Store::open_sqlite(Path::new(path), key)
-                .await
-                .context("opening SQLite")?
+            let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+            Store::open_sqlite(Path::new(path), key).await.context("opening SQLite")?
         }
         Some(other) => {
             anyhow::bail!("unsupported database URL {other:?}: use postgres://… or sqlite:PATH")
         }
-        None => Store::open_sqlite(&storage.data_dir.join("countersign.sqlite3"), key)
-            .await
-            .context("opening SQLite")?,
+        None => {
+            Store::open_sqlite(&storage.data_dir.join("countersign.sqlite3"), key).await.context("opening SQLite")?
+        }
     };
     Ok(store)
 }
@@ -93,6 +85,7 @@ pub struct FirstStart {
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    delivery: DeliveryConfig,
     pub first_start: Option<FirstStart>,
 }
 
@@ -100,22 +93,14 @@ impl Application {
     pub async fn build(config: ServerConfig) -> anyhow::Result<Self> {
         let store = Arc::new(open_store(&config.storage).await?);
         let first_start = create_default_account(&store, &config.default_account_email).await?;
-        let listener = TcpListener::bind(&config.addr)
-            .await
-            .with_context(|| format!("binding {}", config.addr))?;
+        let listener = TcpListener::bind(&config.addr).await.with_context(|| format!("binding {}", config.addr))?;
         let local = listener.local_addr()?;
-        let public_url = config
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{local}"))
-            .trim_end_matches('/')
-            .to_owned();
+        let public_url =
+            config.public_url.clone().unwrap_or_else(|| format!("http://{local}")).trim_end_matches('/').to_owned();
         let api_config = ApiConfig {
             max_body_bytes: config.max_body_bytes,
             rate_limit_per_minute: config.rate_limit_per_minute,
-            callback_policy: CallbackPolicy {
-                allow_private: config.allow_private_callbacks,
-            },
+            callback_policy: CallbackPolicy { allow_private: config.allow_private_callbacks },
             callback_dns_timeout: config.callback_dns_timeout,
             public_url,
         };
@@ -132,41 +117,38 @@ impl Application {
             allow_private_callbacks = config.allow_private_callbacks,
             "countersign is listening"
         );
-        Ok(Self {
-            listener,
-            state,
-            first_start,
-        })
+        let delivery = DeliveryConfig { allow_private: config.allow_private_callbacks, ..config.delivery.clone() };
+        Ok(Self { listener, state, delivery, first_start })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
+        self.listener.local_addr().expect("a bound listener has an address")
     }
 
     pub fn public_url(&self) -> &str {
         &self.state.config.public_url
     }
 
-    /// Serves until `shutdown` completes, then stops accepting, lets requests in flight finish, and
-    /// closes the database pool.
-    pub async fn run_until_stopped(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
+    /// The store this application serves from (tests and the benchmark use it directly).
+    pub fn store(&self) -> Arc<Store> {
+        self.state.store.clone()
+    }
+
+    /// Starts the delivery engine and serves until `shutdown` completes; then stops accepting, lets
+    /// requests in flight finish, stops the engine (deliveries in flight finish or their leases are
+    /// released), and closes the database pool.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let store = self.state.store.clone();
+        let engine = DeliveryEngine::spawn(store.clone(), self.delivery).context("starting the delivery engine")?;
         let app = countersign_api::router(self.state);
-        axum::serve(
-            self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving HTTP")?;
+        let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serving HTTP");
+        engine.shutdown().await;
         store.close().await;
         tracing::info!("countersign stopped");
-        Ok(())
+        served
     }
 }
 
@@ -178,19 +160,10 @@ async fn create_default_account(store: &Store, email: &str) -> anyhow::Result<Op
     }
     let email = EmailAddress::parse(email, "default_account_email")
         .map_err(|e| anyhow::anyhow!("{}: {}", e.path, e.message))?;
-    match store
-        .create_account(NewAccount {
-            email: email.clone(),
-            locale: DEFAULT_LOCALE.to_owned(),
-        })
-        .await
-    {
+    match store.create_account(NewAccount { email: email.clone(), locale: DEFAULT_LOCALE.to_owned() }).await {
         Ok((account, api_key)) => {
             tracing::info!(account_id = %account.id, "created the default account on first start");
-            Ok(Some(FirstStart {
-                email: account.email.as_str().to_owned(),
-                api_key,
-            }))
+            Ok(Some(FirstStart { email: account.email.as_str().to_owned(), api_key }))
         }
         Err(StoreError::Conflict(_)) => Ok(None),
         Err(e) => Err(e.into()),

@@ -53,15 +53,9 @@ struct AccountQuery {
 
 /// `GET /v3/account`. `account_id` / `email_address` may name the caller's own account; another
 /// account is not the caller's to read, so it is not found.
-pub async fn get(
-    Extension(caller): Extension<Account>,
-    RawQuery(query): RawQuery,
-) -> ApiResult<Reply> {
+pub async fn get(Extension(caller): Extension<Account>, RawQuery(query): RawQuery) -> ApiResult<Reply> {
     let query: AccountQuery = Params::from_query(query.as_deref())?.parse()?;
-    let names_other = query
-        .account_id
-        .as_deref()
-        .is_some_and(|id| !id.is_empty() && id != caller.id.as_str())
+    let names_other = query.account_id.as_deref().is_some_and(|id| !id.is_empty() && id != caller.id.as_str())
         || query
             .email_address
             .as_deref()
@@ -91,11 +85,7 @@ pub async fn update(
     params: Params,
 ) -> ApiResult<Reply> {
     let params: UpdateParams = params.parse()?;
-    if params
-        .account_id
-        .as_deref()
-        .is_some_and(|id| !id.is_empty() && id != caller.id.as_str())
-    {
+    if params.account_id.as_deref().is_some_and(|id| !id.is_empty() && id != caller.id.as_str()) {
         return Err(ApiError::not_found());
     }
     let mut update = AccountUpdate::default();
@@ -105,29 +95,22 @@ pub async fn update(
         } else {
             let config = &state.config;
             Some(
-                check_callback_url(
-                    raw,
-                    config.callback_policy,
-                    "callback_url",
-                    config.callback_dns_timeout,
-                )
-                .await?
-                .as_str()
-                .to_owned(),
+                check_callback_url(raw, config.callback_policy, "callback_url", config.callback_dns_timeout)
+                    .await?
+                    .as_str()
+                    .to_owned(),
             )
         });
     }
     if let Some(raw) = params.locale.as_deref() {
         update.locale = Some(parse_locale(raw, "locale")?);
     }
-    let account = state
-        .store
-        .update_account(&caller.id, &update)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let account = state.store.update_account(&caller.id, &update).await?.ok_or_else(ApiError::not_found)?;
+    if let Some(Some(url)) = &update.callback_url {
+        crate::routes::events::callback_url_saved(&state, &account, url).await?;
+    }
     tracing::info!(account_id = %account.id, callback_url_set = account.callback_url.is_some(), locale = %account.locale, "account updated");
-    Ok(Reply::ok(json!({ "account": account_json(&account) }))
-        .with_warnings(ignored_warnings(params.other.keys())))
+    Ok(Reply::ok(json!({ "account": account_json(&account) })).with_warnings(ignored_warnings(params.other.keys())))
 }
 
 #[derive(Deserialize)]
@@ -142,9 +125,7 @@ struct VerifyParams {
 /// when none has.
 pub async fn verify(State(state): State<AppState>, params: Params) -> ApiResult<Reply> {
     let params: VerifyParams = params.parse()?;
-    let raw = params
-        .email_address
-        .ok_or_else(|| ApiError::missing("email_address"))?;
+    let raw = params.email_address.ok_or_else(|| ApiError::missing("email_address"))?;
     let email = EmailAddress::parse(&raw, "email_address")?;
     let body = match state.store.account_by_email(email.as_str()).await? {
         Some(found) => json!({"account": {"email_address": found.email.as_str()}}),
@@ -161,17 +142,9 @@ struct CreateParams {
     locale: Option<String>,
     // Dropbox Sign links the new account to an OAuth app with these; Countersign has no OAuth flow yet,
     // so they are accepted (the official SDK sends them) and have no effect.
-    #[serde(
-        default,
-        deserialize_with = "lenient::string_opt",
-        rename = "client_id"
-    )]
+    #[serde(default, deserialize_with = "lenient::string_opt", rename = "client_id")]
     _client_id: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "lenient::string_opt",
-        rename = "client_secret"
-    )]
+    #[serde(default, deserialize_with = "lenient::string_opt", rename = "client_secret")]
     _client_secret: Option<String>,
     #[serde(flatten)]
     other: BTreeMap<String, Value>,
@@ -185,25 +158,16 @@ pub async fn create(
     params: Params,
 ) -> ApiResult<Reply> {
     let params: CreateParams = params.parse()?;
-    let raw = params
-        .email_address
-        .ok_or_else(|| ApiError::missing("email_address"))?;
+    let raw = params.email_address.ok_or_else(|| ApiError::missing("email_address"))?;
     let email = EmailAddress::parse(&raw, "email_address")?;
     let locale = match params.locale.as_deref() {
         Some(raw) if !raw.trim().is_empty() => parse_locale(raw, "locale")?,
         _ => DEFAULT_LOCALE.to_owned(),
     };
-    let (account, _key) = state
-        .store
-        .create_account(NewAccount { email, locale })
-        .await
-        .map_err(|e| match e {
-            countersign_store::StoreError::Conflict(msg) => {
-                ApiError::bad_param("email_address", msg)
-            }
-            other => ApiError::from(other),
-        })?;
+    let (account, _key) = state.store.create_account(NewAccount { email, locale }).await.map_err(|e| match e {
+        countersign_store::StoreError::Conflict(msg) => ApiError::bad_param("email_address", msg),
+        other => ApiError::from(other),
+    })?;
     tracing::info!(account_id = %account.id, created_by = %caller.id, "account created through the API");
-    Ok(Reply::ok(json!({ "account": account_json(&account) }))
-        .with_warnings(ignored_warnings(params.other.keys())))
+    Ok(Reply::ok(json!({ "account": account_json(&account) })).with_warnings(ignored_warnings(params.other.keys())))
 }

@@ -7,9 +7,7 @@ use axum::Extension;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use countersign_domain::account::Account;
-use countersign_domain::api_app::{
-    ApiApp, OAuthSettings, WhiteLabeling, parse_app_name, parse_domains, parse_scopes,
-};
+use countersign_domain::api_app::{ApiApp, OAuthSettings, WhiteLabeling, parse_app_name, parse_domains, parse_scopes};
 use countersign_domain::callback_url::check_callback_url;
 use countersign_domain::ids::{ClientId, random_hex};
 use countersign_store::NewApiApp;
@@ -100,15 +98,10 @@ async fn merge(
         } else {
             let config = &state.config;
             Some(
-                check_callback_url(
-                    raw,
-                    config.callback_policy,
-                    "callback_url",
-                    config.callback_dns_timeout,
-                )
-                .await?
-                .as_str()
-                .to_owned(),
+                check_callback_url(raw, config.callback_policy, "callback_url", config.callback_dns_timeout)
+                    .await?
+                    .as_str()
+                    .to_owned(),
             )
         };
     }
@@ -118,56 +111,28 @@ async fn merge(
             .clone()
             .filter(|u| !u.trim().is_empty())
             .ok_or_else(|| ApiError::missing("oauth[callback_url]"))?;
-        let parsed = url::Url::parse(callback_url.trim())
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https"));
+        let parsed = url::Url::parse(callback_url.trim()).ok().filter(|u| matches!(u.scheme(), "http" | "https"));
         if parsed.is_none() {
-            return Err(ApiError::bad_param(
-                "oauth[callback_url]",
-                format!("{callback_url:?} is not an http(s) URL"),
-            ));
+            return Err(ApiError::bad_param("oauth[callback_url]", format!("{callback_url:?} is not an http(s) URL")));
         }
         let scopes = parse_scopes(oauth.scopes.as_deref().unwrap_or_default(), "oauth[scopes]")?;
-        let secret = app
-            .oauth
-            .as_ref()
-            .map_or_else(|| random_hex(16), |existing| existing.secret.clone());
-        app.oauth = Some(OAuthSettings {
-            callback_url: callback_url.trim().to_owned(),
-            scopes,
-            secret,
-            charges_users: false,
-        });
+        let secret = app.oauth.as_ref().map_or_else(|| random_hex(16), |existing| existing.secret.clone());
+        app.oauth =
+            Some(OAuthSettings { callback_url: callback_url.trim().to_owned(), scopes, secret, charges_users: false });
     }
-    if let Some(flag) = params
-        .options
-        .as_ref()
-        .and_then(|o| o.can_insert_everywhere)
-    {
+    if let Some(flag) = params.options.as_ref().and_then(|o| o.can_insert_everywhere) {
         app.can_insert_everywhere = flag;
     }
     if let Some(white) = &params.white_labeling_options {
         let reset = white.get("reset_to_default").is_some_and(|v| {
-            matches!(v, Value::Bool(true))
-                || v.as_str()
-                    .is_some_and(|s| s.eq_ignore_ascii_case("true") || s == "1")
+            matches!(v, Value::Bool(true)) || v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("true") || s == "1")
         });
-        let mut labeling = if reset {
-            WhiteLabeling::default()
-        } else {
-            app.white_labeling.clone().unwrap_or_default()
-        };
+        let mut labeling =
+            if reset { WhiteLabeling::default() } else { app.white_labeling.clone().unwrap_or_default() };
         let changes: Vec<(String, String)> = white
             .iter()
             .filter(|(name, _)| name.as_str() != "reset_to_default")
-            .map(|(name, value)| {
-                (
-                    name.clone(),
-                    value
-                        .as_str()
-                        .map_or_else(|| value.to_string(), str::to_owned),
-                )
-            })
+            .map(|(name, value)| (name.clone(), value.as_str().map_or_else(|| value.to_string(), str::to_owned)))
             .collect();
         for ignored in labeling.apply(&changes, "white_labeling_options")? {
             warnings.push(Warning::new(
@@ -183,25 +148,15 @@ async fn merge(
 async fn store_logo(state: &AppState, file: Option<&UploadedFile>) -> ApiResult<()> {
     let Some(file) = file else { return Ok(()) };
     if file.bytes.len() > MAX_LOGO_BYTES {
-        return Err(ApiError::bad_param(
-            "custom_logo_file",
-            format!("The logo is larger than {MAX_LOGO_BYTES} bytes"),
-        ));
+        return Err(ApiError::bad_param("custom_logo_file", format!("The logo is larger than {MAX_LOGO_BYTES} bytes")));
     }
     let is_image = file.bytes.starts_with(b"\x89PNG\r\n\x1a\n")
         || file.bytes.starts_with(b"\xff\xd8\xff")
         || file.bytes.starts_with(b"GIF8");
     if !is_image {
-        return Err(ApiError::bad_param(
-            "custom_logo_file",
-            "The logo must be a PNG, JPEG or GIF image",
-        ));
+        return Err(ApiError::bad_param("custom_logo_file", "The logo must be a PNG, JPEG or GIF image"));
     }
-    state
-        .blobs
-        .put(&file.bytes)
-        .await
-        .map_err(ApiError::unknown)?;
+    state.blobs.put(&file.bytes).await.map_err(ApiError::unknown)?;
     Ok(())
 }
 
@@ -234,6 +189,9 @@ pub async fn create(
     let app = merge(&state, empty, &parsed, &mut warnings).await?;
     store_logo(&state, params.file("custom_logo_file")).await?;
     let app = state.store.create_api_app(&caller.id, app).await?;
+    if let Some(url) = &app.callback_url {
+        crate::routes::events::callback_url_saved(&state, &caller, url).await?;
+    }
     tracing::info!(account_id = %caller.id, client_id = %app.client_id, "api app created");
     Ok(Reply::created(json!({ "api_app": api_app_json(&app) })).with_warnings(warnings))
 }
@@ -244,11 +202,7 @@ pub async fn get(
     Extension(caller): Extension<Account>,
     Path(raw): Path<String>,
 ) -> ApiResult<Reply> {
-    let app = state
-        .store
-        .api_app(&caller.id, &client_id(&raw)?)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let app = state.store.api_app(&caller.id, &client_id(&raw)?).await?.ok_or_else(ApiError::not_found)?;
     Ok(Reply::ok(json!({ "api_app": api_app_json(&app) })))
 }
 
@@ -261,11 +215,7 @@ pub async fn update(
 ) -> ApiResult<Reply> {
     let id = client_id(&raw)?;
     let parsed: AppParams = params.parse()?;
-    let existing = state
-        .store
-        .api_app(&caller.id, &id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let existing = state.store.api_app(&caller.id, &id).await?.ok_or_else(ApiError::not_found)?;
     let mut warnings = ignored_warnings(parsed.other.keys());
     let current = NewApiApp {
         name: existing.name,
@@ -277,11 +227,10 @@ pub async fn update(
     };
     let app = merge(&state, current, &parsed, &mut warnings).await?;
     store_logo(&state, params.file("custom_logo_file")).await?;
-    let app = state
-        .store
-        .save_api_app(&caller.id, &id, app)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let app = state.store.save_api_app(&caller.id, &id, app).await?.ok_or_else(ApiError::not_found)?;
+    if let (Some(url), Some(_)) = (&app.callback_url, &parsed.callback_url) {
+        crate::routes::events::callback_url_saved(&state, &caller, url).await?;
+    }
     tracing::info!(account_id = %caller.id, client_id = %app.client_id, "api app updated");
     Ok(Reply::ok(json!({ "api_app": api_app_json(&app) })).with_warnings(warnings))
 }
@@ -326,15 +275,9 @@ pub async fn list(
         return Err(ApiError::bad_param("page", "page must be 1 or more"));
     }
     if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
-        return Err(ApiError::bad_param(
-            "page_size",
-            format!("page_size must be between 1 and {MAX_PAGE_SIZE}"),
-        ));
+        return Err(ApiError::bad_param("page_size", format!("page_size must be between 1 and {MAX_PAGE_SIZE}")));
     }
-    let found = state
-        .store
-        .list_api_apps(&caller.id, page, page_size)
-        .await?;
+    let found = state.store.list_api_apps(&caller.id, page, page_size).await?;
     let num_pages = (found.total + i64::from(page_size) - 1) / i64::from(page_size);
     let body = json!({
         "api_apps": found.apps.iter().map(api_app_json).collect::<Vec<_>>(),

@@ -3,4 +3,5 @@
 
 pub mod account;
 pub mod api_app;
+pub mod events;
 pub mod ops;

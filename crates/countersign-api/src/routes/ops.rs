@@ -16,7 +16,10 @@ pub async fn healthz() -> Response {
 /// `GET /readyz`: the database answers. 503 otherwise, so a load balancer stops sending traffic.
 pub async fn readyz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
-        Ok(()) => axum::Json(json!({"status": "ready", "database": format!("{:?}", state.store.backend()).to_lowercase()})).into_response(),
+        Ok(()) => {
+            axum::Json(json!({"status": "ready", "database": format!("{:?}", state.store.backend()).to_lowercase()}))
+                .into_response()
+        }
         Err(error) => {
             tracing::warn!(%error, "readiness check failed: database unreachable");
             ApiError::unavailable("The database is not reachable.").into_response()
@@ -26,12 +29,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 
 /// `GET /metrics`: Prometheus text exposition.
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
-        .into_response()
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()).into_response()
 }
 
 /// `GET /dashboard`: where the instance is and how to reach its API. The per-account views (requests,
@@ -39,11 +37,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 pub async fn dashboard(State(state): State<AppState>) -> Response {
     let base = &state.config.public_url;
     let backend = format!("{:?}", state.store.backend());
-    let accounts = state
-        .store
-        .count_accounts()
-        .await
-        .map_or_else(|_| "unknown".to_owned(), |n| n.to_string());
+    let accounts = state.store.count_accounts().await.map_or_else(|_| "unknown".to_owned(), |n| n.to_string());
     let page = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Countersign</title>\
          <style>body{{font-family:system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem;color:#1a1a1a}}\
@@ -63,8 +57,5 @@ pub async fn dashboard(State(state): State<AppState>) -> Response {
 }
 
 fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }

@@ -6,12 +6,7 @@ use crate::both_backends;
 use crate::helpers::{Backend, Options, TestApp, expect_error, spawn_app, spawn_app_with};
 
 async fn create_app(app: &TestApp, name: &str) -> Value {
-    let response = app
-        .post_json(
-            "/v3/api_app",
-            &json!({"name": name, "domains": ["example.com"]}),
-        )
-        .await;
+    let response = app.post_json("/v3/api_app", &json!({"name": name, "domains": ["example.com"]})).await;
     assert_eq!(response.status(), 201);
     response.json::<Value>().await.unwrap()["api_app"].clone()
 }
@@ -38,77 +33,37 @@ async fn full_lifecycle(backend: Backend) {
     assert_eq!(api_app["domains"], json!(["example.com"]));
     assert_eq!(api_app["callback_url"], "http://127.0.0.1:9/app-callback");
     assert_eq!(api_app["options"]["can_insert_everywhere"], true);
-    assert_eq!(
-        api_app["owner_account"]["account_id"],
-        app.account_id.as_str()
-    );
-    assert_eq!(
-        api_app["owner_account"]["email_address"],
-        "owner@example.com"
-    );
-    assert_eq!(
-        api_app["oauth"]["scopes"],
-        json!(["basic_account_info", "request_signature"])
-    );
+    assert_eq!(api_app["owner_account"]["account_id"], app.account_id.as_str());
+    assert_eq!(api_app["owner_account"]["email_address"], "owner@example.com");
+    assert_eq!(api_app["oauth"]["scopes"], json!(["basic_account_info", "request_signature"]));
     let secret = api_app["oauth"]["secret"].as_str().unwrap().to_owned();
     assert_eq!(secret.len(), 32);
     assert_eq!(api_app["white_labeling_options"]["link_color"], "#0061FF");
     assert_eq!(api_app["white_labeling_options"]["legal_version"], "terms2");
-    assert_eq!(
-        api_app["white_labeling_options"]["text_color1"], "#808080",
-        "unset colors take the defaults"
-    );
+    assert_eq!(api_app["white_labeling_options"]["text_color1"], "#808080", "unset colors take the defaults");
     assert!(api_app["created_at"].as_i64().unwrap() > 1_700_000_000);
 
-    let fetched: Value = app
-        .get(&format!("/v3/api_app/{client_id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        fetched["api_app"], *api_app,
-        "GET shows what create returned"
-    );
+    let fetched: Value = app.get(&format!("/v3/api_app/{client_id}")).await.json().await.unwrap();
+    assert_eq!(fetched["api_app"], *api_app, "GET shows what create returned");
 
     // PUT changes only what it names; the OAuth secret survives a change of OAuth settings.
     let update = json!({"name": "Renamed", "oauth": {"callback_url": "https://example.com/oauth2", "scopes": ["api_app_access"]}, "callback_url": ""});
-    let response = app
-        .put_json(&format!("/v3/api_app/{client_id}"), &update)
-        .await;
+    let response = app.put_json(&format!("/v3/api_app/{client_id}"), &update).await;
     assert_eq!(response.status(), 200);
     let updated: Value = response.json().await.unwrap();
     assert_eq!(updated["api_app"]["name"], "Renamed");
     assert_eq!(updated["api_app"]["domains"], json!(["example.com"]));
     assert_eq!(updated["api_app"]["callback_url"], Value::Null);
-    assert_eq!(
-        updated["api_app"]["oauth"]["callback_url"],
-        "https://example.com/oauth2"
-    );
+    assert_eq!(updated["api_app"]["oauth"]["callback_url"], "https://example.com/oauth2");
     assert_eq!(updated["api_app"]["oauth"]["secret"], secret.as_str());
-    assert_eq!(
-        updated["api_app"]["white_labeling_options"]["link_color"],
-        "#0061FF"
-    );
+    assert_eq!(updated["api_app"]["white_labeling_options"]["link_color"], "#0061FF");
 
-    let deleted = app
-        .request(Method::DELETE, &format!("/v3/api_app/{client_id}"))
-        .send()
-        .await
-        .unwrap();
+    let deleted = app.request(Method::DELETE, &format!("/v3/api_app/{client_id}")).send().await.unwrap();
     assert_eq!(deleted.status(), 204);
     assert!(deleted.bytes().await.unwrap().is_empty());
+    expect_error(app.get(&format!("/v3/api_app/{client_id}")).await, 404, "not_found").await;
     expect_error(
-        app.get(&format!("/v3/api_app/{client_id}")).await,
-        404,
-        "not_found",
-    )
-    .await;
-    expect_error(
-        app.request(Method::DELETE, &format!("/v3/api_app/{client_id}"))
-            .send()
-            .await
-            .unwrap(),
+        app.request(Method::DELETE, &format!("/v3/api_app/{client_id}")).send().await.unwrap(),
         404,
         "not_found",
     )
@@ -123,35 +78,14 @@ async fn list_pages_newest_first(backend: Backend) {
     };
     let empty: Value = app.get("/v3/api_app/list").await.json().await.unwrap();
     assert_eq!(empty["api_apps"], json!([]));
-    assert_eq!(
-        empty["list_info"],
-        json!({"num_pages": 1, "num_results": 0, "page": 1, "page_size": 20})
-    );
+    assert_eq!(empty["list_info"], json!({"num_pages": 1, "num_results": 0, "page": 1, "page_size": 20}));
     let mut ids = Vec::new();
     for name in ["one", "two", "three"] {
-        ids.push(
-            create_app(&app, name).await["client_id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
+        ids.push(create_app(&app, name).await["client_id"].as_str().unwrap().to_owned());
     }
-    let first: Value = app
-        .get("/v3/api_app/list?page=1&page_size=2")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        first["list_info"],
-        json!({"num_pages": 2, "num_results": 3, "page": 1, "page_size": 2})
-    );
-    let second: Value = app
-        .get("/v3/api_app/list?page=2&page_size=2")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let first: Value = app.get("/v3/api_app/list?page=1&page_size=2").await.json().await.unwrap();
+    assert_eq!(first["list_info"], json!({"num_pages": 2, "num_results": 3, "page": 1, "page_size": 2}));
+    let second: Value = app.get("/v3/api_app/list?page=2&page_size=2").await.json().await.unwrap();
     assert_eq!(second["api_apps"].as_array().unwrap().len(), 1);
     let mut seen: Vec<String> = first["api_apps"]
         .as_array()
@@ -164,12 +98,7 @@ async fn list_pages_newest_first(backend: Backend) {
     ids.sort();
     assert_eq!(seen, ids, "every app appears exactly once across pages");
     for bad in ["page_size=0", "page_size=101", "page=0", "page=abc"] {
-        let error = expect_error(
-            app.get(&format!("/v3/api_app/list?{bad}")).await,
-            400,
-            "bad_request",
-        )
-        .await;
+        let error = expect_error(app.get(&format!("/v3/api_app/list?{bad}")).await, 400, "bad_request").await;
         assert_eq!(error["error_path"], bad.split('=').next().unwrap(), "{bad}");
     }
     app.stop().await;
@@ -185,44 +114,20 @@ async fn other_accounts_apps_are_not_found(backend: Backend) {
     let other = app.other_account_key("intruder@example.com");
     let path = format!("/v3/api_app/{client_id}");
     for method in [Method::GET, Method::DELETE] {
-        expect_error(
-            app.request_as(&other, method, &path).send().await.unwrap(),
-            404,
-            "not_found",
-        )
-        .await;
+        expect_error(app.request_as(&other, method, &path).send().await.unwrap(), 404, "not_found").await;
     }
-    let put = app
-        .request_as(&other, Method::PUT, &path)
-        .json(&json!({"name": "stolen"}))
-        .send()
-        .await
-        .unwrap();
+    let put = app.request_as(&other, Method::PUT, &path).json(&json!({"name": "stolen"})).send().await.unwrap();
     let error = expect_error(put, 404, "not_found").await;
     assert!(!error.to_string().contains("mine"));
-    let theirs: Value = app
-        .request_as(&other, Method::GET, "/v3/api_app/list")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let theirs: Value =
+        app.request_as(&other, Method::GET, "/v3/api_app/list").send().await.unwrap().json().await.unwrap();
     assert_eq!(theirs["list_info"]["num_results"], 0);
     let still: Value = app.get(&path).await.json().await.unwrap();
     assert_eq!(still["api_app"]["name"], "mine");
-    expect_error(
-        app.get("/v3/api_app/not-a-client-id").await,
-        404,
-        "not_found",
-    )
-    .await;
+    expect_error(app.get("/v3/api_app/not-a-client-id").await, 404, "not_found").await;
     app.stop().await;
 }
-both_backends!(
-    other_accounts_apps_are_not_found,
-    other_accounts_apps_are_not_found
-);
+both_backends!(other_accounts_apps_are_not_found, other_accounts_apps_are_not_found);
 
 async fn multipart_and_form_bodies_as_sdks_send_them(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
@@ -235,23 +140,12 @@ async fn multipart_and_form_bodies_as_sdks_send_them(backend: Backend) {
         .text("domains[1]", "b.example.com")
         .text("options[can_insert_everywhere]", "1")
         .text("white_labeling_options[primary_button_color]", "#00FF00");
-    let response = app
-        .request(Method::POST, "/v3/api_app")
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = app.request(Method::POST, "/v3/api_app").multipart(form).send().await.unwrap();
     assert_eq!(response.status(), 201);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(
-        body["api_app"]["domains"],
-        json!(["a.example.com", "b.example.com"])
-    );
+    assert_eq!(body["api_app"]["domains"], json!(["a.example.com", "b.example.com"]));
     assert_eq!(body["api_app"]["options"]["can_insert_everywhere"], true);
-    assert_eq!(
-        body["api_app"]["white_labeling_options"]["primary_button_color"],
-        "#00FF00"
-    );
+    assert_eq!(body["api_app"]["white_labeling_options"]["primary_button_color"], "#00FF00");
 
     // JSON text in parts and Python-style booleans, as the official Python SDK sends them, with a logo.
     let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
@@ -261,74 +155,43 @@ async fn multipart_and_form_bodies_as_sdks_send_them(backend: Backend) {
         .text("options", "{\"can_insert_everywhere\": \"False\"}")
         .text("oauth", "{\"callback_url\": \"https://py.example.com/oauth\", \"scopes\": [\"basic_account_info\"]}")
         .part("custom_logo_file", Part::bytes(png).file_name("logo.png").mime_str("image/png").unwrap());
-    let response = app
-        .request(Method::POST, "/v3/api_app")
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = app.request(Method::POST, "/v3/api_app").multipart(form).send().await.unwrap();
     assert_eq!(response.status(), 201);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["api_app"]["domains"], json!(["py.example.com"]));
     assert_eq!(body["api_app"]["options"]["can_insert_everywhere"], false);
-    assert_eq!(
-        body["api_app"]["oauth"]["scopes"],
-        json!(["basic_account_info"])
-    );
+    assert_eq!(body["api_app"]["oauth"]["scopes"], json!(["basic_account_info"]));
 
     // A url-encoded form with `[]` keys.
     let response = app
         .request(Method::POST, "/v3/api_app")
-        .form(&[
-            ("name", "Formed"),
-            ("domains[]", "c.example.com"),
-            ("domains[]", "d.example.com"),
-        ])
+        .form(&[("name", "Formed"), ("domains[]", "c.example.com"), ("domains[]", "d.example.com")])
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 201);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(
-        body["api_app"]["domains"],
-        json!(["c.example.com", "d.example.com"])
-    );
+    assert_eq!(body["api_app"]["domains"], json!(["c.example.com", "d.example.com"]));
 
     let not_image = Form::new()
         .text("name", "Logo")
         .text("domains[0]", "e.example.com")
-        .part(
-            "custom_logo_file",
-            Part::bytes(b"<html>".to_vec()).file_name("logo.png"),
-        );
+        .part("custom_logo_file", Part::bytes(b"<html>".to_vec()).file_name("logo.png"));
     let error = expect_error(
-        app.request(Method::POST, "/v3/api_app")
-            .multipart(not_image)
-            .send()
-            .await
-            .unwrap(),
+        app.request(Method::POST, "/v3/api_app").multipart(not_image).send().await.unwrap(),
         400,
         "bad_request",
     )
     .await;
     assert_eq!(error["error_path"], "custom_logo_file");
     let list: Value = app.get("/v3/api_app/list").await.json().await.unwrap();
-    assert_eq!(
-        list["list_info"]["num_results"], 3,
-        "the refused request wrote nothing"
-    );
+    assert_eq!(list["list_info"]["num_results"], 3, "the refused request wrote nothing");
     app.stop().await;
 }
-both_backends!(
-    multipart_and_form_bodies_as_sdks_send_them,
-    multipart_and_form_bodies_as_sdks_send_them
-);
+both_backends!(multipart_and_form_bodies_as_sdks_send_them, multipart_and_form_bodies_as_sdks_send_them);
 
 async fn bad_input_names_the_parameter_and_writes_nothing(backend: Backend) {
-    let options = Options {
-        max_body_bytes: 4096,
-        ..Options::default()
-    };
+    let options = Options { max_body_bytes: 4096, ..Options::default() };
     let Some(app) = spawn_app_with(backend, options).await else {
         return;
     };
@@ -337,14 +200,8 @@ async fn bad_input_names_the_parameter_and_writes_nothing(backend: Backend) {
         (json!({"name": "  ", "domains": ["example.com"]}), "name"),
         (json!({"name": "x"}), "domains"),
         (json!({"name": "x", "domains": []}), "domains"),
-        (
-            json!({"name": "x", "domains": ["ok.com", "not a domain"]}),
-            "domains[1]",
-        ),
-        (
-            json!({"name": "x", "domains": ["example.com"], "callback_url": "ftp://example.com/"}),
-            "callback_url",
-        ),
+        (json!({"name": "x", "domains": ["ok.com", "not a domain"]}), "domains[1]"),
+        (json!({"name": "x", "domains": ["example.com"], "callback_url": "ftp://example.com/"}), "callback_url"),
         (
             json!({"name": "x", "domains": ["example.com"], "oauth": {"scopes": ["basic_account_info"]}}),
             "oauth[callback_url]",
@@ -363,12 +220,7 @@ async fn bad_input_names_the_parameter_and_writes_nothing(backend: Backend) {
         ),
     ];
     for (body, path) in cases {
-        let error = expect_error(
-            app.post_json("/v3/api_app", &body).await,
-            400,
-            "bad_request",
-        )
-        .await;
+        let error = expect_error(app.post_json("/v3/api_app", &body).await, 400, "bad_request").await;
         assert_eq!(error["error_path"], path, "{body}");
     }
     let malformed = app
@@ -396,18 +248,10 @@ async fn bad_input_names_the_parameter_and_writes_nothing(backend: Backend) {
         .unwrap();
     expect_error(wrong_type, 400, "bad_request").await;
     let oversized = json!({"name": "x".repeat(5000), "domains": ["example.com"]});
-    let error = expect_error(
-        app.post_json("/v3/api_app", &oversized).await,
-        400,
-        "bad_request",
-    )
-    .await;
+    let error = expect_error(app.post_json("/v3/api_app", &oversized).await, 400, "bad_request").await;
     assert!(error["error_msg"].as_str().unwrap().contains("4096"));
     let list: Value = app.get("/v3/api_app/list").await.json().await.unwrap();
     assert_eq!(list["list_info"]["num_results"], 0);
     app.stop().await;
 }
-both_backends!(
-    bad_input_names_the_parameter_and_writes_nothing,
-    bad_input_names_the_parameter_and_writes_nothing
-);
+both_backends!(bad_input_names_the_parameter_and_writes_nothing, bad_input_names_the_parameter_and_writes_nothing);

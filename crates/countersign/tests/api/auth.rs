@@ -13,21 +13,12 @@ async fn missing_wrong_or_foreign_credentials_are_unauthorized(backend: Backend)
     let error = expect_error(anonymous, 401, "unauthorized").await;
     assert!(error.get("error_path").is_none());
     expect_error(
-        app.request_as(&"0".repeat(64), Method::GET, "/v3/account")
-            .send()
-            .await
-            .unwrap(),
+        app.request_as(&"0".repeat(64), Method::GET, "/v3/account").send().await.unwrap(),
         401,
         "unauthorized",
     )
     .await;
-    let bearer = app
-        .client
-        .get(app.url("/v3/api_app/list"))
-        .bearer_auth(&app.api_key)
-        .send()
-        .await
-        .unwrap();
+    let bearer = app.client.get(app.url("/v3/api_app/list")).bearer_auth(&app.api_key).send().await.unwrap();
     expect_error(bearer, 401, "unauthorized").await;
     // A wrong key is refused before the body is looked at, and nothing is written.
     let write = app
@@ -47,10 +38,7 @@ both_backends!(
 );
 
 async fn rate_limit_headers_and_429(backend: Backend) {
-    let options = Options {
-        rate_limit_per_minute: 3,
-        ..Options::default()
-    };
+    let options = Options { rate_limit_per_minute: 3, ..Options::default() };
     let Some(app) = spawn_app_with(backend, options).await else {
         return;
     };
@@ -59,10 +47,7 @@ async fn rate_limit_headers_and_429(backend: Backend) {
     let mut refused = None;
     for _ in 0..8 {
         let response = app.get("/v3/account").await;
-        let limit = response.headers()["x-ratelimit-limit"]
-            .to_str()
-            .unwrap()
-            .to_owned();
+        let limit = response.headers()["x-ratelimit-limit"].to_str().unwrap().to_owned();
         assert_eq!(limit, "3");
         assert!(response.headers().contains_key("x-ratelimit-remaining"));
         assert!(response.headers().contains_key("x-ratelimit-reset"));
@@ -78,14 +63,7 @@ async fn rate_limit_headers_and_429(backend: Backend) {
     expect_error(refused, 429, "exceeded_rate").await;
     // Another key has its own budget.
     let other = app.other_account_key("other@example.com");
-    assert_eq!(
-        app.request_as(&other, Method::GET, "/v3/account")
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.request_as(&other, Method::GET, "/v3/account").send().await.unwrap().status(), 200);
     app.stop().await;
 }
 both_backends!(rate_limit_headers_and_429, rate_limit_headers_and_429);

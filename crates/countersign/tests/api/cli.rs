@@ -9,11 +9,7 @@ use crate::both_backends;
 use crate::helpers::{Backend, countersign_bin, spawn_app};
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Lines of a child's stream, collected on a thread so the test can wait with a deadline.
@@ -30,11 +26,7 @@ fn lines_of(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<Strin
 }
 
 /// Waits for the first line matching `pred`, failing after `deadline`.
-fn wait_for_line(
-    rx: &mpsc::Receiver<String>,
-    deadline: Duration,
-    pred: impl Fn(&str) -> bool,
-) -> String {
+fn wait_for_line(rx: &mpsc::Receiver<String>, deadline: Duration, pred: impl Fn(&str) -> bool) -> String {
     let until = Instant::now() + deadline;
     loop {
         let left = until.saturating_duration_since(Instant::now());
@@ -49,10 +41,7 @@ fn wait_for_line(
 async fn wait_healthy(base: &str) {
     let until = Instant::now() + Duration::from_secs(30);
     while Instant::now() < until {
-        if reqwest::get(format!("{base}/healthz"))
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
+        if reqwest::get(format!("{base}/healthz")).await.is_ok_and(|r| r.status() == 200) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -61,20 +50,14 @@ async fn wait_healthy(base: &str) {
 }
 
 fn terminate_and_wait(mut child: Child) -> std::process::ExitStatus {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let until = Instant::now() + Duration::from_secs(20);
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             return status;
         }
-        assert!(
-            Instant::now() < until,
-            "the server did not stop after SIGTERM"
-        );
+        assert!(Instant::now() < until, "the server did not stop after SIGTERM");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -85,14 +68,7 @@ async fn serve_prints_a_working_key_once_and_stops_on_sigterm() {
     let port = free_port();
     let start = || {
         Command::new(countersign_bin())
-            .args([
-                "serve",
-                "--addr",
-                &format!("127.0.0.1:{port}"),
-                "--log-format",
-                "json",
-                "--data-dir",
-            ])
+            .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--log-format", "json", "--data-dir"])
             .arg(dir.path())
             .env_remove("COUNTERSIGN_DATABASE_URL")
             .env_remove("COUNTERSIGN_CONFIG")
@@ -104,38 +80,19 @@ async fn serve_prints_a_working_key_once_and_stops_on_sigterm() {
     let mut child = start();
     let stdout = lines_of(child.stdout.take().unwrap());
     let stderr = lines_of(child.stderr.take().unwrap());
-    let base_line = wait_for_line(&stdout, Duration::from_secs(30), |l| {
-        l.contains("API base URL:")
-    });
+    let base_line = wait_for_line(&stdout, Duration::from_secs(30), |l| l.contains("API base URL:"));
     let api_base = base_line.split_whitespace().last().unwrap().to_owned();
     assert_eq!(api_base, format!("http://127.0.0.1:{port}/v3"));
-    assert!(
-        wait_for_line(&stdout, Duration::from_secs(5), |l| l
-            .contains("Dashboard:"))
-        .ends_with("/dashboard")
-    );
+    assert!(wait_for_line(&stdout, Duration::from_secs(5), |l| l.contains("Dashboard:")).ends_with("/dashboard"));
     let key_line = wait_for_line(&stdout, Duration::from_secs(5), |l| l.contains("API key:"));
     let key = key_line.split_whitespace().nth(2).unwrap().to_owned();
     assert_eq!(key.len(), 64);
-    let me = reqwest::Client::new()
-        .get(format!("{api_base}/account"))
-        .basic_auth(&key, Some(""))
-        .send()
-        .await
-        .unwrap();
+    let me = reqwest::Client::new().get(format!("{api_base}/account")).basic_auth(&key, Some("")).send().await.unwrap();
     assert_eq!(me.status(), 200);
     // Logs are JSON lines on stderr and never contain the key.
-    let log_line = wait_for_line(&stderr, Duration::from_secs(5), |l| {
-        l.contains("countersign is listening")
-    });
-    assert!(
-        serde_json::from_str::<Value>(&log_line).is_ok(),
-        "{log_line}"
-    );
-    assert!(
-        terminate_and_wait(child).success(),
-        "graceful shutdown exits 0"
-    );
+    let log_line = wait_for_line(&stderr, Duration::from_secs(5), |l| l.contains("countersign is listening"));
+    assert!(serde_json::from_str::<Value>(&log_line).is_ok(), "{log_line}");
+    assert!(terminate_and_wait(child).success(), "graceful shutdown exits 0");
     let logs: Vec<String> = stderr.try_iter().collect();
     assert!(!logs.iter().any(|l| l.contains(&key)));
 
@@ -143,17 +100,8 @@ async fn serve_prints_a_working_key_once_and_stops_on_sigterm() {
     let mut child = start();
     let stdout = lines_of(child.stdout.take().unwrap());
     wait_healthy(&format!("http://127.0.0.1:{port}")).await;
-    let me = reqwest::Client::new()
-        .get(format!("{api_base}/account"))
-        .basic_auth(&key, Some(""))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        me.status(),
-        200,
-        "the first key still works after a restart"
-    );
+    let me = reqwest::Client::new().get(format!("{api_base}/account")).basic_auth(&key, Some("")).send().await.unwrap();
+    assert_eq!(me.status(), 200, "the first key still works after a restart");
     assert!(terminate_and_wait(child).success());
     assert!(!stdout.try_iter().any(|l| l.contains("API key")));
 }
@@ -184,13 +132,8 @@ async fn flags_win_over_environment_which_wins_over_the_config_file() {
         .spawn()
         .unwrap();
     let stdout = lines_of(child.stdout.take().unwrap());
-    let first = wait_for_line(&stdout, Duration::from_secs(30), |l| {
-        l.contains("default account")
-    });
-    assert!(
-        first.contains("from-file@example.com"),
-        "file setting used: {first}"
-    );
+    let first = wait_for_line(&stdout, Duration::from_secs(30), |l| l.contains("default account"));
+    assert!(first.contains("from-file@example.com"), "file setting used: {first}");
     let key_line = wait_for_line(&stdout, Duration::from_secs(5), |l| l.contains("API key:"));
     let key = key_line.split_whitespace().nth(2).unwrap().to_owned();
     let me = reqwest::Client::new()
@@ -199,15 +142,8 @@ async fn flags_win_over_environment_which_wins_over_the_config_file() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        me.headers()["x-ratelimit-limit"],
-        "9",
-        "the flag wins over env and file"
-    );
-    assert!(
-        dir.path().join("data").join("countersign.sqlite3").exists(),
-        "data dir from the file"
-    );
+    assert_eq!(me.headers()["x-ratelimit-limit"], "9", "the flag wins over env and file");
+    assert!(dir.path().join("data").join("countersign.sqlite3").exists(), "data dir from the file");
     assert!(terminate_and_wait(child).success());
 }
 
@@ -216,27 +152,15 @@ async fn account_create_prints_one_json_object_with_a_working_key(backend: Backe
         return;
     };
     let output = app.cli_create_account("cli.user@example.com");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8(output.stdout).unwrap();
-    assert_eq!(
-        stdout.trim().lines().count(),
-        1,
-        "exactly one line: {stdout}"
-    );
+    assert_eq!(stdout.trim().lines().count(), 1, "exactly one line: {stdout}");
     let created: Value = serde_json::from_str(stdout.trim()).unwrap();
     let keys: Vec<&String> = created.as_object().unwrap().keys().collect();
     assert_eq!(keys, ["account_id", "api_key", "email_address"]);
     assert_eq!(created["email_address"], "cli.user@example.com");
     let me: Value = app
-        .request_as(
-            created["api_key"].as_str().unwrap(),
-            reqwest::Method::GET,
-            "/v3/account",
-        )
+        .request_as(created["api_key"].as_str().unwrap(), reqwest::Method::GET, "/v3/account")
         .send()
         .await
         .unwrap()

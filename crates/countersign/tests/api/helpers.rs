@@ -57,8 +57,7 @@ pub fn postgres_admin_url() -> String {
 /// which case that is a failure: CI must not pass by skipping.
 pub async fn fresh_postgres_schema() -> Option<String> {
     let admin = postgres_admin_url();
-    let connected =
-        tokio::time::timeout(Duration::from_secs(5), sqlx::PgConnection::connect(&admin)).await;
+    let connected = tokio::time::timeout(Duration::from_secs(5), sqlx::PgConnection::connect(&admin)).await;
     let mut conn = match connected {
         Ok(Ok(conn)) => conn,
         other => {
@@ -67,18 +66,13 @@ pub async fn fresh_postgres_schema() -> Option<String> {
                 _ => "timed out".to_owned(),
             };
             if std::env::var("COUNTERSIGN_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
-                panic!(
-                    "PostgreSQL is required (COUNTERSIGN_REQUIRE_POSTGRES=1) but {admin} is not reachable: {why}"
-                );
+                panic!("PostgreSQL is required (COUNTERSIGN_REQUIRE_POSTGRES=1) but {admin} is not reachable: {why}");
             }
             eprintln!("SKIPPED: PostgreSQL test, no server reachable at {admin} ({why})");
             return None;
         }
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     // Schemas of earlier runs older than an hour are removed; younger ones may belong to a run in flight.
     let stale: Vec<(String,)> =
         sqlx::query_as("SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'cs\\_t\\_%'")
@@ -86,28 +80,17 @@ pub async fn fresh_postgres_schema() -> Option<String> {
             .await
             .unwrap();
     for (name,) in stale {
-        let created: u64 = name
-            .split('_')
-            .nth(2)
-            .and_then(|t| t.parse().ok())
-            .unwrap_or(0);
+        let created: u64 = name.split('_').nth(2).and_then(|t| t.parse().ok()).unwrap_or(0);
         if created + 3600 < now {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP SCHEMA IF EXISTS \"{name}\" CASCADE"
-            )))
-            .execute(&mut conn)
-            .await;
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE")))
+                .execute(&mut conn)
+                .await;
         }
     }
     let schema = format!("cs_t_{now}_{}", countersign_domain::ids::random_hex(6));
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\"")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\""))).execute(&mut conn).await.unwrap();
     let separator = if admin.contains('?') { '&' } else { '?' };
-    Some(format!(
-        "{admin}{separator}options=-c%20search_path%3D{schema}"
-    ))
+    Some(format!("{admin}{separator}options=-c%20search_path%3D{schema}"))
 }
 
 /// Settings a test may change before the server starts.
@@ -119,11 +102,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self {
-            allow_private_callbacks: true,
-            rate_limit_per_minute: 0,
-            max_body_bytes: 10 * 1024 * 1024,
-        }
+        Self { allow_private_callbacks: true, rate_limit_per_minute: 0, max_body_bytes: 10 * 1024 * 1024 }
     }
 }
 
@@ -142,23 +121,15 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> Option<TestAp
         config.storage.database_url = Some(fresh_postgres_schema().await?);
     }
     let database_url = config.storage.database_url.clone();
-    let app = Application::build(config)
-        .await
-        .expect("the application builds");
-    let first = app
-        .first_start
-        .as_ref()
-        .expect("a fresh database gets a default account");
+    let app = Application::build(config).await.expect("the application builds");
+    let first = app.first_start.as_ref().expect("a fresh database gets a default account");
     let api_key = first.api_key.expose().to_owned();
     let base = format!("http://{}", app.local_addr());
     let (tx, rx) = oneshot::channel();
     let server = tokio::spawn(app.run_until_stopped(async move {
         let _ = rx.await;
     }));
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let mut test_app = TestApp {
         base,
         api_key,
@@ -171,10 +142,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> Option<TestAp
     };
     let me = test_app.get("/v3/account").await;
     assert_eq!(me.status(), 200);
-    test_app.account_id = me.json::<Value>().await.unwrap()["account"]["account_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    test_app.account_id = me.json::<Value>().await.unwrap()["account"]["account_id"].as_str().unwrap().to_owned();
     Some(test_app)
 }
 
@@ -189,9 +157,7 @@ impl TestApp {
     }
 
     pub fn request_as(&self, key: &str, method: Method, path: &str) -> RequestBuilder {
-        self.client
-            .request(method, self.url(path))
-            .basic_auth(key, Some(""))
+        self.client.request(method, self.url(path)).basic_auth(key, Some(""))
     }
 
     pub async fn get(&self, path: &str) -> Response {
@@ -199,44 +165,27 @@ impl TestApp {
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> Response {
-        self.request(Method::POST, path)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        self.request(Method::POST, path).json(body).send().await.unwrap()
     }
 
     pub async fn put_json(&self, path: &str, body: &Value) -> Response {
-        self.request(Method::PUT, path)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        self.request(Method::PUT, path).json(body).send().await.unwrap()
     }
 
     /// Creates another account through the CLI, exactly as an operator would, against this app's store.
     pub fn cli_create_account(&self, email: &str) -> std::process::Output {
         let mut command = std::process::Command::new(countersign_bin());
-        command
-            .args(["account", "create", "--email", email, "--data-dir"])
-            .arg(self.data_dir.path());
+        command.args(["account", "create", "--email", email, "--data-dir"]).arg(self.data_dir.path());
         if let Some(url) = &self.database_url {
             command.args(["--database-url", url]);
         }
-        command
-            .env_remove("COUNTERSIGN_CONFIG")
-            .output()
-            .expect("the countersign binary runs")
+        command.env_remove("COUNTERSIGN_CONFIG").output().expect("the countersign binary runs")
     }
 
     /// A second account (via the CLI), returning its API key.
     pub fn other_account_key(&self, email: &str) -> String {
         let output = self.cli_create_account(email);
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         let created: Value = serde_json::from_slice(&output.stdout).unwrap();
         created["api_key"].as_str().unwrap().to_owned()
     }
@@ -259,23 +208,10 @@ pub fn countersign_bin() -> PathBuf {
 /// The `error` object of a Dropbox-Sign-format error answer, after checking the status and content type.
 pub async fn expect_error(response: Response, status: u16, name: &str) -> Value {
     assert_eq!(response.status(), status, "status");
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    assert!(
-        content_type.starts_with("application/json"),
-        "content type {content_type}"
-    );
+    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    assert!(content_type.starts_with("application/json"), "content type {content_type}");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["error_name"], name, "{body}");
-    assert!(
-        body["error"]["error_msg"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
+    assert!(body["error"]["error_msg"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
     body["error"].clone()
 }

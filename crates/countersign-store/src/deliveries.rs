@@ -1,0 +1,706 @@
+//! Deliveries after commit: claiming due ones with a lease, recording every attempt and its outcome,
+//! endpoint health (dead streaks, disabling, parking, replay), resends, and the account's event feed.
+
+use countersign_domain::callback::WebhookSecret;
+use countersign_domain::ids::AccountId;
+
+use crate::db::{Pool, with_pool};
+use crate::outbox::now_ms;
+use crate::{Store, StoreError, StoreResult};
+
+/// A delivery claimed by this node until `locked_until_ms`.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub id: String,
+    pub event_id: String,
+    pub account_id: String,
+    pub endpoint_id: String,
+    pub url: String,
+    pub payload: String,
+    pub content_md5: String,
+    pub content_sha256: String,
+    /// Attempts made before this one, in all.
+    pub attempts: i64,
+    /// Attempts made since the delivery was created, resent or replayed: what the schedule counts.
+    pub round_attempts: i64,
+}
+
+type ClaimRow = (String, String, String, String, String, String, String, String, i64, i64);
+
+const CLAIM_COLUMNS: &str =
+    "id, event_id, account_id, endpoint_id, url, payload, content_md5, content_sha256, attempts, round_attempts";
+
+fn claimed_from_row(r: ClaimRow) -> ClaimedDelivery {
+    let (id, event_id, account_id, endpoint_id, url, payload, content_md5, content_sha256, attempts, round_attempts) =
+        r;
+    ClaimedDelivery {
+        id,
+        event_id,
+        account_id,
+        endpoint_id,
+        url,
+        payload,
+        content_md5,
+        content_sha256,
+        attempts,
+        round_attempts,
+    }
+}
+
+/// What became of one attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered,
+    /// Failed; try again at this time.
+    Retry {
+        next_attempt_ms: i64,
+    },
+    /// Failed, and the schedule is exhausted.
+    Dead,
+    /// The receiver answered `410 Gone`: the URL is disabled at once and the delivery parked.
+    Gone,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Retry { .. } => "retry",
+            Self::Dead => "dead",
+            Self::Gone => "gone",
+        }
+    }
+}
+
+/// One attempt, as it is written to the log.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub delivery_id: String,
+    pub endpoint_id: String,
+    pub account_id: String,
+    pub attempt_no: i64,
+    pub started_at_ms: i64,
+    pub latency_ms: i64,
+    pub url: String,
+    pub status_code: Option<i64>,
+    pub response_excerpt: Option<String>,
+    pub error: Option<String>,
+    pub outcome: Outcome,
+}
+
+/// A callback URL that was just disabled.
+#[derive(Debug, Clone)]
+pub struct DisabledEndpoint {
+    pub endpoint_id: String,
+    pub account_id: String,
+    pub url: String,
+    pub reason: String,
+    pub parked: u64,
+}
+
+/// A callback endpoint as the API shows it.
+#[derive(Debug, Clone)]
+pub struct EndpointInfo {
+    pub url: String,
+    pub secret: WebhookSecret,
+    pub consecutive_dead: i64,
+    pub disabled_at_ms: Option<i64>,
+    pub disabled_reason: Option<String>,
+    pub parked: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeliverySummary {
+    pub id: String,
+    pub event_id: String,
+    pub target: String,
+    pub client_id: Option<String>,
+    pub url: String,
+    pub state: String,
+    pub attempts: i64,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub next_attempt_ms: i64,
+    pub delivered_at_ms: Option<i64>,
+    pub payload: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct EventSummary {
+    pub id: String,
+    pub event_type: String,
+    pub event_time: i64,
+    pub signature_request_id: Option<String>,
+    pub event_sequence: Option<i64>,
+    pub client_id: Option<String>,
+    pub created_at_ms: i64,
+    pub deliveries: Vec<DeliverySummary>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AttemptInfo {
+    pub delivery_id: String,
+    pub attempt_no: i64,
+    pub started_at_ms: i64,
+    pub latency_ms: i64,
+    pub url: String,
+    pub status_code: Option<i64>,
+    pub response_excerpt: Option<String>,
+    pub error: Option<String>,
+    pub outcome: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct EventFeedPage {
+    pub events: Vec<EventSummary>,
+    /// Where the next page starts; the same cursor again when there was nothing new.
+    pub next_cursor: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredEmail {
+    pub to_address: String,
+    pub subject: String,
+    pub body: String,
+    pub created_at_ms: i64,
+}
+
+type EventRow = (String, String, i64, Option<String>, Option<i64>, Option<String>, i64);
+type DeliveryRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<String>,
+    i64,
+    Option<i64>,
+    String,
+);
+const EVENT_COLUMNS: &str =
+    "id, event_type, event_time, signature_request_id, event_sequence, client_id, created_at_ms";
+const DELIVERY_COLUMNS: &str = "id, event_id, target, client_id, url, state, attempts, last_status, last_error, next_attempt_ms, delivered_at_ms, payload";
+
+fn placeholders(from: usize, count: usize) -> String {
+    (from..from + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+impl Store {
+    /// SQLite has one process: leases left by a process that died are released at start.
+    pub async fn release_stale_leases_at_start(&self) -> StoreResult<u64> {
+        if let Pool::Sqlite(pool) = &self.pool {
+            let done = sqlx::query(
+                "UPDATE deliveries SET locked_by = NULL, locked_until_ms = NULL WHERE locked_by IS NOT NULL",
+            )
+            .execute(pool)
+            .await?;
+            return Ok(done.rows_affected());
+        }
+        Ok(0)
+    }
+
+    /// Claims up to `limit` due deliveries for `node` until `now + lease_ms`, oldest first, skipping
+    /// the endpoints in `exclude` (those this node already has enough of in hand). On PostgreSQL rows
+    /// locked by another node's claim are skipped (`FOR UPDATE SKIP LOCKED`); an expired lease is
+    /// claimable again, which is how a dead node's work is taken over.
+    pub async fn claim_deliveries(
+        &self,
+        node: &str,
+        lease_ms: i64,
+        limit: i64,
+        exclude: &[String],
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
+        let now = now_ms();
+        let exclusion = if exclude.is_empty() {
+            String::new()
+        } else {
+            format!("AND endpoint_id NOT IN ({})", placeholders(5, exclude.len()))
+        };
+        let lock = match self.pool {
+            Pool::Sqlite(_) => "",
+            Pool::Postgres(_) => "FOR UPDATE SKIP LOCKED",
+        };
+        let sql = format!(
+            "UPDATE deliveries SET locked_by = $1, locked_until_ms = $2 WHERE id IN (\
+               SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt_ms <= $3 \
+               AND (locked_until_ms IS NULL OR locked_until_ms < $3) {exclusion} \
+               ORDER BY next_attempt_ms LIMIT $4 {lock}) RETURNING {CLAIM_COLUMNS}"
+        );
+        let rows: Vec<ClaimRow> = with_pool!(self, pool => {
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(node).bind(now + lease_ms).bind(now).bind(limit);
+            for endpoint in exclude {
+                query = query.bind(endpoint);
+            }
+            query.fetch_all(pool).await
+        })?;
+        Ok(rows.into_iter().map(claimed_from_row).collect())
+    }
+
+    /// Releases the leases `node` still holds (at shutdown), so the work is claimable at once.
+    pub async fn release_leases_of(&self, node: &str) -> StoreResult<u64> {
+        with_pool!(self, pool => sqlx::query(
+            "UPDATE deliveries SET locked_by = NULL, locked_until_ms = NULL WHERE locked_by = $1 AND state = 'pending'")
+            .bind(node)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(Into::into)
+    }
+
+    /// When the next pending delivery falls due (ms), if any.
+    pub async fn next_due_ms(&self) -> StoreResult<Option<i64>> {
+        let (due,): (Option<i64>,) = with_pool!(self, pool => sqlx::query_as(
+            "SELECT MIN(next_attempt_ms) FROM deliveries WHERE state = 'pending'")
+            .fetch_one(pool)
+            .await)?;
+        Ok(due)
+    }
+
+    /// An endpoint's Standard Webhooks secret.
+    pub async fn endpoint_secret(&self, endpoint_id: &str) -> StoreResult<WebhookSecret> {
+        let (sealed,): (Vec<u8>,) = with_pool!(self, pool => sqlx::query_as("SELECT secret_sealed FROM callback_endpoints WHERE id = $1")
+            .bind(endpoint_id)
+            .fetch_one(pool)
+            .await)?;
+        let text = self.master_key.open_string(&sealed).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(WebhookSecret::from_text(text))
+    }
+
+    /// Writes a batch of attempts and their outcomes in one transaction. A result for a delivery whose
+    /// lease this node no longer holds is logged as an attempt but changes nothing else. Endpoints whose
+    /// dead streak reaches `disable_after_dead`, or that answered `410`, are disabled: their pending
+    /// deliveries are parked and the owner gets an e-mail (stored in `outgoing_emails`).
+    pub async fn record_attempts(
+        &self,
+        node: &str,
+        records: &[AttemptRecord],
+        disable_after_dead: i64,
+    ) -> StoreResult<Vec<DisabledEndpoint>> {
+        let disabled = match &self.pool {
+            Pool::Sqlite(pool) => {
+                let mut tx = pool.begin().await?;
+                let disabled = record_attempts_sqlite(&mut tx, node, records, disable_after_dead).await?;
+                tx.commit().await?;
+                disabled
+            }
+            Pool::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                let disabled = record_attempts_postgres(&mut tx, node, records, disable_after_dead).await?;
+                tx.commit().await?;
+                disabled
+            }
+        };
+        Ok(disabled)
+    }
+
+    /// Sends an event's deliveries again, with a fresh schedule, the same bytes. `None` when the event
+    /// is not the account's; otherwise how many deliveries were queued (those to a disabled URL stay
+    /// parked and are not counted).
+    pub async fn resend_event(&self, account_id: &AccountId, event_id: &str) -> StoreResult<Option<u64>> {
+        let exists: Option<(String,)> = with_pool!(self, pool => sqlx::query_as("SELECT id FROM events WHERE id = $1 AND account_id = $2")
+            .bind(event_id)
+            .bind(account_id.as_str())
+            .fetch_optional(pool)
+            .await)?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        let queued = with_pool!(self, pool => sqlx::query(
+            "UPDATE deliveries SET state = 'pending', round_attempts = 0, next_attempt_ms = $3, locked_by = NULL, locked_until_ms = NULL \
+             WHERE event_id = $1 AND account_id = $2 AND endpoint_id IN (SELECT id FROM callback_endpoints WHERE disabled_at_ms IS NULL)")
+            .bind(event_id)
+            .bind(account_id.as_str())
+            .bind(now_ms())
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        self.wake_deliveries();
+        Ok(Some(queued))
+    }
+
+    /// Re-enables (account, url) and replays what was parked for it. `None` when the account has no
+    /// endpoint with that URL; otherwise how many parked deliveries were queued.
+    pub async fn enable_endpoint(&self, account_id: &AccountId, url: &str) -> StoreResult<Option<u64>> {
+        let row: Option<(String,)> = with_pool!(self, pool => sqlx::query_as(
+            "UPDATE callback_endpoints SET disabled_at_ms = NULL, disabled_reason = NULL, consecutive_dead = 0 \
+             WHERE account_id = $1 AND url = $2 RETURNING id")
+            .bind(account_id.as_str())
+            .bind(url)
+            .fetch_optional(pool)
+            .await)?;
+        let Some((endpoint_id,)) = row else { return Ok(None) };
+        let replayed = with_pool!(self, pool => sqlx::query(
+            "UPDATE deliveries SET state = 'pending', round_attempts = 0, next_attempt_ms = $2 WHERE endpoint_id = $1 AND state = 'parked'")
+            .bind(&endpoint_id)
+            .bind(now_ms())
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if replayed > 0 {
+            tracing::info!(account_id = %account_id, endpoint_id = %endpoint_id, replayed, "callback URL re-enabled; parked deliveries replayed");
+            self.wake_deliveries();
+        }
+        Ok(Some(replayed))
+    }
+
+    /// The account's callback endpoints with their secrets and health.
+    pub async fn endpoints_of(&self, account_id: &AccountId) -> StoreResult<Vec<EndpointInfo>> {
+        let rows: Vec<(String, Vec<u8>, i64, Option<i64>, Option<String>, i64)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT e.url, e.secret_sealed, e.consecutive_dead, e.disabled_at_ms, e.disabled_reason, \
+             (SELECT COUNT(*) FROM deliveries d WHERE d.endpoint_id = e.id AND d.state = 'parked') \
+             FROM callback_endpoints e WHERE e.account_id = $1 ORDER BY e.created_at_ms, e.url")
+            .bind(account_id.as_str())
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter()
+            .map(|(url, sealed, consecutive_dead, disabled_at_ms, disabled_reason, parked)| {
+                let secret = self.master_key.open_string(&sealed).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                Ok(EndpointInfo {
+                    url,
+                    secret: WebhookSecret::from_text(secret),
+                    consecutive_dead,
+                    disabled_at_ms,
+                    disabled_reason,
+                    parked,
+                })
+            })
+            .collect()
+    }
+
+    /// A page of the account's events in feed order, after `cursor`, each with its deliveries.
+    ///
+    /// SQLite has a single writer, so insertion order is commit order. On PostgreSQL the feed orders by
+    /// the writing transaction's id and shows only events older than every transaction still running,
+    /// so an event that commits after a reader has moved on can never fall behind its cursor.
+    pub async fn events_feed(
+        &self,
+        account_id: &AccountId,
+        cursor: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<EventFeedPage> {
+        let (rows, next_cursor): (Vec<(EventRow, String)>, Option<String>) = match &self.pool {
+            Pool::Sqlite(pool) => {
+                let after: i64 = cursor.and_then(|c| c.parse().ok()).unwrap_or(0);
+                let sql = format!(
+                    "SELECT {EVENT_COLUMNS}, feed_seq FROM events WHERE account_id = $1 AND feed_seq > $2 ORDER BY feed_seq LIMIT $3"
+                );
+                let rows: Vec<(String, String, i64, Option<String>, Option<i64>, Option<String>, i64, i64)> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                        .bind(account_id.as_str())
+                        .bind(after)
+                        .bind(limit)
+                        .fetch_all(pool)
+                        .await?;
+                let last = rows.last().map(|r| r.7.to_string());
+                (
+                    rows.into_iter().map(|(a, b, c, d, e, f, g, _)| ((a, b, c, d, e, f, g), String::new())).collect(),
+                    last,
+                )
+            }
+            Pool::Postgres(pool) => {
+                let (txid, seq) = cursor
+                    .and_then(|c| c.split_once('-'))
+                    .and_then(|(t, s)| Some((t.parse::<u64>().ok()?, s.parse::<i64>().ok()?)))
+                    .unwrap_or((0, 0));
+                let sql = format!(
+                    "SELECT {EVENT_COLUMNS}, txid::text, feed_seq FROM events WHERE account_id = $1 \
+                     AND (txid, feed_seq) > ($2::text::xid8, $3) AND txid < pg_snapshot_xmin(pg_current_snapshot()) \
+                     ORDER BY txid, feed_seq LIMIT $4"
+                );
+                let rows: Vec<(String, String, i64, Option<String>, Option<i64>, Option<String>, i64, String, i64)> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                        .bind(account_id.as_str())
+                        .bind(txid.to_string())
+                        .bind(seq)
+                        .bind(limit)
+                        .fetch_all(pool)
+                        .await?;
+                let last = rows.last().map(|r| format!("{}-{}", r.7, r.8));
+                (
+                    rows.into_iter()
+                        .map(|(a, b, c, d, e, f, g, _, _)| ((a, b, c, d, e, f, g), String::new()))
+                        .collect(),
+                    last,
+                )
+            }
+        };
+        let next_cursor = next_cursor.unwrap_or_else(|| cursor.unwrap_or("").to_owned());
+        let events = self.with_deliveries(rows.into_iter().map(|(r, _)| r).collect()).await?;
+        Ok(EventFeedPage { events, next_cursor })
+    }
+
+    async fn with_deliveries(&self, rows: Vec<EventRow>) -> StoreResult<Vec<EventSummary>> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE event_id IN ({}) ORDER BY created_at_ms, target",
+            placeholders(1, rows.len())
+        );
+        let deliveries: Vec<DeliveryRow> = with_pool!(self, pool => {
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+            for row in &rows {
+                query = query.bind(&row.0);
+            }
+            query.fetch_all(pool).await
+        })?;
+        let mut events: Vec<EventSummary> = rows
+            .into_iter()
+            .map(|(id, event_type, event_time, signature_request_id, event_sequence, client_id, created_at_ms)| {
+                EventSummary {
+                    id,
+                    event_type,
+                    event_time,
+                    signature_request_id,
+                    event_sequence,
+                    client_id,
+                    created_at_ms,
+                    deliveries: Vec::new(),
+                }
+            })
+            .collect();
+        for (
+            id,
+            event_id,
+            target,
+            client_id,
+            url,
+            state,
+            attempts,
+            last_status,
+            last_error,
+            next_attempt_ms,
+            delivered_at_ms,
+            payload,
+        ) in deliveries
+        {
+            if let Some(event) = events.iter_mut().find(|e| e.id == event_id) {
+                event.deliveries.push(DeliverySummary {
+                    id,
+                    event_id,
+                    target,
+                    client_id,
+                    url,
+                    state,
+                    attempts,
+                    last_status,
+                    last_error,
+                    next_attempt_ms,
+                    delivered_at_ms,
+                    payload,
+                });
+            }
+        }
+        Ok(events)
+    }
+
+    /// One of the account's events with its deliveries and every attempt, oldest first.
+    pub async fn event_detail(
+        &self,
+        account_id: &AccountId,
+        event_id: &str,
+    ) -> StoreResult<Option<(EventSummary, Vec<AttemptInfo>)>> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = $1 AND account_id = $2");
+        let row: Option<EventRow> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(event_id)
+            .bind(account_id.as_str())
+            .fetch_optional(pool)
+            .await)?;
+        let Some(row) = row else { return Ok(None) };
+        let event = self.with_deliveries(vec![row]).await?.remove(0);
+        let attempts: Vec<(String, i64, i64, i64, String, Option<i64>, Option<String>, Option<String>, String)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT a.delivery_id, a.attempt_no, a.started_at_ms, a.latency_ms, a.url, a.status_code, a.response_excerpt, a.error, a.outcome \
+             FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.event_id = $1 ORDER BY a.started_at_ms, a.id")
+            .bind(event_id)
+            .fetch_all(pool)
+            .await)?;
+        let attempts = attempts
+            .into_iter()
+            .map(
+                |(
+                    delivery_id,
+                    attempt_no,
+                    started_at_ms,
+                    latency_ms,
+                    url,
+                    status_code,
+                    response_excerpt,
+                    error,
+                    outcome,
+                )| AttemptInfo {
+                    delivery_id,
+                    attempt_no,
+                    started_at_ms,
+                    latency_ms,
+                    url,
+                    status_code,
+                    response_excerpt,
+                    error,
+                    outcome,
+                },
+            )
+            .collect();
+        Ok(Some((event, attempts)))
+    }
+
+    /// E-mails stored for an account (newest last): what would have been sent without SMTP.
+    pub async fn stored_emails(&self, account_id: &AccountId) -> StoreResult<Vec<StoredEmail>> {
+        let rows: Vec<(String, String, String, i64)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT to_address, subject, body, created_at_ms FROM outgoing_emails WHERE account_id = $1 ORDER BY id")
+            .bind(account_id.as_str())
+            .fetch_all(pool)
+            .await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(to_address, subject, body, created_at_ms)| StoredEmail { to_address, subject, body, created_at_ms })
+            .collect())
+    }
+
+    /// How many deliveries are in each state (for tests, metrics and the benchmark).
+    pub async fn delivery_state_counts(&self) -> StoreResult<Vec<(String, i64)>> {
+        with_pool!(self, pool => sqlx::query_as("SELECT state, COUNT(*) FROM deliveries GROUP BY state ORDER BY state")
+            .fetch_all(pool)
+            .await)
+        .map_err(Into::into)
+    }
+}
+
+macro_rules! define_record_attempts {
+    ($name:ident, $conn:ty) => {
+        async fn $name(conn: &mut $conn, node: &str, records: &[AttemptRecord], disable_after_dead: i64) -> StoreResult<Vec<DisabledEndpoint>> {
+            let now = now_ms();
+            let mut delivered_endpoints: Vec<&str> = Vec::new();
+            let mut to_disable: Vec<(&AttemptRecord, String)> = Vec::new();
+            for record in records {
+                sqlx::query(
+                    "INSERT INTO delivery_attempts (delivery_id, attempt_no, started_at_ms, latency_ms, url, status_code, response_excerpt, error, outcome) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&record.delivery_id)
+                .bind(record.attempt_no)
+                .bind(record.started_at_ms)
+                .bind(record.latency_ms)
+                .bind(&record.url)
+                .bind(record.status_code)
+                .bind(&record.response_excerpt)
+                .bind(&record.error)
+                .bind(record.outcome.as_str())
+                .execute(&mut *conn)
+                .await?;
+                // A disabled endpoint's deliveries go to `parked`, whatever this attempt says.
+                let (state, next, delivered_at) = match record.outcome {
+                    Outcome::Delivered => ("delivered", now, Some(now)),
+                    Outcome::Retry { next_attempt_ms } => ("pending", next_attempt_ms, None),
+                    Outcome::Dead => ("dead", now, None),
+                    Outcome::Gone => ("parked", now, None),
+                };
+                let updated = sqlx::query(
+                    "UPDATE deliveries SET \
+                       state = CASE WHEN $2 = 'pending' AND EXISTS (SELECT 1 FROM callback_endpoints e WHERE e.id = deliveries.endpoint_id AND e.disabled_at_ms IS NOT NULL) \
+                               THEN 'parked' ELSE $2 END, \
+                       next_attempt_ms = $3, delivered_at_ms = $4, attempts = attempts + 1, round_attempts = round_attempts + 1, \
+                       last_status = $5, last_error = $6, locked_by = NULL, locked_until_ms = NULL \
+                     WHERE id = $1 AND locked_by = $7 AND state = 'pending'",
+                )
+                .bind(&record.delivery_id)
+                .bind(state)
+                .bind(next)
+                .bind(delivered_at)
+                .bind(record.status_code)
+                .bind(&record.error)
+                .bind(node)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+                if updated == 0 {
+                    tracing::warn!(delivery_id = %record.delivery_id, "attempt result for a delivery this node no longer holds; logged only");
+                    continue;
+                }
+                match record.outcome {
+                    Outcome::Delivered => {
+                        if !delivered_endpoints.contains(&record.endpoint_id.as_str()) {
+                            delivered_endpoints.push(&record.endpoint_id);
+                        }
+                    }
+                    Outcome::Dead => {
+                        let (streak, disabled): (i64, Option<i64>) = sqlx::query_as(
+                            "UPDATE callback_endpoints SET consecutive_dead = consecutive_dead + 1 WHERE id = $1 RETURNING consecutive_dead, disabled_at_ms",
+                        )
+                        .bind(&record.endpoint_id)
+                        .fetch_one(&mut *conn)
+                        .await?;
+                        if disabled.is_none() && streak >= disable_after_dead {
+                            to_disable.push((record, format!("{streak} deliveries in a row failed every attempt")));
+                        }
+                    }
+                    Outcome::Gone => to_disable.push((record, "the receiver answered 410 Gone".to_owned())),
+                    Outcome::Retry { .. } => {}
+                }
+            }
+            for endpoint_id in delivered_endpoints {
+                sqlx::query("UPDATE callback_endpoints SET consecutive_dead = 0 WHERE id = $1 AND consecutive_dead <> 0")
+                    .bind(endpoint_id)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            let mut disabled = Vec::new();
+            for (record, reason) in to_disable {
+                let changed = sqlx::query(
+                    "UPDATE callback_endpoints SET disabled_at_ms = $2, disabled_reason = $3 WHERE id = $1 AND disabled_at_ms IS NULL",
+                )
+                .bind(&record.endpoint_id)
+                .bind(now)
+                .bind(&reason)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+                if changed == 0 {
+                    continue;
+                }
+                let parked = sqlx::query(
+                    "UPDATE deliveries SET state = 'parked', locked_by = NULL, locked_until_ms = NULL WHERE endpoint_id = $1 AND state = 'pending'",
+                )
+                .bind(&record.endpoint_id)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+                let owner: Option<(String,)> = sqlx::query_as("SELECT email FROM accounts WHERE id = $1")
+                    .bind(&record.account_id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                if let Some((email,)) = owner {
+                    let body = format!(
+                        "Countersign stopped sending callbacks to {url} because {reason}.\n\n\
+                         Events for this URL are kept (parked), not lost: {parked} are waiting now, and new ones will wait too.\n\
+                         When the URL works again, save it again as your callback URL (PUT /v3/account or PUT /v3/api_app/{{client_id}}) \
+                         or call POST /v3/callback_endpoints/enable with url={url}, and every parked event is sent.\n",
+                        url = record.url
+                    );
+                    sqlx::query("INSERT INTO outgoing_emails (account_id, to_address, subject, body, created_at_ms) VALUES ($1, $2, $3, $4, $5)")
+                        .bind(&record.account_id)
+                        .bind(&email)
+                        .bind("Countersign: your callback URL was disabled")
+                        .bind(&body)
+                        .bind(now)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                tracing::warn!(account_id = %record.account_id, url = %record.url, %reason, parked, "callback URL disabled");
+                disabled.push(DisabledEndpoint {
+                    endpoint_id: record.endpoint_id.clone(),
+                    account_id: record.account_id.clone(),
+                    url: record.url.clone(),
+                    reason,
+                    parked,
+                });
+            }
+            Ok(disabled)
+        }
+    };
+}
+
+define_record_attempts!(record_attempts_sqlite, sqlx::SqliteConnection);
+define_record_attempts!(record_attempts_postgres, sqlx::PgConnection);

@@ -37,10 +37,13 @@ echo "--> on SQLite"
 echo "--> on PostgreSQL"
 if psql "$PG_URL" -qtAc 'SELECT 1' >/dev/null 2>&1; then
     schema="cs_conformance_$(date +%s)_$$"
-    psql "$PG_URL" -qc "CREATE SCHEMA $schema" >/dev/null
-    trap 'psql "$PG_URL" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true' EXIT
+    psql "$PG_URL" -qc "CREATE SCHEMA $schema; CREATE SCHEMA ${schema}_strict" >/dev/null
+    trap 'psql "$PG_URL" -qc "DROP SCHEMA IF EXISTS $schema CASCADE; DROP SCHEMA IF EXISTS ${schema}_strict CASCADE" >/dev/null 2>&1 || true' EXIT
     sep='?'; case "$PG_URL" in *\?*) sep='&';; esac
-    (cd conformance/python && CONFORMANCE_DATABASE_URL="${PG_URL}${sep}options=-c%20search_path%3D${schema}" "../../$VENV/bin/pytest" -q)
+    (cd conformance/python \
+        && CONFORMANCE_DATABASE_URL="${PG_URL}${sep}options=-c%20search_path%3D${schema}" \
+           CONFORMANCE_STRICT_DATABASE_URL="${PG_URL}${sep}options=-c%20search_path%3D${schema}_strict" \
+           "../../$VENV/bin/pytest" -q)
 elif [ "${COUNTERSIGN_REQUIRE_POSTGRES:-}" = "1" ]; then
     echo "FAILED: PostgreSQL is required (COUNTERSIGN_REQUIRE_POSTGRES=1) but $PG_URL is not reachable" >&2
     exit 1

@@ -8,9 +8,15 @@ Environment:
   CONFORMANCE_DATABASE_URL   optional postgres://... URL, passed to the server as
                              COUNTERSIGN_DATABASE_URL (default: SQLite in a temp data dir)
   CONFORMANCE_REQUIRE_SERVER =1 makes a missing binary an error instead of a skip
+
+The `callback_receiver` fixture is a real HTTP server in the test process (127.0.0.1, free port)
+that records every request the Countersign delivery engine sends and acknowledges it the way
+Dropbox Sign requires (HTTP 200, body "Hello API Event Received").
 """
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import os
 import re
@@ -18,9 +24,11 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -124,7 +132,7 @@ def _tail(path: Path, n: int = 60) -> str:
         return "<no log>"
 
 
-def start_server(allow_private_callbacks: bool, tmp_root: Path, name: str) -> Server:
+def start_server(allow_private_callbacks: bool, tmp_root: Path, name: str, database_url: str | None = None) -> Server:
     bin_path = _binary()
     if not (bin_path.is_file() and os.access(bin_path, os.X_OK)):
         msg = f"countersign binary not found at {bin_path} (build it or set COUNTERSIGN_BIN)"
@@ -141,8 +149,8 @@ def start_server(allow_private_callbacks: bool, tmp_root: Path, name: str) -> Se
     env.pop("COUNTERSIGN_DATABASE_URL", None)
     if allow_private_callbacks:
         env["COUNTERSIGN_ALLOW_PRIVATE_CALLBACKS"] = "1"
-    if os.environ.get("CONFORMANCE_DATABASE_URL"):
-        env["COUNTERSIGN_DATABASE_URL"] = os.environ["CONFORMANCE_DATABASE_URL"]
+    if database_url:
+        env["COUNTERSIGN_DATABASE_URL"] = database_url
 
     port = _free_port()
     log = open(log_path, "wb")
@@ -198,7 +206,12 @@ def tmp_root(request):
 @pytest.fixture(scope="session")
 def server(tmp_root) -> Server:
     """One server for the session, with COUNTERSIGN_ALLOW_PRIVATE_CALLBACKS=1."""
-    s = start_server(allow_private_callbacks=True, tmp_root=tmp_root, name="main")
+    s = start_server(
+        allow_private_callbacks=True,
+        tmp_root=tmp_root,
+        name="main",
+        database_url=os.environ.get("CONFORMANCE_DATABASE_URL"),
+    )
     yield s
     stop_server(s)
 
@@ -206,7 +219,15 @@ def server(tmp_root) -> Server:
 @pytest.fixture(scope="session")
 def strict_server(tmp_root) -> Server:
     """A second server with default callback URL rules (https to public addresses only)."""
-    s = start_server(allow_private_callbacks=False, tmp_root=tmp_root, name=f"strict-{uuid.uuid4().hex[:6]}")
+    # Its own store: two servers with different callback rules and different master keys are not two
+    # nodes of one instance (Countersign refuses to start a node whose master key does not match the
+    # database). On PostgreSQL it gets the second schema scripts/test.sh prepares, else SQLite.
+    s = start_server(
+        allow_private_callbacks=False,
+        tmp_root=tmp_root,
+        name=f"strict-{uuid.uuid4().hex[:6]}",
+        database_url=os.environ.get("CONFORMANCE_STRICT_DATABASE_URL"),
+    )
     yield s
     stop_server(s)
 
@@ -225,6 +246,205 @@ def other_account(server) -> Account:
 @pytest.fixture
 def client(server, account) -> ApiClient:
     return server.client(account.api_key)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Callback receiver
+# ---------------------------------------------------------------------------------------------------
+
+CALLBACK_ACK = b"Hello API Event Received"
+CALLBACK_DEADLINE_S = 15.0
+
+
+def parse_multipart_form(content_type: str, body: bytes) -> list[tuple[str, bytes]]:
+    """Parse a multipart/form-data body with the standard library only: (field name, raw bytes) per part.
+
+    The body is handed to `email` with a synthesized MIME header carrying the request's Content-Type
+    (and so its boundary). Any parse defect fails the test.
+    """
+    assert content_type.lower().startswith("multipart/form-data"), f"Content-Type is {content_type!r}"
+    head = f"MIME-Version: 1.0\r\nContent-Type: {content_type}\r\n\r\n".encode("latin-1")
+    msg = email.message_from_bytes(head + body, policy=email.policy.HTTP)
+    assert msg.is_multipart(), f"body is not multipart: {body[:200]!r}"
+    assert not msg.defects, f"multipart defects {msg.defects!r} in {body[:300]!r}"
+    fields = []
+    for part in msg.iter_parts():
+        assert not part.defects, f"part defects {part.defects!r}"
+        disposition = part.get("Content-Disposition", "")
+        assert str(disposition).startswith("form-data"), f"part Content-Disposition is {disposition!r}"
+        name = part.get_param("name", header="content-disposition")
+        assert name, f"part without a name: {disposition!r}"
+        fields.append((name, part.get_payload(decode=True)))
+    return fields
+
+
+@dataclass
+class ReceivedRequest:
+    """One request the receiver got, exactly as it came in."""
+
+    method: str
+    path: str
+    headers: list[tuple[str, str]]  # in wire order, names as sent
+    body: bytes
+    received_at: float
+
+    def header(self, name: str) -> str | None:
+        values = [v for k, v in self.headers if k.lower() == name.lower()]
+        assert len(values) <= 1, f"header {name!r} sent {len(values)} times: {values!r}"
+        return values[0] if values else None
+
+    def header_dict(self) -> dict[str, str]:
+        return {k: v for k, v in self.headers}
+
+    def form_fields(self) -> list[tuple[str, bytes]]:
+        return parse_multipart_form(self.header("Content-Type") or "", self.body)
+
+    def json_text(self) -> str:
+        """The `json` form field, the only field a Dropbox Sign callback carries."""
+        fields = self.form_fields()
+        names = [n for n, _ in fields]
+        assert names == ["json"], f"callback form fields are {names!r}, expected exactly ['json']"
+        return fields[0][1].decode("utf-8")
+
+
+@dataclass
+class ReceiverEndpoint:
+    """A callback URL handed to the server: whose key signs it, and whether it is an app's."""
+
+    path: str
+    url: str
+    api_key: str
+    client_id: str | None = None  # set for an app callback URL
+
+
+@dataclass
+class CallbackReceiver:
+    base_url: str
+    httpd: ThreadingHTTPServer
+    requests: list[ReceivedRequest] = field(default_factory=list)
+    endpoints: dict[str, ReceiverEndpoint] = field(default_factory=dict)
+    cond: threading.Condition = field(default_factory=threading.Condition)
+
+    def record(self, req: ReceivedRequest) -> None:
+        with self.cond:
+            self.requests.append(req)
+            self.cond.notify_all()
+
+    def endpoint(self, api_key: str, client_id: str | None = None, label: str = "cb") -> ReceiverEndpoint:
+        """A fresh callback URL on this receiver, registered so every callback to it can be checked."""
+        path = f"/{label}/{uuid.uuid4().hex}"
+        ep = ReceiverEndpoint(path=path, url=self.base_url + path, api_key=api_key, client_id=client_id)
+        with self.cond:
+            self.endpoints[path] = ep
+        return ep
+
+    def received(self, path: str | None = None) -> list[ReceivedRequest]:
+        with self.cond:
+            return [r for r in self.requests if path is None or r.path == path]
+
+    def wait_for(self, path: str, count: int = 1, timeout: float = CALLBACK_DEADLINE_S) -> list[ReceivedRequest]:
+        """Wait (up to `timeout` s) until `path` got at least `count` requests; return them all."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                got = [r for r in self.requests if r.path == path]
+                if len(got) >= count:
+                    return got
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    paths = [r.path for r in self.requests]
+                    raise AssertionError(
+                        f"{path} got {len(got)} request(s) within {timeout}s, expected {count} "
+                        f"(receiver saw {len(paths)} request(s) in total: {paths!r})"
+                    )
+                self.cond.wait(timeout=left)
+
+    def assert_sdk_accepts_all(self) -> int:
+        """Every request received so far is a callback the official SDK accepts.
+
+        For each one: `EventCallbackRequest.init(json)` parses it, `EventCallbackHelper.is_valid` is
+        True with the key of the account the URL belongs to, and `get_callback_type` says app callback
+        exactly when the URL is an app's. Returns how many were checked.
+        """
+        from dropbox_sign import EventCallbackHelper
+        from dropbox_sign.models import EventCallbackRequest
+
+        reqs = self.received()
+        for req in reqs:
+            ep = self.endpoints.get(req.path)
+            assert ep is not None, f"request to an unregistered receiver path: {req.method} {req.path}"
+            assert req.method == "POST", f"{req.method} {req.path}: callbacks must be POSTed"
+            text = req.json_text()
+            callback = EventCallbackRequest.init(text)
+            assert isinstance(callback, EventCallbackRequest), f"init returned {callback!r} for {text!r}"
+            assert EventCallbackHelper.is_valid(ep.api_key, callback), f"is_valid is False for {req.path}: {text}"
+            expected = (
+                EventCallbackHelper.EVENT_TYPE_APP_CALLBACK
+                if ep.client_id
+                else EventCallbackHelper.EVENT_TYPE_ACCOUNT_CALLBACK
+            )
+            assert EventCallbackHelper.get_callback_type(callback) == expected, f"{req.path}: {text}"
+            if ep.client_id:
+                assert callback.event.event_metadata.reported_for_app_id == ep.client_id, text
+        return len(reqs)
+
+
+class _ReceiverHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the delivery engine pools connections
+    receiver: CallbackReceiver  # set on the per-receiver subclass
+
+    def _handle(self) -> None:
+        length = self.headers.get("Content-Length")
+        if length is not None:
+            body = self.rfile.read(int(length))
+        elif "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            body = b"".join(chunks)
+        else:
+            body = b""
+        self.receiver.record(
+            ReceivedRequest(
+                method=self.command,
+                path=self.path,
+                headers=list(self.headers.items()),
+                body=body,
+                received_at=time.time(),
+            )
+        )
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(CALLBACK_ACK)))
+        self.end_headers()
+        self.wfile.write(CALLBACK_ACK)
+
+    do_POST = do_PUT = do_GET = _handle
+
+    def log_message(self, format, *args):  # keep pytest output clean
+        pass
+
+
+@pytest.fixture(scope="session")
+def callback_receiver() -> CallbackReceiver:
+    """A real HTTP server on 127.0.0.1:0 recording every callback; answers 200 "Hello API Event Received"."""
+    handler = type("ReceiverHandler", (_ReceiverHandler,), {})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    receiver = CallbackReceiver(base_url=f"http://127.0.0.1:{httpd.server_address[1]}", httpd=httpd)
+    handler.receiver = receiver
+    thread = threading.Thread(target=httpd.serve_forever, name="callback-receiver", daemon=True)
+    thread.start()
+    yield receiver
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(timeout=10)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

@@ -241,17 +241,26 @@ async fn attempt(
         attempt_once(&shared, &delivery).await
     };
     slot.held.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-    if let Some(record) = record {
-        let _ = records.send(record);
-    }
+    let _ = records.send(record);
     shared.room.notify_one();
 }
 
-async fn attempt_once(shared: &Shared, delivery: &ClaimedDelivery) -> Option<AttemptRecord> {
-    let secret = secret_for(shared, &delivery.endpoint_id).await?;
+async fn attempt_once(shared: &Shared, delivery: &ClaimedDelivery) -> AttemptRecord {
     let started_at_ms = now_ms();
-    let request = prepare(delivery, &secret, started_at_ms / 1000);
-    let report = send(&shared.client, &shared.config, &delivery.url, request).await;
+    // Without its signing secret a delivery cannot be sent; the failure is recorded like any other, so
+    // it is visible in the attempt log and retried on schedule instead of sitting on a lease.
+    let report = match secret_for(shared, &delivery.endpoint_id).await {
+        Some(secret) => {
+            let request = prepare(delivery, &secret, started_at_ms / 1000);
+            send(&shared.client, &shared.config, &delivery.url, request).await
+        }
+        None => crate::sender::AttemptReport {
+            answer: crate::schedule::Answer::default(),
+            latency: Duration::ZERO,
+            excerpt: None,
+            error: Some("the endpoint's signing secret could not be read on this node".to_owned()),
+        },
+    };
     let outcome = decide(&report.answer, delivery.round_attempts, &shared.config, now_ms());
     let host = url::Url::parse(&delivery.url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
     let latency_ms = report.latency.as_millis() as i64;
@@ -270,7 +279,7 @@ async fn attempt_once(shared: &Shared, delivery: &ClaimedDelivery) -> Option<Att
             "callback attempt failed"
         );
     }
-    Some(AttemptRecord {
+    AttemptRecord {
         delivery_id: delivery.id.clone(),
         endpoint_id: delivery.endpoint_id.clone(),
         account_id: delivery.account_id.clone(),
@@ -282,7 +291,7 @@ async fn attempt_once(shared: &Shared, delivery: &ClaimedDelivery) -> Option<Att
         response_excerpt: report.excerpt,
         error: report.error,
         outcome,
-    })
+    }
 }
 
 fn outcome_label(outcome: Outcome) -> &'static str {

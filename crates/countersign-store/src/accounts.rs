@@ -139,3 +139,20 @@ impl Store {
             .collect()
     }
 }
+
+impl Store {
+    /// Checks that this instance's master key opens the secrets already stored. Nodes sharing one
+    /// database must share one key: a node with another key could not sign callbacks and would hold
+    /// deliveries it can never send, so it must not start.
+    pub async fn verify_master_key(&self) -> StoreResult<()> {
+        let sample: Option<(Vec<u8>,)> = with_pool!(self, pool => sqlx::query_as("SELECT key_sealed FROM api_keys ORDER BY id LIMIT 1").fetch_optional(pool).await)?;
+        match sample {
+            Some((sealed,)) if self.master_key.open(&sealed).is_err() => Err(StoreError::Corrupt(
+                "the master key does not open the secrets in this database: every node sharing a database needs the same \
+                 COUNTERSIGN_MASTER_KEY (or the same master.key file)"
+                    .into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+}

@@ -73,6 +73,7 @@ pub async fn open_store(storage: &StorageConfig) -> anyhow::Result<Store> {
             Store::open_sqlite(&storage.data_dir.join("countersign.sqlite3"), key).await.context("opening SQLite")?
         }
     };
+    store.verify_master_key().await?;
     Ok(store)
 }
 

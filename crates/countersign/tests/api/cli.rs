@@ -49,7 +49,9 @@ async fn wait_healthy(base: &str) {
     panic!("{base} did not become healthy");
 }
 
-fn terminate_and_wait(mut child: Child) -> std::process::ExitStatus {
+/// Sends SIGTERM and waits for the exit without blocking the runtime (the test's own receiver may
+/// still be answering the server's last callbacks).
+async fn terminate_and_wait(mut child: Child) -> std::process::ExitStatus {
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let until = Instant::now() + Duration::from_secs(20);
@@ -58,7 +60,7 @@ fn terminate_and_wait(mut child: Child) -> std::process::ExitStatus {
             return status;
         }
         assert!(Instant::now() < until, "the server did not stop after SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -92,7 +94,7 @@ async fn serve_prints_a_working_key_once_and_stops_on_sigterm() {
     // Logs are JSON lines on stderr and never contain the key.
     let log_line = wait_for_line(&stderr, Duration::from_secs(5), |l| l.contains("countersign is listening"));
     assert!(serde_json::from_str::<Value>(&log_line).is_ok(), "{log_line}");
-    assert!(terminate_and_wait(child).success(), "graceful shutdown exits 0");
+    assert!(terminate_and_wait(child).await.success(), "graceful shutdown exits 0");
     let logs: Vec<String> = stderr.try_iter().collect();
     assert!(!logs.iter().any(|l| l.contains(&key)));
 
@@ -102,7 +104,7 @@ async fn serve_prints_a_working_key_once_and_stops_on_sigterm() {
     wait_healthy(&format!("http://127.0.0.1:{port}")).await;
     let me = reqwest::Client::new().get(format!("{api_base}/account")).basic_auth(&key, Some("")).send().await.unwrap();
     assert_eq!(me.status(), 200, "the first key still works after a restart");
-    assert!(terminate_and_wait(child).success());
+    assert!(terminate_and_wait(child).await.success());
     assert!(!stdout.try_iter().any(|l| l.contains("API key")));
 }
 
@@ -144,7 +146,7 @@ async fn flags_win_over_environment_which_wins_over_the_config_file() {
         .unwrap();
     assert_eq!(me.headers()["x-ratelimit-limit"], "9", "the flag wins over env and file");
     assert!(dir.path().join("data").join("countersign.sqlite3").exists(), "data dir from the file");
-    assert!(terminate_and_wait(child).success());
+    assert!(terminate_and_wait(child).await.success());
 }
 
 async fn account_create_prints_one_json_object_with_a_working_key(backend: Backend) {
@@ -181,3 +183,102 @@ both_backends!(
     account_create_prints_one_json_object_with_a_working_key,
     account_create_prints_one_json_object_with_a_working_key
 );
+
+/// Starts `countersign serve` as its own process and returns it with its API key (read from stdout).
+fn spawn_server(data_dir: &std::path::Path, port: u16, database_url: Option<&str>) -> (Child, mpsc::Receiver<String>) {
+    let mut command = Command::new(countersign_bin());
+    command
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(data_dir)
+        .env("COUNTERSIGN_ALLOW_PRIVATE_CALLBACKS", "1")
+        .env("COUNTERSIGN_CALLBACK_LEASE", "2s")
+        .env("COUNTERSIGN_CALLBACK_RETRY_SCHEDULE", "200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms")
+        .env_remove("COUNTERSIGN_CONFIG")
+        .env_remove("COUNTERSIGN_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if let Some(url) = database_url {
+        command.args(["--database-url", url]);
+    }
+    let mut child = command.spawn().unwrap();
+    let stdout = lines_of(child.stdout.take().unwrap());
+    (child, stdout)
+}
+
+async fn deliveries_survive_sigkill(backend: Backend) {
+    let database_url = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => match crate::helpers::fresh_postgres_schema().await {
+            Some(url) => Some(url),
+            None => return,
+        },
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let receiver = crate::receiver::Receiver::start().await;
+    receiver.set_default("/cb", crate::receiver::Behaviour::Hang(Duration::from_millis(500)));
+    let (child, stdout) = spawn_server(dir.path(), port, database_url.as_deref());
+    let key_line = wait_for_line(&stdout, Duration::from_secs(30), |l| l.contains("API key:"));
+    let key = key_line.split_whitespace().nth(2).unwrap().to_owned();
+    wait_healthy(&base).await;
+    let client = reqwest::Client::new();
+    let set = client
+        .put(format!("{base}/v3/account"))
+        .basic_auth(&key, Some(""))
+        .json(&serde_json::json!({"callback_url": receiver.url("/cb")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), 200);
+    let mut committed = Vec::new();
+    for _ in 0..40 {
+        let response =
+            client.post(format!("{base}/v3/account/callback_test")).basic_auth(&key, Some("")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        committed.push(body["event"]["event_id"].as_str().unwrap().to_owned());
+    }
+    receiver.wait_count("/cb", 3, Duration::from_secs(15)).await;
+    // SIGKILL: no shutdown path runs; deliveries in flight hold leases that nobody will release.
+    let mut child = child;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before_restart: std::collections::HashSet<String> =
+        receiver.received("/cb").iter().map(|r| r.json["event_id"].as_str().unwrap_or("").to_owned()).collect();
+    let (child, _stdout) = spawn_server(dir.path(), port, database_url.as_deref());
+    wait_healthy(&base).await;
+    crate::helpers::wait_for(Duration::from_secs(30), "every committed event to arrive", || async {
+        let got: std::collections::HashSet<String> =
+            receiver.received("/cb").iter().map(|r| r.json["event_id"].as_str().unwrap_or("").to_owned()).collect();
+        committed.iter().all(|id| got.contains(id)).then_some(())
+    })
+    .await;
+    // At most max_in_flight_per_url (32) were on the wire when the process died.
+    assert!(before_restart.len() < committed.len(), "the kill happened while deliveries were still under way");
+    assert!(terminate_and_wait(child).await.success());
+}
+both_backends!(deliveries_survive_sigkill, deliveries_survive_sigkill);
+
+#[test]
+fn a_node_whose_master_key_does_not_match_the_database_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let create = |email: &str| {
+        Command::new(countersign_bin())
+            .args(["account", "create", "--email", email, "--data-dir"])
+            .arg(dir.path())
+            .env_remove("COUNTERSIGN_DATABASE_URL")
+            .env_remove("COUNTERSIGN_MASTER_KEY")
+            .output()
+            .unwrap()
+    };
+    assert!(create("first@example.com").status.success());
+    std::fs::write(dir.path().join("master.key"), "00".repeat(32)).unwrap();
+    let refused = create("second@example.com");
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("master key"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}

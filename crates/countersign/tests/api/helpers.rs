@@ -2,10 +2,13 @@
 //! on port 0, against a fresh SQLite file or a fresh PostgreSQL schema, talked to over HTTP.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use countersign::config::ServerConfig;
 use countersign::startup::Application;
+use countersign_delivery::DeliveryConfig;
+use countersign_store::Store;
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::Value;
 use sqlx::Connection;
@@ -42,6 +45,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub data_dir: TempDir,
     pub database_url: Option<String>,
+    pub store: Arc<Store>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -98,11 +102,17 @@ pub struct Options {
     pub allow_private_callbacks: bool,
     pub rate_limit_per_minute: u32,
     pub max_body_bytes: usize,
+    pub delivery: DeliveryConfig,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { allow_private_callbacks: true, rate_limit_per_minute: 0, max_body_bytes: 10 * 1024 * 1024 }
+        Self {
+            allow_private_callbacks: true,
+            rate_limit_per_minute: 0,
+            max_body_bytes: 10 * 1024 * 1024,
+            delivery: DeliveryConfig { poll_interval: Duration::from_millis(500), ..DeliveryConfig::default() },
+        }
     }
 }
 
@@ -116,6 +126,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> Option<TestAp
     config.allow_private_callbacks = options.allow_private_callbacks;
     config.rate_limit_per_minute = options.rate_limit_per_minute;
     config.max_body_bytes = options.max_body_bytes;
+    config.delivery = options.delivery;
     config.default_account_email = "owner@example.com".to_owned();
     if backend == Backend::Postgres {
         config.storage.database_url = Some(fresh_postgres_schema().await?);
@@ -124,6 +135,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> Option<TestAp
     let app = Application::build(config).await.expect("the application builds");
     let first = app.first_start.as_ref().expect("a fresh database gets a default account");
     let api_key = first.api_key.expose().to_owned();
+    let store = app.store();
     let base = format!("http://{}", app.local_addr());
     let (tx, rx) = oneshot::channel();
     let server = tokio::spawn(app.run_until_stopped(async move {
@@ -137,6 +149,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> Option<TestAp
         client,
         data_dir,
         database_url,
+        store,
         shutdown: Some(tx),
         server: Some(server),
     };
@@ -214,4 +227,55 @@ pub async fn expect_error(response: Response, status: u16, name: &str) -> Value 
     assert_eq!(body["error"]["error_name"], name, "{body}");
     assert!(body["error"]["error_msg"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
     body["error"].clone()
+}
+
+/// Waits until `check` returns `Some`, polling every 20 ms, failing after `deadline` with `what`.
+pub async fn wait_for<T, F, Fut>(deadline: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let until = tokio::time::Instant::now() + deadline;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        if tokio::time::Instant::now() >= until {
+            panic!("timed out after {deadline:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+impl TestApp {
+    /// Sets the account's callback URL through the API.
+    pub async fn set_account_callback(&self, url: &str) {
+        let response = self.put_json("/v3/account", &serde_json::json!({"callback_url": url})).await;
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    }
+
+    /// Queues a `callback_test` to the account URL and returns its event id.
+    pub async fn account_callback_test(&self) -> String {
+        let response = self.request(Method::POST, "/v3/account/callback_test").send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        body["event"]["event_id"].as_str().unwrap().to_owned()
+    }
+
+    /// The event with its deliveries and attempt log.
+    pub async fn event(&self, event_id: &str) -> Value {
+        let response = self.get(&format!("/v3/events/{event_id}")).await;
+        assert_eq!(response.status(), 200);
+        response.json::<Value>().await.unwrap()["event"].clone()
+    }
+
+    /// Waits until every delivery of the event is in `state`.
+    pub async fn wait_event_state(&self, event_id: &str, state: &str, deadline: Duration) -> Value {
+        wait_for(deadline, &format!("event {event_id} to be {state}"), || async {
+            let event = self.event(event_id).await;
+            let deliveries = event["deliveries"].as_array().cloned().unwrap_or_default();
+            (!deliveries.is_empty() && deliveries.iter().all(|d| d["state"] == state)).then_some(event)
+        })
+        .await
+    }
 }

@@ -1,9 +1,11 @@
 //! Black-box tests of the HTTP API: the real server on port 0, on SQLite and on PostgreSQL.
 
 mod helpers;
+mod receiver;
 
 mod account;
 mod api_app;
 mod auth;
+mod callbacks;
 mod cli;
 mod ops;

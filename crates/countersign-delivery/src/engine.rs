@@ -106,8 +106,14 @@ async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     let mut in_flight = JoinSet::new();
     let wakeup = shared.store.delivery_wakeup();
     let config = &shared.config;
-    let backlog_per_url = config.max_in_flight_per_url.max(1) * 2;
-    let hold_limit = config.max_in_flight.max(1) * 2;
+    // How many claimed deliveries this node keeps in hand, per URL and in all. Deliveries in hand but
+    // not yet on the wire cost only memory and a lease; having them ready keeps every permit busy. The
+    // per-URL bound (4 × its concurrency) keeps a slow URL's waiting deliveries well inside the lease:
+    // 4 rounds of the attempt timeout.
+    let backlog_per_url = config.max_in_flight_per_url.max(1) * 4;
+    let hold_limit = (config.max_in_flight.max(1) * 4).max(config.batch as usize);
+    // Claim in useful amounts: one claim is one write transaction.
+    let min_claim = (config.batch / 4).max(1);
     let mut failures = 0u32;
     loop {
         if *shutdown.borrow() {
@@ -126,8 +132,9 @@ async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
         };
         let room = hold_limit.saturating_sub(held) as i64;
         let limit = room.min(config.batch);
+        let worth_claiming = limit > 0 && (held == 0 || limit >= min_claim);
         let mut claimed_full_batch = false;
-        if limit > 0 {
+        if worth_claiming {
             match shared.store.claim_deliveries(&shared.node_id, config.lease.as_millis() as i64, limit, &exclude).await
             {
                 Ok(claimed) => {
@@ -154,10 +161,11 @@ async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
         if claimed_full_batch {
             continue;
         }
-        let wait = if limit == 0 {
+        let wait = if !worth_claiming {
+            // Enough in hand: wait for room (or the poll).
             config.poll_interval
         } else {
-            match shared.store.next_due_ms().await {
+            match shared.store.next_claimable_ms().await {
                 Ok(Some(due)) => {
                     Duration::from_millis((due - now_ms()).clamp(0, config.poll_interval.as_millis() as i64) as u64)
                 }
@@ -165,9 +173,14 @@ async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
                 Err(_) => Duration::from_millis(500),
             }
         };
-        if wait.is_zero() && limit > 0 && exclude.is_empty() {
-            // Due work exists but another node holds it (or it was excluded): don't spin.
-            tokio::time::sleep(Duration::from_millis(5)).await;
+        if wait.is_zero() {
+            // Something is claimable but this claim did not get it (another node took it first, or its
+            // URL is excluded here): try again shortly rather than spin.
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(5)) => {}
+                _ = shared.room.notified() => {}
+                _ = shutdown.changed() => {}
+            }
             continue;
         }
         tokio::select! {

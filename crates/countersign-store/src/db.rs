@@ -13,6 +13,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 use crate::StoreResult;
 
+/// SQLite write transactions begin with `BEGIN IMMEDIATE`: a deferred transaction that reads before
+/// it writes can fail with `SQLITE_BUSY` (without waiting) when another writer commits in between.
 pub(crate) enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
@@ -53,7 +55,9 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // 16 MiB of page cache per connection (the default is 2), so hot deliveries are not re-read from the OS.
+            .pragma("cache_size", "-16384");
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(Self { pool: Pool::Sqlite(pool), master_key, delivery_wakeup: Arc::new(Notify::new()) })

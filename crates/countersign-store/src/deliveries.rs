@@ -25,15 +25,17 @@ pub struct ClaimedDelivery {
     pub round_attempts: i64,
 }
 
-type ClaimRow = (String, String, String, String, String, String, String, String, i64, i64);
+type ClaimRow = (String, String, String, String, String, i64, i64);
 
-const CLAIM_COLUMNS: &str =
-    "id, event_id, account_id, endpoint_id, url, payload, content_md5, content_sha256, attempts, round_attempts";
+const CLAIM_COLUMNS: &str = "id, event_id, account_id, endpoint_id, url, attempts, round_attempts";
 
-fn claimed_from_row(r: ClaimRow) -> ClaimedDelivery {
-    let (id, event_id, account_id, endpoint_id, url, payload, content_md5, content_sha256, attempts, round_attempts) =
-        r;
-    ClaimedDelivery {
+fn claimed_from_row(
+    r: ClaimRow,
+    bodies: &mut std::collections::HashMap<String, (String, String, String)>,
+) -> Option<ClaimedDelivery> {
+    let (id, event_id, account_id, endpoint_id, url, attempts, round_attempts) = r;
+    let (payload, content_md5, content_sha256) = bodies.remove(&id)?;
+    Some(ClaimedDelivery {
         id,
         event_id,
         account_id,
@@ -44,7 +46,7 @@ fn claimed_from_row(r: ClaimRow) -> ClaimedDelivery {
         content_sha256,
         attempts,
         round_attempts,
-    }
+    })
 }
 
 /// What became of one attempt.
@@ -182,10 +184,36 @@ type DeliveryRow = (
 );
 const EVENT_COLUMNS: &str =
     "id, event_type, event_time, signature_request_id, event_sequence, client_id, created_at_ms";
-const DELIVERY_COLUMNS: &str = "id, event_id, target, client_id, url, state, attempts, last_status, last_error, next_attempt_ms, delivered_at_ms, payload";
+const DELIVERY_COLUMNS: &str = "d.id, d.event_id, d.target, d.client_id, d.url, d.state, d.attempts, d.last_status, d.last_error, \
+     d.next_attempt_ms, d.delivered_at_ms, b.payload";
 
-fn placeholders(from: usize, count: usize) -> String {
-    (from..from + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+/// Placeholders for statements built at run time, numbered in the order they are written, so values
+/// are bound in that same order. SQLite gets anonymous `?`: it looks `$N` names up one by one, which
+/// makes long `IN (…)` lists quadratic.
+struct Placeholders {
+    sqlite: bool,
+    next: usize,
+}
+
+impl Placeholders {
+    fn new(sqlite: bool) -> Self {
+        Self { sqlite, next: 0 }
+    }
+
+    fn one(&mut self) -> String {
+        self.next += 1;
+        if self.sqlite { "?".to_owned() } else { format!("${}", self.next) }
+    }
+
+    fn list(&mut self, count: usize) -> String {
+        (0..count).map(|_| self.one()).collect::<Vec<_>>().join(", ")
+    }
+}
+
+impl Store {
+    fn is_sqlite(&self) -> bool {
+        matches!(self.pool, Pool::Sqlite(_))
+    }
 }
 
 impl Store {
@@ -214,29 +242,48 @@ impl Store {
         exclude: &[String],
     ) -> StoreResult<Vec<ClaimedDelivery>> {
         let now = now_ms();
-        let exclusion = if exclude.is_empty() {
-            String::new()
-        } else {
-            format!("AND endpoint_id NOT IN ({})", placeholders(5, exclude.len()))
-        };
         let lock = match self.pool {
             Pool::Sqlite(_) => "",
             Pool::Postgres(_) => "FOR UPDATE SKIP LOCKED",
         };
+        let mut p = Placeholders::new(self.is_sqlite());
+        let (node_p, until_p, now_p, now2_p) = (p.one(), p.one(), p.one(), p.one());
+        let exclusion = if exclude.is_empty() {
+            String::new()
+        } else {
+            format!("AND endpoint_id NOT IN ({})", p.list(exclude.len()))
+        };
+        let limit_p = p.one();
         let sql = format!(
-            "UPDATE deliveries SET locked_by = $1, locked_until_ms = $2 WHERE id IN (\
-               SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt_ms <= $3 \
-               AND (locked_until_ms IS NULL OR locked_until_ms < $3) {exclusion} \
-               ORDER BY next_attempt_ms LIMIT $4 {lock}) RETURNING {CLAIM_COLUMNS}"
+            "UPDATE deliveries SET locked_by = {node_p}, locked_until_ms = {until_p} WHERE id IN (\
+               SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt_ms <= {now_p} \
+               AND (locked_until_ms IS NULL OR locked_until_ms < {now2_p}) {exclusion} \
+               ORDER BY next_attempt_ms LIMIT {limit_p} {lock}) RETURNING {CLAIM_COLUMNS}"
         );
         let rows: Vec<ClaimRow> = with_pool!(self, pool => {
-            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(node).bind(now + lease_ms).bind(now).bind(limit);
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(node).bind(now + lease_ms).bind(now).bind(now);
             for endpoint in exclude {
                 query = query.bind(endpoint);
             }
+            query.bind(limit).fetch_all(pool).await
+        })?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT delivery_id, payload, content_md5, content_sha256 FROM delivery_bodies WHERE delivery_id IN ({})",
+            Placeholders::new(self.is_sqlite()).list(rows.len())
+        );
+        let bodies: Vec<(String, String, String, String)> = with_pool!(self, pool => {
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+            for row in &rows {
+                query = query.bind(&row.0);
+            }
             query.fetch_all(pool).await
         })?;
-        Ok(rows.into_iter().map(claimed_from_row).collect())
+        let mut bodies: std::collections::HashMap<String, (String, String, String)> =
+            bodies.into_iter().map(|(id, payload, md5, sha256)| (id, (payload, md5, sha256))).collect();
+        Ok(rows.into_iter().filter_map(|row| claimed_from_row(row, &mut bodies)).collect())
     }
 
     /// Releases the leases `node` still holds (at shutdown), so the work is claimable at once.
@@ -250,10 +297,12 @@ impl Store {
         .map_err(Into::into)
     }
 
-    /// When the next pending delivery falls due (ms), if any.
-    pub async fn next_due_ms(&self) -> StoreResult<Option<i64>> {
+    /// When the next pending delivery not under a live lease falls due (ms). Leases that expire are
+    /// noticed by the engine's poll: they last minutes, the poll seconds.
+    pub async fn next_claimable_ms(&self) -> StoreResult<Option<i64>> {
         let (due,): (Option<i64>,) = with_pool!(self, pool => sqlx::query_as(
-            "SELECT MIN(next_attempt_ms) FROM deliveries WHERE state = 'pending'")
+            "SELECT MIN(next_attempt_ms) FROM deliveries WHERE state = 'pending' AND (locked_until_ms IS NULL OR locked_until_ms < $1)")
+            .bind(now_ms())
             .fetch_one(pool)
             .await)?;
         Ok(due)
@@ -281,7 +330,7 @@ impl Store {
     ) -> StoreResult<Vec<DisabledEndpoint>> {
         let disabled = match &self.pool {
             Pool::Sqlite(pool) => {
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
                 let disabled = record_attempts_sqlite(&mut tx, node, records, disable_after_dead).await?;
                 tx.commit().await?;
                 disabled
@@ -344,6 +393,26 @@ impl Store {
             self.wake_deliveries();
         }
         Ok(Some(replayed))
+    }
+
+    /// Disables (account, url) by hand, parking what is pending for it. `false` when there is no such
+    /// endpoint.
+    pub async fn disable_endpoint(&self, account_id: &AccountId, url: &str, reason: &str) -> StoreResult<bool> {
+        let row: Option<(String,)> = with_pool!(self, pool => sqlx::query_as(
+            "UPDATE callback_endpoints SET disabled_at_ms = $3, disabled_reason = $4 WHERE account_id = $1 AND url = $2 RETURNING id")
+            .bind(account_id.as_str())
+            .bind(url)
+            .bind(now_ms())
+            .bind(reason)
+            .fetch_optional(pool)
+            .await)?;
+        let Some((endpoint_id,)) = row else { return Ok(false) };
+        with_pool!(self, pool => sqlx::query("UPDATE deliveries SET state = 'parked', locked_by = NULL, locked_until_ms = NULL WHERE endpoint_id = $1 AND state = 'pending'")
+            .bind(&endpoint_id)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(true)
     }
 
     /// The account's callback endpoints with their secrets and health.
@@ -437,8 +506,9 @@ impl Store {
             return Ok(Vec::new());
         }
         let sql = format!(
-            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE event_id IN ({}) ORDER BY created_at_ms, target",
-            placeholders(1, rows.len())
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries d JOIN delivery_bodies b ON b.delivery_id = d.id \
+             WHERE d.event_id IN ({}) ORDER BY d.created_at_ms, d.target",
+            Placeholders::new(self.is_sqlite()).list(rows.len())
         );
         let deliveries: Vec<DeliveryRow> = with_pool!(self, pool => {
             let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
@@ -569,46 +639,78 @@ impl Store {
 }
 
 macro_rules! define_record_attempts {
-    ($name:ident, $conn:ty) => {
+    ($name:ident, $conn:ty, $sqlite:expr) => {
         async fn $name(conn: &mut $conn, node: &str, records: &[AttemptRecord], disable_after_dead: i64) -> StoreResult<Vec<DisabledEndpoint>> {
             let now = now_ms();
             let mut delivered_endpoints: Vec<&str> = Vec::new();
             let mut to_disable: Vec<(&AttemptRecord, String)> = Vec::new();
-            for record in records {
-                sqlx::query(
-                    "INSERT INTO delivery_attempts (delivery_id, attempt_no, started_at_ms, latency_ms, url, status_code, response_excerpt, error, outcome) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(&record.delivery_id)
-                .bind(record.attempt_no)
-                .bind(record.started_at_ms)
-                .bind(record.latency_ms)
-                .bind(&record.url)
-                .bind(record.status_code)
-                .bind(&record.response_excerpt)
-                .bind(&record.error)
-                .bind(record.outcome.as_str())
-                .execute(&mut *conn)
-                .await?;
+            // Every attempt goes to the log, many rows per statement.
+            for chunk in records.chunks(100) {
+                let mut p = Placeholders::new($sqlite);
+                let values: Vec<String> = chunk.iter().map(|_| format!("({})", p.list(9))).collect();
+                let sql = format!(
+                    "INSERT INTO delivery_attempts (delivery_id, attempt_no, started_at_ms, latency_ms, url, status_code, \
+                     response_excerpt, error, outcome) VALUES {}",
+                    values.join(", ")
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for record in chunk {
+                    query = query
+                        .bind(&record.delivery_id)
+                        .bind(record.attempt_no)
+                        .bind(record.started_at_ms)
+                        .bind(record.latency_ms)
+                        .bind(&record.url)
+                        .bind(record.status_code)
+                        .bind(&record.response_excerpt)
+                        .bind(&record.error)
+                        .bind(record.outcome.as_str());
+                }
+                query.execute(&mut *conn).await?;
+            }
+            // Deliveries that succeeded all change the same way: one statement per chunk.
+            let delivered: Vec<&AttemptRecord> = records.iter().filter(|r| r.outcome == Outcome::Delivered).collect();
+            for chunk in delivered.chunks(500) {
+                let mut p = Placeholders::new($sqlite);
+                let (now_p, now2_p, node_p) = (p.one(), p.one(), p.one());
+                let sql = format!(
+                    "UPDATE deliveries SET state = 'delivered', next_attempt_ms = {now_p}, delivered_at_ms = {now2_p}, \
+                     attempts = attempts + 1, round_attempts = round_attempts + 1, last_status = 200, last_error = NULL, \
+                     locked_by = NULL, locked_until_ms = NULL WHERE locked_by = {node_p} AND state = 'pending' AND id IN ({})",
+                    p.list(chunk.len())
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now).bind(now).bind(node);
+                for record in chunk {
+                    query = query.bind(&record.delivery_id);
+                }
+                let updated = query.execute(&mut *conn).await?.rows_affected();
+                if updated < chunk.len() as u64 {
+                    tracing::warn!(lost = chunk.len() as u64 - updated, "delivered results for deliveries this node no longer holds; logged only");
+                }
+                for record in chunk {
+                    if !delivered_endpoints.contains(&record.endpoint_id.as_str()) {
+                        delivered_endpoints.push(&record.endpoint_id);
+                    }
+                }
+            }
+            for record in records.iter().filter(|r| r.outcome != Outcome::Delivered) {
                 // A disabled endpoint's deliveries go to `parked`, whatever this attempt says.
-                let (state, next, delivered_at) = match record.outcome {
-                    Outcome::Delivered => ("delivered", now, Some(now)),
-                    Outcome::Retry { next_attempt_ms } => ("pending", next_attempt_ms, None),
-                    Outcome::Dead => ("dead", now, None),
-                    Outcome::Gone => ("parked", now, None),
+                let (state, next) = match record.outcome {
+                    Outcome::Retry { next_attempt_ms } => ("pending", next_attempt_ms),
+                    Outcome::Dead => ("dead", now),
+                    Outcome::Gone | Outcome::Delivered => ("parked", now),
                 };
                 let updated = sqlx::query(
                     "UPDATE deliveries SET \
-                       state = CASE WHEN $2 = 'pending' AND EXISTS (SELECT 1 FROM callback_endpoints e WHERE e.id = deliveries.endpoint_id AND e.disabled_at_ms IS NOT NULL) \
-                               THEN 'parked' ELSE $2 END, \
-                       next_attempt_ms = $3, delivered_at_ms = $4, attempts = attempts + 1, round_attempts = round_attempts + 1, \
-                       last_status = $5, last_error = $6, locked_by = NULL, locked_until_ms = NULL \
-                     WHERE id = $1 AND locked_by = $7 AND state = 'pending'",
+                       state = CASE WHEN $2 = 'pending' AND EXISTS (SELECT 1 FROM callback_endpoints e \
+                               WHERE e.id = deliveries.endpoint_id AND e.disabled_at_ms IS NOT NULL) THEN 'parked' ELSE $2 END, \
+                       next_attempt_ms = $3, attempts = attempts + 1, round_attempts = round_attempts + 1, \
+                       last_status = $4, last_error = $5, locked_by = NULL, locked_until_ms = NULL \
+                     WHERE id = $1 AND locked_by = $6 AND state = 'pending'",
                 )
                 .bind(&record.delivery_id)
                 .bind(state)
                 .bind(next)
-                .bind(delivered_at)
                 .bind(record.status_code)
                 .bind(&record.error)
                 .bind(node)
@@ -620,11 +722,6 @@ macro_rules! define_record_attempts {
                     continue;
                 }
                 match record.outcome {
-                    Outcome::Delivered => {
-                        if !delivered_endpoints.contains(&record.endpoint_id.as_str()) {
-                            delivered_endpoints.push(&record.endpoint_id);
-                        }
-                    }
                     Outcome::Dead => {
                         let (streak, disabled): (i64, Option<i64>) = sqlx::query_as(
                             "UPDATE callback_endpoints SET consecutive_dead = consecutive_dead + 1 WHERE id = $1 RETURNING consecutive_dead, disabled_at_ms",
@@ -637,7 +734,7 @@ macro_rules! define_record_attempts {
                         }
                     }
                     Outcome::Gone => to_disable.push((record, "the receiver answered 410 Gone".to_owned())),
-                    Outcome::Retry { .. } => {}
+                    Outcome::Retry { .. } | Outcome::Delivered => {}
                 }
             }
             for endpoint_id in delivered_endpoints {
@@ -702,5 +799,5 @@ macro_rules! define_record_attempts {
     };
 }
 
-define_record_attempts!(record_attempts_sqlite, sqlx::SqliteConnection);
-define_record_attempts!(record_attempts_postgres, sqlx::PgConnection);
+define_record_attempts!(record_attempts_sqlite, sqlx::SqliteConnection, true);
+define_record_attempts!(record_attempts_postgres, sqlx::PgConnection, false);

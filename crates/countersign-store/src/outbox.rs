@@ -117,7 +117,7 @@ impl Store {
     pub async fn record_events(&self, targets: &OutboxTargets, events: &[NewEvent]) -> StoreResult<Vec<InsertedEvent>> {
         let inserted = match &self.pool {
             Pool::Sqlite(pool) => {
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
                 let inserted = insert_events_sqlite(&mut tx, targets, events).await?;
                 tx.commit().await?;
                 inserted
@@ -234,9 +234,8 @@ macro_rules! define_insert_events {
                     let state = if row.endpoint.disabled { "parked" } else { "pending" };
                     any_delivery |= !row.endpoint.disabled;
                     sqlx::query(
-                        "INSERT INTO deliveries (id, event_id, account_id, endpoint_id, target, client_id, url, payload, \
-                         content_md5, content_sha256, state, next_attempt_ms, created_at_ms) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                        "INSERT INTO deliveries (id, event_id, account_id, endpoint_id, target, client_id, url, state, \
+                         next_attempt_ms, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                     )
                     .bind(&row.id)
                     .bind(&event_id)
@@ -245,16 +244,22 @@ macro_rules! define_insert_events {
                     .bind(row.target.as_str())
                     .bind(&row.client_id)
                     .bind(&row.endpoint.url)
-                    .bind(&row.payload)
-                    .bind(&row.md5)
-                    .bind(&row.sha256)
                     .bind(state)
                     .bind(created)
                     .bind(created)
                     .execute(&mut *conn)
                     .await?;
+                    sqlx::query(
+                        "INSERT INTO delivery_bodies (delivery_id, payload, content_md5, content_sha256) VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(&row.id)
+                    .bind(&row.payload)
+                    .bind(&row.md5)
+                    .bind(&row.sha256)
+                    .execute(&mut *conn)
+                    .await?;
                 }
-                tracing::info!(
+                tracing::debug!(
                     event_id = %event_id,
                     event_type = %event.event_type,
                     account_id = %targets.account_id,
@@ -274,3 +279,14 @@ macro_rules! define_insert_events {
 
 define_insert_events!(insert_events_sqlite, sqlx::SqliteConnection, false);
 define_insert_events!(insert_events_postgres, sqlx::PgConnection, true);
+
+/// A fresh, empty schema on the PostgreSQL server at `url`, returned as a database URL whose
+/// connections use it (for benchmarks and tests that must not see each other's rows).
+pub async fn postgres_scratch_schema(url: &str, prefix: &str) -> StoreResult<String> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    let schema = format!("{prefix}_{}_{}", now_ms(), countersign_domain::ids::random_hex(4));
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\""))).execute(&mut conn).await?;
+    let separator = if url.contains('?') { '&' } else { '?' };
+    Ok(format!("{url}{separator}options=-c%20search_path%3D{schema}"))
+}

@@ -1,4 +1,5 @@
 //! The `countersign` server: configuration and wiring. The binary (`main.rs`) is the CLI on top.
 
+pub mod bench;
 pub mod config;
 pub mod startup;

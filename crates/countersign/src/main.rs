@@ -38,6 +38,15 @@ enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     Account(AccountCommand),
+    /// Measure performance (results as one JSON line on stdout, progress on stderr).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Committed events to acknowledged callbacks, against a bare HTTP client's ceiling.
+    Callbacks(countersign::bench::CallbackBenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -73,6 +82,7 @@ async fn main() -> anyhow::Result<()> {
     init_tracing(format.unwrap_or(LogFormat::Text));
     match cli.command {
         Command::Serve(args) => serve(ServerConfig::resolve(&args, &file)?).await,
+        Command::Bench(BenchCommand::Callbacks(args)) => countersign::bench::run_callbacks(args).await,
         Command::Account(AccountCommand::Create { email, locale, storage }) => {
             create_account(StorageConfig::resolve(&storage, &file), &email, locale.as_deref()).await
         }

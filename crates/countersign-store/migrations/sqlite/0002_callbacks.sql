@@ -37,9 +37,6 @@ CREATE TABLE deliveries (
     target          TEXT NOT NULL,
     client_id       TEXT,
     url             TEXT NOT NULL,
-    payload         TEXT NOT NULL,
-    content_md5     TEXT NOT NULL,
-    content_sha256  TEXT NOT NULL,
     state           TEXT NOT NULL,
     attempts        BIGINT NOT NULL DEFAULT 0,
     round_attempts  BIGINT NOT NULL DEFAULT 0,
@@ -51,9 +48,19 @@ CREATE TABLE deliveries (
     created_at_ms   BIGINT NOT NULL,
     delivered_at_ms BIGINT
 );
-CREATE INDEX deliveries_due ON deliveries(next_attempt_ms) WHERE state = 'pending';
+-- Covers the claim's lease test, so claiming never reads rows it skips.
+CREATE INDEX deliveries_due ON deliveries(next_attempt_ms, locked_until_ms) WHERE state = 'pending';
 CREATE INDEX deliveries_event ON deliveries(event_id);
 CREATE INDEX deliveries_endpoint_state ON deliveries(endpoint_id, state);
+
+-- The frozen request body of a delivery, apart from its state: written once, read at each claim, so
+-- the small, often-updated delivery rows stay small.
+CREATE TABLE delivery_bodies (
+    delivery_id    TEXT PRIMARY KEY REFERENCES deliveries(id),
+    payload        TEXT NOT NULL,
+    content_md5    TEXT NOT NULL,
+    content_sha256 TEXT NOT NULL
+);
 
 CREATE TABLE delivery_attempts (
     id               INTEGER PRIMARY KEY AUTOINCREMENT,

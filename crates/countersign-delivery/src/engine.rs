@@ -65,7 +65,7 @@ impl DeliveryEngine {
         let client = build_client(&config)?;
         let node_id = format!("{}-{}", std::process::id(), random_hex(4));
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let listener = store.spawn_delivery_listener(shutdown_rx.clone());
+        let listener = store.spawn_background(shutdown_rx.clone());
         let shared = Arc::new(Shared {
             global: Semaphore::new(config.max_in_flight.max(1)),
             store,
@@ -76,7 +76,14 @@ impl DeliveryEngine {
             secrets: Mutex::new(HashMap::new()),
             room: Notify::new(),
         });
-        let task = tokio::spawn(run(shared, shutdown_rx));
+        // Deliveries committed on this node come straight here, already leased to it.
+        let (handoff_tx, handoff_rx) = mpsc::channel(shared.config.max_in_flight.max(1) * 4);
+        shared.store.set_handoff(Some(countersign_store::outbox::Handoff {
+            node: node_id.clone(),
+            lease_ms: shared.config.lease.as_millis() as i64,
+            sender: handoff_tx,
+        }));
+        let task = tokio::spawn(run(shared, shutdown_rx, handoff_rx));
         Ok(Self { shutdown, task, listener, node_id })
     }
 
@@ -95,7 +102,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>, mut handoff: mpsc::Receiver<ClaimedDelivery>) {
     match shared.store.release_stale_leases_at_start().await {
         Ok(0) => {}
         Ok(released) => tracing::info!(released, "released delivery leases left by a previous process"),
@@ -120,6 +127,11 @@ async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
             break;
         }
         while in_flight.try_join_next().is_some() {}
+        let mut overflow = Vec::new();
+        while let Ok(delivery) = handoff.try_recv() {
+            take_handoff(&shared, &mut in_flight, delivery, &records_tx, backlog_per_url, &mut overflow);
+        }
+        release_overflow(&shared, overflow).await;
         let (exclude, held): (Vec<String>, usize) = {
             let endpoints = lock(&shared.endpoints);
             let held = endpoints.values().map(|s| s.held.load(std::sync::atomic::Ordering::Relaxed)).sum();
@@ -141,9 +153,7 @@ async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
                     failures = 0;
                     claimed_full_batch = claimed.len() as i64 == limit;
                     for delivery in claimed {
-                        let slot = endpoint_slot(&shared, &delivery.endpoint_id);
-                        slot.held.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        in_flight.spawn(attempt(shared.clone(), slot, delivery, records_tx.clone()));
+                        start_attempt(&shared, &mut in_flight, delivery, &records_tx);
                     }
                 }
                 Err(error) => {
@@ -188,8 +198,16 @@ async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
             _ = wakeup.notified() => {}
             _ = shared.room.notified() => {}
             _ = shutdown.changed() => {}
+            Some(delivery) = handoff.recv() => {
+                let mut overflow = Vec::new();
+                take_handoff(&shared, &mut in_flight, delivery, &records_tx, backlog_per_url, &mut overflow);
+                release_overflow(&shared, overflow).await;
+            }
         }
     }
+    // No more hand-offs; what is still in the channel keeps its lease and is released below.
+    shared.store.set_handoff(None);
+    handoff.close();
     // Shutdown: give deliveries in flight their grace period, then drop the rest (their leases are
     // released below, so the work is not lost).
     let grace = tokio::time::sleep(config.shutdown_grace);
@@ -212,6 +230,44 @@ async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
         Err(error) => tracing::error!(%error, "could not release delivery leases at shutdown"),
     }
     tracing::info!(node_id = %shared.node_id, "delivery engine stopped");
+}
+
+/// Takes a delivery handed over at commit, unless its URL already has its fill in hand: then the
+/// lease is given back and the delivery waits its turn in the table like any other.
+fn take_handoff(
+    shared: &Arc<Shared>,
+    in_flight: &mut JoinSet<()>,
+    delivery: ClaimedDelivery,
+    records: &mpsc::UnboundedSender<AttemptRecord>,
+    backlog_per_url: usize,
+    overflow: &mut Vec<String>,
+) {
+    let held = endpoint_slot(shared, &delivery.endpoint_id).held.load(std::sync::atomic::Ordering::Relaxed);
+    if held >= backlog_per_url {
+        overflow.push(delivery.id);
+    } else {
+        start_attempt(shared, in_flight, delivery, records);
+    }
+}
+
+async fn release_overflow(shared: &Shared, overflow: Vec<String>) {
+    if overflow.is_empty() {
+        return;
+    }
+    if let Err(error) = shared.store.release_leases(&overflow).await {
+        tracing::error!(%error, "could not give back hand-offs for a busy URL; their leases will expire");
+    }
+}
+
+fn start_attempt(
+    shared: &Arc<Shared>,
+    in_flight: &mut JoinSet<()>,
+    delivery: ClaimedDelivery,
+    records: &mpsc::UnboundedSender<AttemptRecord>,
+) {
+    let slot = endpoint_slot(shared, &delivery.endpoint_id);
+    slot.held.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    in_flight.spawn(attempt(shared.clone(), slot, delivery, records.clone()));
 }
 
 fn endpoint_slot(shared: &Shared, endpoint_id: &str) -> Arc<EndpointSlot> {
@@ -321,6 +377,19 @@ fn outcome_label(outcome: Outcome) -> &'static str {
 async fn record_loop(shared: Arc<Shared>, mut records: mpsc::UnboundedReceiver<AttemptRecord>) {
     let mut batch = Vec::with_capacity(1024);
     while records.recv_many(&mut batch, 1024).await > 0 {
+        // A small batch waits a moment for company: one transaction for many results leaves the
+        // database (SQLite's single writer especially) to the commits that make new events. Recording
+        // later delays nothing a receiver sees.
+        if batch.len() < 64 {
+            let gather = tokio::time::sleep(Duration::from_millis(2));
+            tokio::pin!(gather);
+            loop {
+                tokio::select! {
+                    received = records.recv_many(&mut batch, 1024) => if received == 0 || batch.len() >= 64 { break },
+                    _ = &mut gather => break,
+                }
+            }
+        }
         let mut tries = 0u32;
         loop {
             match shared.store.record_attempts(&shared.node_id, &batch, shared.config.disable_after_dead).await {

@@ -6,7 +6,7 @@ use countersign_domain::ids::AccountId;
 use countersign_domain::secrets::ApiKey;
 use countersign_domain::time::unix_now;
 
-use crate::db::with_pool;
+use crate::db::{with_pool, with_writer};
 use crate::{Store, StoreError, StoreResult};
 
 /// What creating an account needs.
@@ -44,7 +44,7 @@ impl Store {
         let key = ApiKey::generate();
         let sealed = self.master_key.seal(key.expose().as_bytes());
         let email_lower = account.email.as_str().to_lowercase();
-        with_pool!(self, pool => {
+        with_writer!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query("INSERT INTO accounts (id, email, email_lower, callback_url, locale, created_at) VALUES ($1, $2, $3, NULL, $4, $5)")
                 .bind(account.id.as_str())
@@ -111,7 +111,7 @@ impl Store {
                locale = COALESCE($4, locale) \
              WHERE id = $1 RETURNING {ACCOUNT_COLUMNS}"
         );
-        let row: Option<AccountRow> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let row: Option<AccountRow> = with_writer!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(id.as_str())
             .bind(set_callback)
             .bind(&callback)

@@ -4,7 +4,7 @@ use countersign_domain::api_app::{ApiApp, OAuthSettings, WhiteLabeling};
 use countersign_domain::ids::{AccountId, ClientId};
 use countersign_domain::time::unix_now;
 
-use crate::db::with_pool;
+use crate::db::{with_pool, with_writer};
 use crate::{Store, StoreError, StoreResult};
 
 /// Everything an app is created with (the store adds `client_id` and `created_at`). Also used to write
@@ -120,7 +120,7 @@ impl Store {
     pub async fn create_api_app(&self, owner: &AccountId, app: NewApiApp) -> StoreResult<ApiApp> {
         let client_id = ClientId::generate();
         let AppColumns { domains, scopes, secret, white } = self.app_columns(&app)?;
-        with_pool!(self, pool => sqlx::query(
+        with_writer!(self, pool => sqlx::query(
             "INSERT INTO api_apps (client_id, account_id, name, domains, callback_url, oauth_callback_url, oauth_scopes, \
              oauth_secret_sealed, oauth_charges_users, can_insert_everywhere, white_labeling, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
@@ -176,7 +176,7 @@ impl Store {
         app: NewApiApp,
     ) -> StoreResult<Option<ApiApp>> {
         let AppColumns { domains, scopes, secret, white } = self.app_columns(&app)?;
-        let done = with_pool!(self, pool => sqlx::query(
+        let done = with_writer!(self, pool => sqlx::query(
             "UPDATE api_apps SET name = $3, domains = $4, callback_url = $5, oauth_callback_url = $6, oauth_scopes = $7, \
              oauth_secret_sealed = $8, oauth_charges_users = $9, can_insert_everywhere = $10, white_labeling = $11 \
              WHERE client_id = $1 AND account_id = $2")
@@ -202,7 +202,7 @@ impl Store {
 
     /// Deletes `owner`'s app; false when there was none.
     pub async fn delete_api_app(&self, owner: &AccountId, client_id: &ClientId) -> StoreResult<bool> {
-        let done = with_pool!(self, pool => sqlx::query("DELETE FROM api_apps WHERE client_id = $1 AND account_id = $2")
+        let done = with_writer!(self, pool => sqlx::query("DELETE FROM api_apps WHERE client_id = $1 AND account_id = $2")
             .bind(client_id.as_str())
             .bind(owner.as_str())
             .execute(pool)

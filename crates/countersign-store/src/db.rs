@@ -32,6 +32,22 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
+/// Like [`with_pool!`], for statements that write. On SQLite they go through a pool of one connection,
+/// so writers queue in the async runtime (fair, immediate hand-over) instead of in SQLite's busy
+/// handler, which sleeps in steps of milliseconds while another connection holds the write lock.
+macro_rules! with_writer {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::db::Pool::Sqlite(_) => {
+                let $pool = $store.writer();
+                $body
+            }
+            $crate::db::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_writer;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -44,6 +60,10 @@ pub struct Store {
     pub(crate) master_key: MasterKey,
     /// Woken after a commit that made deliveries due (see `outbox.rs`).
     pub(crate) delivery_wakeup: Arc<Notify>,
+    /// SQLite only: the one connection every write goes through (see [`with_writer!`]).
+    pub(crate) sqlite_writer: Option<SqlitePool>,
+    /// The engine on this node that takes committed deliveries directly, if one runs.
+    pub(crate) handoff: std::sync::RwLock<Option<crate::outbox::Handoff>>,
 }
 
 impl Store {
@@ -57,10 +77,20 @@ impl Store {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
             // 16 MiB of page cache per connection (the default is 2), so hot deliveries are not re-read from the OS.
-            .pragma("cache_size", "-16384");
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+            .pragma("cache_size", "-16384")
+            // Checkpoints run in the background (see `spawn_background`), not inside a commit, where
+            // they would stall the writer for milliseconds.
+            .pragma("wal_autocheckpoint", "0");
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options.clone()).await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool: Pool::Sqlite(pool), master_key, delivery_wakeup: Arc::new(Notify::new()) })
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+        Ok(Self {
+            pool: Pool::Sqlite(pool),
+            master_key,
+            delivery_wakeup: Arc::new(Notify::new()),
+            sqlite_writer: Some(writer),
+            handoff: std::sync::RwLock::new(None),
+        })
     }
 
     /// Connects to PostgreSQL at `url` (`postgres://…`) and migrates it.
@@ -72,7 +102,13 @@ impl Store {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Self { pool: Pool::Postgres(pool), master_key, delivery_wakeup: Arc::new(Notify::new()) })
+        Ok(Self {
+            pool: Pool::Postgres(pool),
+            master_key,
+            delivery_wakeup: Arc::new(Notify::new()),
+            sqlite_writer: None,
+            handoff: std::sync::RwLock::new(None),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -82,18 +118,42 @@ impl Store {
         }
     }
 
+    /// The SQLite writer connection's pool.
+    pub(crate) fn writer(&self) -> &SqlitePool {
+        self.sqlite_writer.as_ref().expect("a SQLite store always has its writer")
+    }
+
     /// What the delivery engine waits on between claims.
     pub fn delivery_wakeup(&self) -> Arc<Notify> {
         self.delivery_wakeup.clone()
     }
 
-    /// On PostgreSQL, wakes this node's delivery engine whenever any node commits deliveries
-    /// (`LISTEN`), until `shutdown` fires. Reconnects after a lost connection; the engine's slow poll
-    /// covers the gap. Nothing to do on SQLite, where all writers are in this process.
-    pub fn spawn_delivery_listener(
+    /// The store's background work, until `shutdown` fires. On PostgreSQL: wakes this node's delivery
+    /// engine whenever any node commits deliveries (`LISTEN`), reconnecting after a lost connection (the
+    /// engine's slow poll covers the gap). On SQLite: checkpoints the WAL every 200 ms in `PASSIVE` mode,
+    /// which never blocks the writer, and truncates it at shutdown.
+    pub fn spawn_background(
         &self,
         mut shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Option<tokio::task::JoinHandle<()>> {
+        if let Pool::Sqlite(pool) = &self.pool {
+            let pool = pool.clone();
+            return Some(tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(200)) => {
+                            if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+                                tracing::warn!(%error, "WAL checkpoint failed");
+                            }
+                        }
+                        _ = shutdown.changed() => {
+                            let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&pool).await;
+                            return;
+                        }
+                    }
+                }
+            }));
+        }
         let Pool::Postgres(pool) = &self.pool else { return None };
         let pool = pool.clone();
         let wakeup = self.delivery_wakeup.clone();
@@ -137,6 +197,9 @@ impl Store {
 
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
+        if let Some(writer) = &self.sqlite_writer {
+            writer.close().await;
+        }
         with_pool!(self, pool => pool.close().await)
     }
 }

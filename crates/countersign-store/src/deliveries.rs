@@ -4,7 +4,7 @@
 use countersign_domain::callback::WebhookSecret;
 use countersign_domain::ids::AccountId;
 
-use crate::db::{Pool, with_pool};
+use crate::db::{Pool, with_pool, with_writer};
 use crate::outbox::now_ms;
 use crate::{Store, StoreError, StoreResult};
 
@@ -219,7 +219,7 @@ impl Store {
 impl Store {
     /// SQLite has one process: leases left by a process that died are released at start.
     pub async fn release_stale_leases_at_start(&self) -> StoreResult<u64> {
-        if let Pool::Sqlite(pool) = &self.pool {
+        if let (Pool::Sqlite(_), Some(pool)) = (&self.pool, &self.sqlite_writer) {
             let done = sqlx::query(
                 "UPDATE deliveries SET locked_by = NULL, locked_until_ms = NULL WHERE locked_by IS NOT NULL",
             )
@@ -260,13 +260,29 @@ impl Store {
                AND (locked_until_ms IS NULL OR locked_until_ms < {now2_p}) {exclusion} \
                ORDER BY next_attempt_ms LIMIT {limit_p} {lock}) RETURNING {CLAIM_COLUMNS}"
         );
-        let rows: Vec<ClaimRow> = with_pool!(self, pool => {
-            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(node).bind(now + lease_ms).bind(now).bind(now);
-            for endpoint in exclude {
-                query = query.bind(endpoint);
+        macro_rules! claim_query {
+            () => {{
+                let mut query =
+                    sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(node).bind(now + lease_ms).bind(now).bind(now);
+                for endpoint in exclude {
+                    query = query.bind(endpoint);
+                }
+                query.bind(limit)
+            }};
+        }
+        let rows: Vec<ClaimRow> = match &self.pool {
+            Pool::Sqlite(_) => claim_query!().fetch_all(self.writer()).await?,
+            Pool::Postgres(pool) => {
+                // A claim is soft state: if the database lost it in a crash, the rows would simply be
+                // claimable again (a possible duplicate send, never a loss). So it need not wait for its
+                // WAL flush, which would otherwise bound claims by fsync latency.
+                let mut tx = pool.begin().await?;
+                sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
+                let rows = claim_query!().fetch_all(&mut *tx).await?;
+                tx.commit().await?;
+                rows
             }
-            query.bind(limit).fetch_all(pool).await
-        })?;
+        };
         if rows.is_empty() {
             return Ok(Vec::new());
         }
@@ -286,9 +302,27 @@ impl Store {
         Ok(rows.into_iter().filter_map(|row| claimed_from_row(row, &mut bodies)).collect())
     }
 
+    /// Releases the leases on these deliveries, so they are claimable at once.
+    pub async fn release_leases(&self, ids: &[String]) -> StoreResult<()> {
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "UPDATE deliveries SET locked_by = NULL, locked_until_ms = NULL WHERE state = 'pending' AND id IN ({})",
+                Placeholders::new(self.is_sqlite()).list(chunk.len())
+            );
+            with_writer!(self, pool => {
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for id in chunk {
+                    query = query.bind(id);
+                }
+                query.execute(pool).await.map(|_| ())
+            })?;
+        }
+        Ok(())
+    }
+
     /// Releases the leases `node` still holds (at shutdown), so the work is claimable at once.
     pub async fn release_leases_of(&self, node: &str) -> StoreResult<u64> {
-        with_pool!(self, pool => sqlx::query(
+        with_writer!(self, pool => sqlx::query(
             "UPDATE deliveries SET locked_by = NULL, locked_until_ms = NULL WHERE locked_by = $1 AND state = 'pending'")
             .bind(node)
             .execute(pool)
@@ -329,7 +363,8 @@ impl Store {
         disable_after_dead: i64,
     ) -> StoreResult<Vec<DisabledEndpoint>> {
         let disabled = match &self.pool {
-            Pool::Sqlite(pool) => {
+            Pool::Sqlite(_) => {
+                let pool = self.writer();
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
                 let disabled = record_attempts_sqlite(&mut tx, node, records, disable_after_dead).await?;
                 tx.commit().await?;
@@ -357,7 +392,7 @@ impl Store {
         if exists.is_none() {
             return Ok(None);
         }
-        let queued = with_pool!(self, pool => sqlx::query(
+        let queued = with_writer!(self, pool => sqlx::query(
             "UPDATE deliveries SET state = 'pending', round_attempts = 0, next_attempt_ms = $3, locked_by = NULL, locked_until_ms = NULL \
              WHERE event_id = $1 AND account_id = $2 AND endpoint_id IN (SELECT id FROM callback_endpoints WHERE disabled_at_ms IS NULL)")
             .bind(event_id)
@@ -373,7 +408,7 @@ impl Store {
     /// Re-enables (account, url) and replays what was parked for it. `None` when the account has no
     /// endpoint with that URL; otherwise how many parked deliveries were queued.
     pub async fn enable_endpoint(&self, account_id: &AccountId, url: &str) -> StoreResult<Option<u64>> {
-        let row: Option<(String,)> = with_pool!(self, pool => sqlx::query_as(
+        let row: Option<(String,)> = with_writer!(self, pool => sqlx::query_as(
             "UPDATE callback_endpoints SET disabled_at_ms = NULL, disabled_reason = NULL, consecutive_dead = 0 \
              WHERE account_id = $1 AND url = $2 RETURNING id")
             .bind(account_id.as_str())
@@ -381,7 +416,7 @@ impl Store {
             .fetch_optional(pool)
             .await)?;
         let Some((endpoint_id,)) = row else { return Ok(None) };
-        let replayed = with_pool!(self, pool => sqlx::query(
+        let replayed = with_writer!(self, pool => sqlx::query(
             "UPDATE deliveries SET state = 'pending', round_attempts = 0, next_attempt_ms = $2 WHERE endpoint_id = $1 AND state = 'parked'")
             .bind(&endpoint_id)
             .bind(now_ms())
@@ -398,7 +433,7 @@ impl Store {
     /// Disables (account, url) by hand, parking what is pending for it. `false` when there is no such
     /// endpoint.
     pub async fn disable_endpoint(&self, account_id: &AccountId, url: &str, reason: &str) -> StoreResult<bool> {
-        let row: Option<(String,)> = with_pool!(self, pool => sqlx::query_as(
+        let row: Option<(String,)> = with_writer!(self, pool => sqlx::query_as(
             "UPDATE callback_endpoints SET disabled_at_ms = $3, disabled_reason = $4 WHERE account_id = $1 AND url = $2 RETURNING id")
             .bind(account_id.as_str())
             .bind(url)
@@ -407,7 +442,7 @@ impl Store {
             .fetch_optional(pool)
             .await)?;
         let Some((endpoint_id,)) = row else { return Ok(false) };
-        with_pool!(self, pool => sqlx::query("UPDATE deliveries SET state = 'parked', locked_by = NULL, locked_until_ms = NULL WHERE endpoint_id = $1 AND state = 'pending'")
+        with_writer!(self, pool => sqlx::query("UPDATE deliveries SET state = 'parked', locked_by = NULL, locked_until_ms = NULL WHERE endpoint_id = $1 AND state = 'pending'")
             .bind(&endpoint_id)
             .execute(pool)
             .await

@@ -17,7 +17,8 @@ use countersign_domain::ids::AccountId;
 use countersign_domain::secrets::ApiKey;
 use countersign_domain::time::unix_now;
 
-use crate::db::{Pool, with_pool};
+use crate::db::{Pool, with_pool, with_writer};
+use crate::deliveries::ClaimedDelivery;
 use crate::{Store, StoreError, StoreResult};
 
 /// The PostgreSQL channel that wakes delivery engines on other nodes.
@@ -96,7 +97,7 @@ impl Store {
         let secret = WebhookSecret::generate();
         let sealed = self.master_key.seal(secret.expose().as_bytes());
         // Two writers may create the same endpoint at once; the unique (account, url) keeps one.
-        with_pool!(self, pool => sqlx::query(
+        with_writer!(self, pool => sqlx::query(
             "INSERT INTO callback_endpoints (id, account_id, url, secret_sealed, created_at_ms) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (account_id, url) DO NOTHING")
             .bind(new_event_id())
@@ -112,31 +113,83 @@ impl Store {
         Ok(TargetEndpoint { endpoint_id: id, url: url.to_owned(), disabled: disabled.is_some() })
     }
 
-    /// Records events that change nothing else (e.g. `callback_test`) in one transaction, then wakes
-    /// the delivery engine.
+    /// Records events that change nothing else (e.g. `callback_test`) in one transaction, then hands
+    /// their deliveries to this node's engine (or wakes it).
     pub async fn record_events(&self, targets: &OutboxTargets, events: &[NewEvent]) -> StoreResult<Vec<InsertedEvent>> {
-        let inserted = match &self.pool {
-            Pool::Sqlite(pool) => {
+        let lease = self.handoff_lease(events.len() * 2);
+        let (inserted, leased) = match &self.pool {
+            Pool::Sqlite(_) => {
+                let pool = self.writer();
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                let inserted = insert_events_sqlite(&mut tx, targets, events).await?;
+                let inserted = insert_events_sqlite(&mut tx, targets, events, lease.as_ref()).await?;
                 tx.commit().await?;
                 inserted
             }
             Pool::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
-                let inserted = insert_events_postgres(&mut tx, targets, events).await?;
+                let inserted = insert_events_postgres(&mut tx, targets, events, lease.as_ref()).await?;
                 tx.commit().await?;
                 inserted
             }
         };
-        self.wake_deliveries();
+        self.after_commit(leased).await;
         Ok(inserted)
+    }
+
+    /// Registers (or, with `None`, removes) this node's engine as the taker of deliveries committed
+    /// here: they are inserted already leased to it and handed over in memory after commit, with no
+    /// claim round trip. If this process dies first, the lease expires and any node sends them.
+    pub fn set_handoff(&self, handoff: Option<Handoff>) {
+        *self.handoff.write().unwrap_or_else(|p| p.into_inner()) = handoff;
+    }
+
+    /// The lease to insert new deliveries under, if an engine here takes hand-offs and has room.
+    pub fn handoff_lease(&self, deliveries: usize) -> Option<Lease> {
+        let handoff = self.handoff.read().unwrap_or_else(|p| p.into_inner());
+        let handoff = handoff.as_ref()?;
+        (handoff.sender.capacity() >= deliveries)
+            .then(|| Lease { node: handoff.node.clone(), until_ms: now_ms() + handoff.lease_ms })
+    }
+
+    /// After a commit: hands leased deliveries to the engine and wakes it. A delivery the engine can no
+    /// longer take (it stopped meanwhile) has its lease released, so it is claimable at once.
+    pub async fn after_commit(&self, leased: Vec<ClaimedDelivery>) {
+        let sender = self.handoff.read().unwrap_or_else(|p| p.into_inner()).as_ref().map(|h| h.sender.clone());
+        let mut refused = Vec::new();
+        for delivery in leased {
+            match &sender {
+                Some(sender) => {
+                    if let Err(error) = sender.try_send(delivery) {
+                        refused.push(error.into_inner().id);
+                    }
+                }
+                None => refused.push(delivery.id),
+            }
+        }
+        if let (false, Err(error)) = (refused.is_empty(), self.release_leases(&refused).await) {
+            tracing::error!(%error, "releasing leases of deliveries the engine could not take");
+        }
+        self.wake_deliveries();
     }
 
     /// Wakes this process's delivery engine (call after a commit that inserted deliveries).
     pub fn wake_deliveries(&self) {
         self.delivery_wakeup.notify_one();
     }
+}
+
+/// A lease new deliveries are inserted under: already claimed by `node` until `until_ms`.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    pub node: String,
+    pub until_ms: i64,
+}
+
+/// An engine that takes deliveries committed on this node directly (see [`Store::set_handoff`]).
+pub struct Handoff {
+    pub node: String,
+    pub lease_ms: i64,
+    pub sender: tokio::sync::mpsc::Sender<ClaimedDelivery>,
 }
 
 /// One delivery row, built in memory before it is written.
@@ -182,7 +235,15 @@ fn delivery_rows(targets: &OutboxTargets, event: &NewEvent, input: &mut PayloadI
 /// Inserts events and their deliveries on `conn` (an open transaction), for one backend.
 macro_rules! define_insert_events {
     ($name:ident, $conn:ty, $notify:expr) => {
-        pub async fn $name(conn: &mut $conn, targets: &OutboxTargets, events: &[NewEvent]) -> StoreResult<Vec<InsertedEvent>> {
+        /// Returns the events inserted and, when `lease` is given, the deliveries inserted under it (to
+        /// be handed to the engine after commit with [`Store::after_commit`]).
+        pub async fn $name(
+            conn: &mut $conn,
+            targets: &OutboxTargets,
+            events: &[NewEvent],
+            lease: Option<&Lease>,
+        ) -> StoreResult<(Vec<InsertedEvent>, Vec<ClaimedDelivery>)> {
+            let mut leased = Vec::new();
             let mut inserted = Vec::with_capacity(events.len());
             let created = now_ms();
             let event_time = unix_now();
@@ -232,10 +293,12 @@ macro_rules! define_insert_events {
                 for row in &rows {
                     // A disabled URL's deliveries are parked: kept, not attempted, replayed on re-enable.
                     let state = if row.endpoint.disabled { "parked" } else { "pending" };
-                    any_delivery |= !row.endpoint.disabled;
+                    let lease = lease.filter(|_| !row.endpoint.disabled);
+                    any_delivery |= !row.endpoint.disabled && lease.is_none();
                     sqlx::query(
                         "INSERT INTO deliveries (id, event_id, account_id, endpoint_id, target, client_id, url, state, \
-                         next_attempt_ms, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                         next_attempt_ms, created_at_ms, locked_by, locked_until_ms) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                     )
                     .bind(&row.id)
                     .bind(&event_id)
@@ -247,8 +310,24 @@ macro_rules! define_insert_events {
                     .bind(state)
                     .bind(created)
                     .bind(created)
+                    .bind(lease.map(|l| l.node.as_str()))
+                    .bind(lease.map(|l| l.until_ms))
                     .execute(&mut *conn)
                     .await?;
+                    if lease.is_some() {
+                        leased.push(ClaimedDelivery {
+                            id: row.id.clone(),
+                            event_id: event_id.clone(),
+                            account_id: targets.account_id.as_str().to_owned(),
+                            endpoint_id: row.endpoint.endpoint_id.clone(),
+                            url: row.endpoint.url.clone(),
+                            payload: row.payload.clone(),
+                            content_md5: row.md5.clone(),
+                            content_sha256: row.sha256.clone(),
+                            attempts: 0,
+                            round_attempts: 0,
+                        });
+                    }
                     sqlx::query(
                         "INSERT INTO delivery_bodies (delivery_id, payload, content_md5, content_sha256) VALUES ($1, $2, $3, $4)",
                     )
@@ -272,7 +351,7 @@ macro_rules! define_insert_events {
             if any_delivery && $notify {
                 sqlx::query(sqlx::AssertSqlSafe(format!("NOTIFY {DELIVERY_CHANNEL}"))).execute(&mut *conn).await?;
             }
-            Ok(inserted)
+            Ok((inserted, leased))
         }
     };
 }

@@ -184,29 +184,58 @@ pub async fn run_callbacks(args: CallbackBenchArgs) -> anyhow::Result<()> {
         args.endpoints,
         args.rate.map(|r| format!(" at {r}/s")).unwrap_or_default()
     );
-    let mut committed: HashMap<String, Instant> = HashMap::with_capacity(args.events);
+    let committed: Arc<Mutex<HashMap<String, Instant>>> = Arc::new(Mutex::new(HashMap::with_capacity(args.events)));
     let started = Instant::now();
-    let batch = if args.rate.is_some() { 1 } else { 500 };
-    let mut next_event = 0;
     let mut last_progress = Instant::now();
-    while next_event < args.events {
-        let size = batch.min(args.events - next_event);
-        let target = &targets[next_event % targets.len()];
-        let events: Vec<NewEvent> = (next_event..next_event + size).map(sent_event).collect();
-        if let Some(rate) = args.rate {
-            let due = started + Duration::from_secs_f64(next_event as f64 / rate as f64);
-            tokio::time::sleep_until(due.into()).await;
+    match args.rate {
+        // A steady stream, as from many API requests at once: each event commits in its own
+        // transaction at its due time, concurrently with the others (so PostgreSQL can group commits).
+        Some(rate) => {
+            let permits = Arc::new(Semaphore::new(256));
+            let mut commits = tokio::task::JoinSet::new();
+            for i in 0..args.events {
+                let due = started + Duration::from_secs_f64(i as f64 / rate.max(1) as f64);
+                tokio::time::sleep_until(due.into()).await;
+                let permit = permits.clone().acquire_owned().await?;
+                let (store, target, committed) = (store.clone(), targets[i % targets.len()].clone(), committed.clone());
+                commits.spawn(async move {
+                    let inserted = store.record_events(&target, &[sent_event(i)]).await;
+                    let at = Instant::now();
+                    drop(permit);
+                    let mut committed = committed.lock().unwrap_or_else(|p| p.into_inner());
+                    for event in inserted? {
+                        committed.insert(event.event_id, at);
+                    }
+                    Ok::<_, countersign_store::StoreError>(())
+                });
+                while let Some(done) = commits.try_join_next() {
+                    done??;
+                }
+                if last_progress.elapsed() >= Duration::from_secs(1) {
+                    last_progress = Instant::now();
+                    let delivered = arrivals.lock().unwrap_or_else(|p| p.into_inner()).at.len();
+                    eprintln!("bench: committed {i}/{} delivered {delivered}", args.events);
+                }
+            }
+            while let Some(done) = commits.join_next().await {
+                done??;
+            }
         }
-        let inserted = store.record_events(target, &events).await?;
-        let at = Instant::now();
-        for event in inserted {
-            committed.insert(event.event_id, at);
-        }
-        next_event += size;
-        if last_progress.elapsed() >= Duration::from_secs(1) {
-            last_progress = Instant::now();
-            let delivered = arrivals.lock().unwrap_or_else(|p| p.into_inner()).at.len();
-            eprintln!("bench: committed {next_event}/{} delivered {delivered}", args.events);
+        // As fast as one writer can: batches of 500 events per transaction.
+        None => {
+            for (n, chunk) in (0..args.events).collect::<Vec<_>>().chunks(500).enumerate() {
+                let events: Vec<NewEvent> = chunk.iter().map(|i| sent_event(*i)).collect();
+                let inserted = store.record_events(&targets[n % targets.len()], &events).await?;
+                let at = Instant::now();
+                let mut committed = committed.lock().unwrap_or_else(|p| p.into_inner());
+                for event in inserted {
+                    committed.insert(event.event_id, at);
+                }
+                if last_progress.elapsed() >= Duration::from_secs(1) {
+                    last_progress = Instant::now();
+                    eprintln!("bench: committed {}/{}", (n + 1) * 500, args.events);
+                }
+            }
         }
     }
     let committed_in = started.elapsed();
@@ -234,6 +263,7 @@ pub async fn run_callbacks(args: CallbackBenchArgs) -> anyhow::Result<()> {
     let last_ack = arrivals_done.iter().map(|(_, at)| *at).max().unwrap_or(measured_from);
     let elapsed = last_ack.duration_since(measured_from).as_secs_f64();
     let deliveries_per_sec = args.events as f64 / elapsed;
+    let committed = std::mem::take(&mut *committed.lock().unwrap_or_else(|p| p.into_inner()));
     let mut latencies: Vec<f64> = arrivals_done
         .iter()
         .filter_map(|(id, at)| committed.get(id).map(|c| at.saturating_duration_since(*c).as_secs_f64() * 1000.0))

@@ -274,6 +274,8 @@ pub async fn run_callbacks(args: CallbackBenchArgs) -> anyhow::Result<()> {
         engine.shutdown().await;
     }
     let states = store.delivery_state_counts().await?;
+    let parked_now = states.iter().find(|(state, _)| state == "parked").map_or(0, |(_, n)| *n);
+    anyhow::ensure!(parked_now as usize == args.parked, "{parked_now} deliveries parked, expected {}", args.parked);
     eprintln!("bench: engine done in {elapsed:.2}s ({deliveries_per_sec:.0}/s); delivery states {states:?}");
 
     // The ceiling: the same payloads, the same receiver, a bare keep-alive client, the same concurrency.
@@ -352,7 +354,11 @@ async fn park(store: &Store, count: usize) -> anyhow::Result<()> {
     let url = "http://127.0.0.1:9/dead";
     let update = countersign_domain::account::AccountUpdate { callback_url: Some(Some(url.into())), locale: None };
     store.update_account(&account.id, &update).await?;
-    store.disable_endpoint(&account.id, url, "disabled by the benchmark to park deliveries").await?;
+    store.endpoint_for(&account.id, url).await?;
+    anyhow::ensure!(
+        store.disable_endpoint(&account.id, url, "disabled by the benchmark to park deliveries").await?,
+        "the endpoint to park deliveries for was not found"
+    );
     let targets = store.outbox_targets(&account.id, &[]).await?;
     let started = Instant::now();
     let mut done = 0;

@@ -51,6 +51,9 @@ pub fn prepare(delivery: &ClaimedDelivery, secret: &WebhookSecret, timestamp: i6
     put("content-md5", delivery.content_md5.clone());
     put("content-sha256", delivery.content_sha256.clone());
     put("webhook-id", delivery.event_id.clone());
+    if let Some(sequence) = delivery.event_sequence {
+        put("countersign-event-sequence", sequence.to_string());
+    }
     put("webhook-timestamp", timestamp.to_string());
     put("webhook-signature", secret.sign(&delivery.event_id, timestamp, &body));
     PreparedRequest { body, headers }

@@ -23,17 +23,19 @@ pub struct ClaimedDelivery {
     pub attempts: i64,
     /// Attempts made since the delivery was created, resent or replayed: what the schedule counts.
     pub round_attempts: i64,
+    /// The event's place among its signature request's events (sent as `Countersign-Event-Sequence`).
+    pub event_sequence: Option<i64>,
 }
 
-type ClaimRow = (String, String, String, String, String, i64, i64);
+type ClaimRow = (String, String, String, String, String, i64, i64, Option<i64>);
 
-const CLAIM_COLUMNS: &str = "id, event_id, account_id, endpoint_id, url, attempts, round_attempts";
+const CLAIM_COLUMNS: &str = "id, event_id, account_id, endpoint_id, url, attempts, round_attempts, event_sequence";
 
 fn claimed_from_row(
     r: ClaimRow,
     bodies: &mut std::collections::HashMap<String, (String, String, String)>,
 ) -> Option<ClaimedDelivery> {
-    let (id, event_id, account_id, endpoint_id, url, attempts, round_attempts) = r;
+    let (id, event_id, account_id, endpoint_id, url, attempts, round_attempts, event_sequence) = r;
     let (payload, content_md5, content_sha256) = bodies.remove(&id)?;
     Some(ClaimedDelivery {
         id,
@@ -46,6 +48,7 @@ fn claimed_from_row(
         content_sha256,
         attempts,
         round_attempts,
+        event_sequence,
     })
 }
 

@@ -297,8 +297,8 @@ macro_rules! define_insert_events {
                     any_delivery |= !row.endpoint.disabled && lease.is_none();
                     sqlx::query(
                         "INSERT INTO deliveries (id, event_id, account_id, endpoint_id, target, client_id, url, state, \
-                         next_attempt_ms, created_at_ms, locked_by, locked_until_ms) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                         next_attempt_ms, created_at_ms, locked_by, locked_until_ms, event_sequence) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                     )
                     .bind(&row.id)
                     .bind(&event_id)
@@ -312,6 +312,7 @@ macro_rules! define_insert_events {
                     .bind(created)
                     .bind(lease.map(|l| l.node.as_str()))
                     .bind(lease.map(|l| l.until_ms))
+                    .bind(sequence)
                     .execute(&mut *conn)
                     .await?;
                     if lease.is_some() {
@@ -326,6 +327,7 @@ macro_rules! define_insert_events {
                             content_sha256: row.sha256.clone(),
                             attempts: 0,
                             round_attempts: 0,
+                            event_sequence: sequence,
                         });
                     }
                     sqlx::query(

@@ -39,6 +39,7 @@ CREATE TABLE deliveries (
     endpoint_id     TEXT NOT NULL REFERENCES callback_endpoints(id),
     target          TEXT NOT NULL,
     client_id       TEXT,
+    event_sequence  BIGINT,
     url             TEXT NOT NULL,
     state           TEXT NOT NULL,
     attempts        BIGINT NOT NULL DEFAULT 0,

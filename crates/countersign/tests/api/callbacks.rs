@@ -37,6 +37,10 @@ async fn secret_of(app: &TestApp, url: &str) -> WebhookSecret {
     WebhookSecret::from_text(endpoint["webhook_secret"].as_str().unwrap().to_owned())
 }
 
+fn got_test_has_sequence_header(received: &Received) -> bool {
+    received.headers.contains_key("countersign-event-sequence")
+}
+
 /// Checks one received callback the way a careful receiver would.
 fn assert_authentic(received: &Received, api_key: &str, secret: &WebhookSecret) {
     let header = |name: &str| received.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
@@ -114,6 +118,15 @@ async fn callbacks_are_dropbox_sign_exact(backend: Backend) {
     for received in to_app.iter().skip(1) {
         assert_eq!(received.json["event"]["event_metadata"]["reported_for_app_id"], client_id.as_str());
     }
+    for received in to_app.iter().chain(&to_account).skip(1) {
+        if received.json["event_sequence"].is_i64() {
+            assert_eq!(
+                received.headers["countersign-event-sequence"],
+                received.json["event_sequence"].to_string().as_str()
+            );
+        }
+    }
+    assert!(!got_test_has_sequence_header(&to_account[0]), "callback_test belongs to no request: no sequence header");
     let mut sequences: Vec<i64> = to_app.iter().skip(1).map(|r| r.json["event_sequence"].as_i64().unwrap()).collect();
     sequences.sort();
     assert_eq!(sequences, [1, 2], "event_sequence counts the request's events");

@@ -13,6 +13,7 @@
 pub mod config;
 pub mod engine;
 pub mod guard;
+pub mod mail;
 pub mod schedule;
 pub mod sender;
 

@@ -60,6 +60,8 @@ pub struct Store {
     pub(crate) master_key: MasterKey,
     /// Woken after a commit that made deliveries due (see `outbox.rs`).
     pub(crate) delivery_wakeup: Arc<Notify>,
+    /// Woken after a commit that stored an e-mail.
+    pub(crate) mail_wakeup: Arc<Notify>,
     /// SQLite only: the one connection every write goes through (see [`with_writer!`]).
     pub(crate) sqlite_writer: Option<SqlitePool>,
     /// The engine on this node that takes committed deliveries directly, if one runs.
@@ -85,6 +87,7 @@ impl Store {
             pool: Pool::Sqlite(pool),
             master_key,
             delivery_wakeup: Arc::new(Notify::new()),
+            mail_wakeup: Arc::new(Notify::new()),
             sqlite_writer: Some(writer),
             handoff: std::sync::RwLock::new(None),
         })
@@ -103,6 +106,7 @@ impl Store {
             pool: Pool::Postgres(pool),
             master_key,
             delivery_wakeup: Arc::new(Notify::new()),
+            mail_wakeup: Arc::new(Notify::new()),
             sqlite_writer: None,
             handoff: std::sync::RwLock::new(None),
         })

@@ -380,6 +380,9 @@ impl Store {
                 disabled
             }
         };
+        if !disabled.is_empty() {
+            self.wake_mailer();
+        }
         Ok(disabled)
     }
 

@@ -16,6 +16,7 @@ mod api_apps;
 pub mod blobs;
 mod db;
 pub mod deliveries;
+pub mod emails;
 pub mod outbox;
 
 pub use accounts::NewAccount;

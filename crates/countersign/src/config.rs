@@ -62,6 +62,13 @@ pub struct ServeArgs {
     /// How long a node's claim on a delivery lasts before another node may take it over.
     #[arg(long, env = "COUNTERSIGN_CALLBACK_LEASE")]
     pub callback_lease: Option<String>,
+    /// SMTP server for e-mails to account owners (`smtp://user:pass@host:587?tls=required`,
+    /// `smtps://host:465`). Without it, e-mails are kept in the database unsent.
+    #[arg(long, env = "COUNTERSIGN_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender of those e-mails.
+    #[arg(long, env = "COUNTERSIGN_SMTP_FROM")]
+    pub smtp_from: Option<String>,
     /// E-mail address of the account created on first start with an empty database.
     #[arg(long, env = "COUNTERSIGN_DEFAULT_ACCOUNT_EMAIL")]
     pub default_account_email: Option<String>,
@@ -89,6 +96,8 @@ pub struct FileSettings {
     pub callback_max_in_flight: Option<usize>,
     pub callback_max_in_flight_per_url: Option<usize>,
     pub callback_lease: Option<String>,
+    pub smtp_url: Option<String>,
+    pub smtp_from: Option<String>,
 }
 
 impl FileSettings {
@@ -148,6 +157,9 @@ pub struct ServerConfig {
     pub default_account_email: String,
     pub callback_dns_timeout: Duration,
     pub delivery: DeliveryConfig,
+    /// SMTP server URL; `None` keeps e-mails stored unsent.
+    pub smtp_url: Option<String>,
+    pub smtp_from: String,
 }
 
 impl ServerConfig {
@@ -190,6 +202,12 @@ impl ServerConfig {
                 .unwrap_or_else(|| DEFAULT_ACCOUNT_EMAIL.to_owned()),
             callback_dns_timeout: Duration::from_secs(3),
             delivery,
+            smtp_url: args.smtp_url.clone().or_else(|| file.smtp_url.clone()).filter(|u| !u.trim().is_empty()),
+            smtp_from: args
+                .smtp_from
+                .clone()
+                .or_else(|| file.smtp_from.clone())
+                .unwrap_or_else(|| "Countersign <noreply@countersign.local>".to_owned()),
         })
     }
 

@@ -10,6 +10,7 @@ use anyhow::Context;
 use countersign_api::rate_limit::RateLimiter;
 use countersign_api::telemetry::prometheus_handle;
 use countersign_api::{ApiConfig, AppState};
+use countersign_delivery::mail::{MailConfig, Mailer};
 use countersign_delivery::{DeliveryConfig, DeliveryEngine};
 use countersign_domain::account::DEFAULT_LOCALE;
 use countersign_domain::callback_url::CallbackPolicy;
@@ -87,6 +88,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     delivery: DeliveryConfig,
+    mail: Option<MailConfig>,
     pub first_start: Option<FirstStart>,
 }
 
@@ -119,7 +121,12 @@ impl Application {
             "countersign is listening"
         );
         let delivery = DeliveryConfig { allow_private: config.allow_private_callbacks, ..config.delivery.clone() };
-        Ok(Self { listener, state, delivery, first_start })
+        let mail = config.smtp_url.clone().map(|smtp_url| MailConfig {
+            smtp_url,
+            from: config.smtp_from.clone(),
+            poll_interval: std::time::Duration::from_secs(30),
+        });
+        Ok(Self { listener, state, delivery, mail, first_start })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -141,12 +148,19 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let store = self.state.store.clone();
         let engine = DeliveryEngine::spawn(store.clone(), self.delivery).context("starting the delivery engine")?;
+        let mailer = match self.mail {
+            Some(mail) => Some(Mailer::spawn(store.clone(), mail).context("starting the mailer")?),
+            None => None,
+        };
         let app = countersign_api::router(self.state);
         let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await
             .context("serving HTTP");
         engine.shutdown().await;
+        if let Some(mailer) = mailer {
+            mailer.shutdown().await;
+        }
         store.close().await;
         tracing::info!("countersign stopped");
         served

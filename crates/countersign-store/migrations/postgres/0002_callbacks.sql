@@ -87,5 +87,9 @@ CREATE TABLE outgoing_emails (
     subject       TEXT NOT NULL,
     body          TEXT NOT NULL,
     created_at_ms BIGINT NOT NULL,
-    sent_at_ms    BIGINT
+    sent_at_ms    BIGINT,
+    -- Sending is claimed like a delivery; after a failure it is also when the next try may start.
+    locked_until_ms BIGINT,
+    attempts      BIGINT NOT NULL DEFAULT 0,
+    last_error    TEXT
 );

@@ -103,6 +103,7 @@ pub struct Options {
     pub rate_limit_per_minute: u32,
     pub max_body_bytes: usize,
     pub delivery: DeliveryConfig,
+    pub smtp_url: Option<String>,
 }
 
 impl Default for Options {
@@ -112,6 +113,7 @@ impl Default for Options {
             rate_limit_per_minute: 0,
             max_body_bytes: 10 * 1024 * 1024,
             delivery: DeliveryConfig { poll_interval: Duration::from_millis(500), ..DeliveryConfig::default() },
+            smtp_url: None,
         }
     }
 }
@@ -127,6 +129,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> Option<TestAp
     config.rate_limit_per_minute = options.rate_limit_per_minute;
     config.max_body_bytes = options.max_body_bytes;
     config.delivery = options.delivery;
+    config.smtp_url = options.smtp_url;
     config.default_account_email = "owner@example.com".to_owned();
     if backend == Backend::Postgres {
         config.storage.database_url = Some(fresh_postgres_schema().await?);

@@ -8,4 +8,5 @@ mod api_app;
 mod auth;
 mod callbacks;
 mod cli;
+mod mail;
 mod ops;

@@ -24,9 +24,9 @@ use std::time::Duration;
 
 use countersign_domain::callback::WebhookSecret;
 use countersign_domain::ids::random_hex;
+use countersign_domain::time::now_ms;
 use countersign_store::Store;
 use countersign_store::deliveries::{AttemptRecord, ClaimedDelivery, Outcome};
-use countersign_store::outbox::now_ms;
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
@@ -331,17 +331,16 @@ async fn attempt_once(shared: &Shared, delivery: &ClaimedDelivery) -> AttemptRec
         },
     };
     let outcome = decide(&report.answer, delivery.round_attempts, &shared.config, now_ms());
-    let host = url::Url::parse(&delivery.url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
     let latency_ms = report.latency.as_millis() as i64;
     metrics::counter!("countersign_callback_attempts_total", "outcome" => outcome_label(outcome)).increment(1);
     metrics::histogram!("countersign_callback_attempt_seconds").record(report.latency.as_secs_f64());
     if outcome == Outcome::Delivered {
-        tracing::debug!(event_id = %delivery.event_id, delivery_id = %delivery.id, callback_host = %host, latency_ms, "callback delivered");
+        tracing::debug!(event_id = %delivery.event_id, delivery_id = %delivery.id, callback_host = %callback_host(&delivery.url), latency_ms, "callback delivered");
     } else {
         tracing::info!(
             event_id = %delivery.event_id,
             delivery_id = %delivery.id,
-            callback_host = %host,
+            callback_host = %callback_host(&delivery.url),
             status = report.answer.status,
             error = report.error.as_deref().unwrap_or(""),
             outcome = outcome_label(outcome),
@@ -361,6 +360,11 @@ async fn attempt_once(shared: &Shared, delivery: &ClaimedDelivery) -> AttemptRec
         error: report.error,
         outcome,
     }
+}
+
+/// The host of a callback URL, for logs (tracing evaluates it only when the event is enabled).
+fn callback_host(url: &str) -> String {
+    url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default()
 }
 
 fn outcome_label(outcome: Outcome) -> &'static str {

@@ -8,9 +8,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use countersign_domain::time::now_ms;
 use countersign_store::Store;
 use countersign_store::emails::OutgoingEmail;
-use countersign_store::outbox::now_ms;
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use tokio::sync::watch;

@@ -205,3 +205,14 @@ impl Store {
         with_pool!(self, pool => pool.close().await)
     }
 }
+
+/// A fresh, empty schema on the PostgreSQL server at `url`, returned as a database URL whose
+/// connections use it (for benchmarks and tests that must not see each other's rows).
+pub async fn postgres_scratch_schema(url: &str, prefix: &str) -> StoreResult<String> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    let schema = format!("{prefix}_{}_{}", countersign_domain::time::now_ms(), countersign_domain::ids::random_hex(4));
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\""))).execute(&mut conn).await?;
+    let separator = if url.contains('?') { '&' } else { '?' };
+    Ok(format!("{url}{separator}options=-c%20search_path%3D{schema}"))
+}

@@ -5,8 +5,8 @@ use countersign_domain::callback::WebhookSecret;
 use countersign_domain::ids::AccountId;
 
 use crate::db::{Pool, with_pool, with_writer};
-use crate::outbox::now_ms;
 use crate::{Store, StoreError, StoreResult};
+use countersign_domain::time::now_ms;
 
 /// A delivery claimed by this node until `locked_until_ms`.
 #[derive(Debug, Clone)]

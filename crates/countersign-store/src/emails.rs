@@ -2,8 +2,8 @@
 //! change that calls for them, sent by the mailer when SMTP is configured, kept either way.
 
 use crate::db::{with_pool, with_writer};
-use crate::outbox::now_ms;
 use crate::{Store, StoreResult};
+use countersign_domain::time::now_ms;
 
 /// An e-mail claimed for sending.
 #[derive(Debug, Clone)]

@@ -21,7 +21,7 @@ pub mod outbox;
 
 pub use accounts::NewAccount;
 pub use api_apps::{ApiAppPage, NewApiApp};
-pub use db::{Backend, Store};
+pub use db::{Backend, Store, postgres_scratch_schema};
 
 /// What can go wrong in the store, as the API layer needs to tell it apart.
 #[derive(Debug, thiserror::Error)]

@@ -15,7 +15,7 @@ use countersign_domain::callback::{
 };
 use countersign_domain::ids::AccountId;
 use countersign_domain::secrets::ApiKey;
-use countersign_domain::time::unix_now;
+use countersign_domain::time::{now_ms, unix_now};
 
 use crate::db::{Pool, with_pool, with_writer};
 use crate::deliveries::ClaimedDelivery;
@@ -23,10 +23,6 @@ use crate::{Store, StoreError, StoreResult};
 
 /// The PostgreSQL channel that wakes delivery engines on other nodes.
 pub const DELIVERY_CHANNEL: &str = "countersign_deliveries";
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
 
 /// One callback URL an event goes to.
 #[derive(Debug, Clone)]
@@ -360,14 +356,3 @@ macro_rules! define_insert_events {
 
 define_insert_events!(insert_events_sqlite, sqlx::SqliteConnection, false);
 define_insert_events!(insert_events_postgres, sqlx::PgConnection, true);
-
-/// A fresh, empty schema on the PostgreSQL server at `url`, returned as a database URL whose
-/// connections use it (for benchmarks and tests that must not see each other's rows).
-pub async fn postgres_scratch_schema(url: &str, prefix: &str) -> StoreResult<String> {
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(url).await?;
-    let schema = format!("{prefix}_{}_{}", now_ms(), countersign_domain::ids::random_hex(4));
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\""))).execute(&mut conn).await?;
-    let separator = if url.contains('?') { '&' } else { '?' };
-    Ok(format!("{url}{separator}options=-c%20search_path%3D{schema}"))
-}

@@ -132,7 +132,7 @@ pub async fn run_callbacks(args: CallbackBenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.events > 0 && args.endpoints > 0, "--events and --endpoints must be at least 1");
     let data_dir = tempfile::tempdir().context("creating a temporary data dir")?;
     let database_url = match &args.database_url {
-        Some(url) => Some(countersign_store::outbox::postgres_scratch_schema(url, "cs_bench").await?),
+        Some(url) => Some(countersign_store::postgres_scratch_schema(url, "cs_bench").await?),
         None => None,
     };
     let storage = StorageConfig { data_dir: data_dir.path().to_owned(), database_url, master_key: None };

@@ -76,7 +76,7 @@ pub async fn fresh_postgres_schema() -> Option<String> {
             return None;
         }
     };
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let now_ms = countersign_domain::time::now_ms();
     // Schemas of earlier runs older than an hour are removed; younger ones may belong to a run in flight.
     let stale: Vec<(String,)> =
         sqlx::query_as("SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'cs\\_t\\_%'")
@@ -84,17 +84,14 @@ pub async fn fresh_postgres_schema() -> Option<String> {
             .await
             .unwrap();
     for (name,) in stale {
-        let created: u64 = name.split('_').nth(2).and_then(|t| t.parse().ok()).unwrap_or(0);
-        if created + 3600 < now {
+        let created_ms: i64 = name.split('_').nth(2).and_then(|t| t.parse().ok()).unwrap_or(0);
+        if created_ms + 3_600_000 < now_ms {
             let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE")))
                 .execute(&mut conn)
                 .await;
         }
     }
-    let schema = format!("cs_t_{now}_{}", countersign_domain::ids::random_hex(6));
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\""))).execute(&mut conn).await.unwrap();
-    let separator = if admin.contains('?') { '&' } else { '?' };
-    Some(format!("{admin}{separator}options=-c%20search_path%3D{schema}"))
+    Some(countersign_store::postgres_scratch_schema(&admin, "cs_t").await.unwrap())
 }
 
 /// Settings a test may change before the server starts.

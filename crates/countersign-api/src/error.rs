@@ -17,7 +17,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, name: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, name: &'static str, message: impl Into<String>) -> Self {
         Self { status, name, message: message.into(), path: None }
     }
 
@@ -55,6 +55,16 @@ impl ApiError {
     pub fn unknown(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "request failed with an internal error");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "unknown", "An unexpected error occurred. Please try again.")
+    }
+
+    /// 409: the resource is not ready yet (files while a PDF is prepared).
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", message)
+    }
+
+    /// 410: the resource was canceled or removed.
+    pub fn deleted(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::GONE, "deleted", message)
     }
 
     pub fn unavailable(message: impl Into<String>) -> Self {

@@ -15,6 +15,7 @@ pub mod routes;
 pub mod state;
 pub mod telemetry;
 pub mod warnings;
+pub mod zip;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -26,7 +27,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
-use crate::routes::{account, api_app, events, ops};
+use crate::routes::{account, api_app, events, ops, signature_request as sr};
 pub use crate::state::{ApiConfig, AppState};
 
 /// The whole HTTP surface: `/v3/*`, the operations endpoints and the dashboard.
@@ -40,6 +41,19 @@ pub fn router(state: AppState) -> Router {
         .route("/api_app/{client_id}", get(api_app::get).put(api_app::update).delete(api_app::delete))
         .route("/api_app/{client_id}/callback_test", post(events::app_callback_test))
         .route("/account/callback_test", post(events::account_callback_test))
+        .route("/signature_request/send", post(sr::send))
+        .route("/signature_request/create_embedded", post(sr::create_embedded))
+        .route("/signature_request/list", get(sr::list))
+        .route("/signature_request/cancel/{id}", post(sr::cancel))
+        .route("/signature_request/remind/{id}", post(sr::remind))
+        .route("/signature_request/update/{id}", post(sr::update))
+        .route("/signature_request/remove/{id}", post(sr::remove))
+        .route("/signature_request/files/{id}", get(sr::files))
+        .route("/signature_request/files_as_data_uri/{id}", get(sr::files_as_data_uri))
+        .route("/signature_request/files_as_file_url/{id}", get(sr::files_as_file_url))
+        .route("/signature_request/fields/{id}", get(sr::fields))
+        .route("/signature_request/{id}", get(sr::get))
+        .route("/embedded/sign_url/{signature_id}", get(sr::sign_url))
         .route("/events", get(events::feed))
         .route("/events/{event_id}", get(events::get))
         .route("/events/{event_id}/resend", post(events::resend))
@@ -55,6 +69,8 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/dashboard", get(ops::dashboard))
+        .route("/editor/embeddedSign", get(sr::sign_page))
+        .route("/files/{id}", get(sr::file_link))
         .route("/", get(|| async { axum::response::Redirect::temporary("/dashboard") }))
         .nest("/v3", v3)
         .fallback(|| async { ApiError::not_found() })

@@ -22,6 +22,8 @@ pub struct ApiConfig {
     pub callback_dns_timeout: Duration,
     /// The public base URL of this server (for links it hands out), without a trailing slash.
     pub public_url: String,
+    /// Upload size, file count, page count and field count limits per request.
+    pub document_limits: countersign_domain::signature_request::DocumentLimits,
 }
 
 #[derive(Clone)]

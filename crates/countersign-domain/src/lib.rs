@@ -12,6 +12,7 @@ pub mod email;
 pub mod ids;
 pub mod locale;
 pub mod secrets;
+pub mod signature_request;
 pub mod time;
 
 /// A reason an input was refused, naming the parameter it came from (Dropbox Sign's `error_path`).

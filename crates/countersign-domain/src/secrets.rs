@@ -7,6 +7,7 @@
 
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -54,6 +55,8 @@ impl ApiKey {
 #[derive(Clone)]
 pub struct MasterKey {
     cipher: Aes256Gcm,
+    /// Key for signed links (embedded sign URLs, file URLs), derived from the master key.
+    link_key: [u8; 32],
 }
 
 impl std::fmt::Debug for MasterKey {
@@ -89,7 +92,10 @@ impl MasterKey {
 
     fn from_bytes(raw: &[u8]) -> Self {
         let key = aes_gcm::Key::<Aes256Gcm>::try_from(raw).expect("32 bytes checked by the callers");
-        Self { cipher: Aes256Gcm::new(&key) }
+        let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(raw).expect("HMAC takes any key length");
+        mac.update(b"countersign signed links v1");
+        let link_key: [u8; 32] = mac.finalize().into_bytes().into();
+        Self { cipher: Aes256Gcm::new(&key), link_key }
     }
 
     /// `nonce || ciphertext+tag`, with a fresh random nonce.
@@ -110,6 +116,20 @@ impl MasterKey {
         let (nonce_bytes, ciphertext) = sealed.split_at(NONCE_LEN);
         let nonce_array: [u8; NONCE_LEN] = nonce_bytes.try_into().map_err(|_| SecretError::CannotOpen)?;
         self.cipher.decrypt(&Nonce::from(nonce_array), ciphertext).map_err(|_| SecretError::CannotOpen)
+    }
+
+    /// A MAC over `message` for a signed link: 20 bytes as 40 lowercase hex. Each link kind puts its
+    /// purpose first in `message`, so a token made for one purpose is useless for another.
+    pub fn link_token(&self, message: &str) -> String {
+        let mut mac =
+            <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&self.link_key).expect("HMAC takes any key length");
+        mac.update(message.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..20])
+    }
+
+    /// Whether `token` is [`Self::link_token`] of `message` (constant time).
+    pub fn check_link_token(&self, message: &str, token: &str) -> bool {
+        self.link_token(message).as_bytes().ct_eq(token.as_bytes()).into()
     }
 
     pub fn open_string(&self, sealed: &[u8]) -> Result<String, SecretError> {

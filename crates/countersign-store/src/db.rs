@@ -62,6 +62,8 @@ pub struct Store {
     pub(crate) delivery_wakeup: Arc<Notify>,
     /// Woken after a commit that stored an e-mail.
     pub(crate) mail_wakeup: Arc<Notify>,
+    /// Woken after a commit that made a document job due.
+    pub(crate) job_wakeup: Arc<Notify>,
     /// SQLite only: the one connection every write goes through (see [`with_writer!`]).
     pub(crate) sqlite_writer: Option<SqlitePool>,
     /// The engine on this node that takes committed deliveries directly, if one runs.
@@ -88,6 +90,7 @@ impl Store {
             master_key,
             delivery_wakeup: Arc::new(Notify::new()),
             mail_wakeup: Arc::new(Notify::new()),
+            job_wakeup: Arc::new(Notify::new()),
             sqlite_writer: Some(writer),
             handoff: std::sync::RwLock::new(None),
         })
@@ -107,6 +110,7 @@ impl Store {
             master_key,
             delivery_wakeup: Arc::new(Notify::new()),
             mail_wakeup: Arc::new(Notify::new()),
+            job_wakeup: Arc::new(Notify::new()),
             sqlite_writer: None,
             handoff: std::sync::RwLock::new(None),
         })
@@ -159,6 +163,7 @@ impl Store {
         let Pool::Postgres(pool) = &self.pool else { return None };
         let pool = pool.clone();
         let wakeup = self.delivery_wakeup.clone();
+        let job_wakeup = self.job_wakeup.clone();
         Some(tokio::spawn(async move {
             loop {
                 let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
@@ -171,13 +176,17 @@ impl Store {
                         }
                     }
                 };
-                if let Err(error) = listener.listen(crate::outbox::DELIVERY_CHANNEL).await {
+                let channels = [crate::outbox::DELIVERY_CHANNEL, crate::signature_requests::JOB_CHANNEL];
+                if let Err(error) = listener.listen_all(channels).await {
                     tracing::warn!(%error, "LISTEN failed; retrying");
                     continue;
                 }
                 loop {
                     tokio::select! {
                         received = listener.recv() => match received {
+                            Ok(notification) if notification.channel() == crate::signature_requests::JOB_CHANNEL => {
+                                job_wakeup.notify_one()
+                            }
                             Ok(_) => wakeup.notify_one(),
                             Err(error) => {
                                 tracing::warn!(%error, "delivery notifications interrupted; reconnecting");

@@ -18,6 +18,7 @@ mod db;
 pub mod deliveries;
 pub mod emails;
 pub mod outbox;
+pub mod signature_requests;
 
 pub use accounts::NewAccount;
 pub use api_apps::{ApiAppPage, NewApiApp};

@@ -10,6 +10,7 @@ use clap::Args;
 use clap::builder::BoolishValueParser;
 use countersign_delivery::DeliveryConfig;
 use countersign_delivery::config::{parse_duration, parse_durations};
+use countersign_worker::WorkerConfig;
 use serde::Deserialize;
 
 /// Where data lives: shared by `serve` and the account commands, so both open the same store.
@@ -69,6 +70,21 @@ pub struct ServeArgs {
     /// Sender of those e-mails.
     #[arg(long, env = "COUNTERSIGN_SMTP_FROM")]
     pub smtp_from: Option<String>,
+    /// Largest document (one uploaded file or one fetched `file_urls` entry), in bytes. Default 40 MiB.
+    #[arg(long, env = "COUNTERSIGN_MAX_FILE_BYTES")]
+    pub max_file_bytes: Option<usize>,
+    /// Most documents in one signature request. Default 20.
+    #[arg(long, env = "COUNTERSIGN_MAX_FILES")]
+    pub max_files: Option<usize>,
+    /// Most pages in one signature request (all documents). Default 500.
+    #[arg(long, env = "COUNTERSIGN_MAX_PAGES")]
+    pub max_pages: Option<usize>,
+    /// Most fields in one signature request. Default 2000.
+    #[arg(long, env = "COUNTERSIGN_MAX_FIELDS")]
+    pub max_fields: Option<usize>,
+    /// Time budget for reading one document (`60s`).
+    #[arg(long, env = "COUNTERSIGN_DOCUMENT_TIMEOUT")]
+    pub document_timeout: Option<String>,
     /// E-mail address of the account created on first start with an empty database.
     #[arg(long, env = "COUNTERSIGN_DEFAULT_ACCOUNT_EMAIL")]
     pub default_account_email: Option<String>,
@@ -98,6 +114,11 @@ pub struct FileSettings {
     pub callback_lease: Option<String>,
     pub smtp_url: Option<String>,
     pub smtp_from: Option<String>,
+    pub max_file_bytes: Option<usize>,
+    pub max_files: Option<usize>,
+    pub max_pages: Option<usize>,
+    pub max_fields: Option<usize>,
+    pub document_timeout: Option<String>,
 }
 
 impl FileSettings {
@@ -160,6 +181,8 @@ pub struct ServerConfig {
     /// SMTP server URL; `None` keeps e-mails stored unsent.
     pub smtp_url: Option<String>,
     pub smtp_from: String,
+    /// Document limits and the worker's settings.
+    pub worker: WorkerConfig,
 }
 
 impl ServerConfig {
@@ -185,7 +208,25 @@ impl ServerConfig {
         if let Some(n) = args.callback_max_in_flight_per_url.or(file.callback_max_in_flight_per_url) {
             delivery.max_in_flight_per_url = n.max(1);
         }
+        let mut worker = WorkerConfig { allow_private_urls: allow_private_callbacks, ..WorkerConfig::default() };
+        let limits = &mut worker.limits;
+        if let Some(n) = args.max_file_bytes.or(file.max_file_bytes) {
+            limits.max_file_bytes = n.max(1);
+        }
+        if let Some(n) = args.max_files.or(file.max_files) {
+            limits.max_files = n.max(1);
+        }
+        if let Some(n) = args.max_pages.or(file.max_pages) {
+            limits.max_pages = n.max(1);
+        }
+        if let Some(n) = args.max_fields.or(file.max_fields) {
+            limits.max_fields = n.max(1);
+        }
+        if let Some(text) = args.document_timeout.as_ref().or(file.document_timeout.as_ref()) {
+            worker.document_timeout = parse_duration(text).map_err(|e| anyhow::anyhow!("document timeout: {e}"))?;
+        }
         Ok(Self {
+            worker,
             addr: args.addr.clone().or_else(|| file.addr.clone()).unwrap_or_else(|| DEFAULT_ADDR.to_owned()),
             public_url: args.public_url.clone().or_else(|| file.public_url.clone()),
             storage: StorageConfig::resolve(&args.storage, file),

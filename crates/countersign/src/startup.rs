@@ -18,6 +18,7 @@ use countersign_domain::email::EmailAddress;
 use countersign_domain::secrets::{ApiKey, MasterKey};
 use countersign_store::blobs::BlobStore;
 use countersign_store::{NewAccount, Store, StoreError};
+use countersign_worker::{DocumentWorker, WorkerConfig};
 use tokio::net::TcpListener;
 
 use crate::config::{ServerConfig, StorageConfig};
@@ -89,6 +90,7 @@ pub struct Application {
     state: AppState,
     delivery: DeliveryConfig,
     mail: Option<MailConfig>,
+    worker: WorkerConfig,
     pub first_start: Option<FirstStart>,
 }
 
@@ -106,6 +108,7 @@ impl Application {
             callback_policy: CallbackPolicy { allow_private: config.allow_private_callbacks },
             callback_dns_timeout: config.callback_dns_timeout,
             public_url,
+            document_limits: config.worker.limits,
         };
         let state = AppState {
             store,
@@ -126,7 +129,8 @@ impl Application {
             from: config.smtp_from.clone(),
             poll_interval: std::time::Duration::from_secs(30),
         });
-        Ok(Self { listener, state, delivery, mail, first_start })
+        let worker = WorkerConfig { allow_private_urls: config.allow_private_callbacks, ..config.worker.clone() };
+        Ok(Self { listener, state, delivery, mail, worker, first_start })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -148,6 +152,7 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let store = self.state.store.clone();
         let engine = DeliveryEngine::spawn(store.clone(), self.delivery).context("starting the delivery engine")?;
+        let worker = DocumentWorker::spawn(store.clone(), self.worker).context("starting the document worker")?;
         let mailer = match self.mail {
             Some(mail) => Some(Mailer::spawn(store.clone(), mail).context("starting the mailer")?),
             None => None,
@@ -157,6 +162,7 @@ impl Application {
             .with_graceful_shutdown(shutdown)
             .await
             .context("serving HTTP");
+        worker.shutdown().await;
         engine.shutdown().await;
         if let Some(mailer) = mailer {
             mailer.shutdown().await;

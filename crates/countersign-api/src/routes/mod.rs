@@ -5,3 +5,4 @@ pub mod account;
 pub mod api_app;
 pub mod events;
 pub mod ops;
+pub mod signature_request;

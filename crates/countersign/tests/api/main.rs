@@ -10,3 +10,4 @@ mod callbacks;
 mod cli;
 mod mail;
 mod ops;
+mod signature_requests;

@@ -122,6 +122,29 @@ impl Receiver {
         format!("{}{path}", self.base)
     }
 
+    /// A file server instead: every GET gets `bytes` as `application/pdf`.
+    pub async fn start_serving(bytes: Vec<u8>) -> Self {
+        Self::start_serving_after(bytes, Duration::ZERO).await
+    }
+
+    /// A file server that waits `delay` before each answer.
+    pub async fn start_serving_after(bytes: Vec<u8>, delay: Duration) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let bytes = Bytes::from(bytes);
+        let app = axum::Router::new().fallback(move || {
+            let bytes = bytes.clone();
+            async move {
+                tokio::time::sleep(delay).await;
+                ([("content-type", "application/pdf")], bytes).into_response()
+            }
+        });
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { base, shared: Shared::default(), task }
+    }
+
     /// The next answers on `path`, in order; after them, the default.
     pub fn script(&self, path: &str, behaviours: Vec<Behaviour>) {
         self.shared.0.lock().unwrap().scripts.insert(path.to_owned(), behaviours.into());

@@ -1,0 +1,356 @@
+//! From analysed documents to fields: text tags, `form_fields_per_document`, or — with neither — an
+//! appended signature page with one signature field per signer (compat spec §6.1, §7).
+//!
+//! Pure functions: the outcome depends only on the documents and the request's options, so it is the
+//! same on every node and every retry.
+
+use countersign_domain::signature_request::{FIELD_TYPES, FieldSpec, ProcessingFailure, ProcessingOptions};
+use countersign_pdf::{FoundTag, TagSigner, parse_tag};
+use serde_json::Value;
+
+/// One analysed document.
+pub struct AnalysedDocument {
+    pub name: String,
+    /// Displayed page sizes (width, height) in points.
+    pub pages: Vec<(f64, f64)>,
+    pub tags: Vec<FoundTag>,
+}
+
+/// The fields, and whether a signature page was appended.
+pub struct Placed {
+    pub fields: Vec<FieldSpec>,
+    pub appended_signature_page: bool,
+}
+
+/// US Letter, the size of an appended signature page.
+pub const SIGNATURE_PAGE: (f64, f64) = (612.0, 792.0);
+
+/// The value a merge field takes from `custom_fields`, matched by name against the tag's label or
+/// api_id.
+fn merge_value(custom_fields: &[Value], label: Option<&str>, api_id: Option<&str>) -> Option<String> {
+    custom_fields.iter().find_map(|field| {
+        let name = field.get("name").and_then(Value::as_str)?;
+        let matches = Some(name) == label || Some(name) == api_id;
+        if !matches {
+            return None;
+        }
+        match field.get("value")? {
+            Value::String(s) => Some(s.clone()),
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    })
+}
+
+fn from_tags(
+    docs: &[AnalysedDocument],
+    signers: usize,
+    custom_fields: &[Value],
+) -> Result<Vec<FieldSpec>, ProcessingFailure> {
+    let mut fields = Vec::new();
+    for (doc_index, doc) in docs.iter().enumerate() {
+        for tag in &doc.tags {
+            let place = format!("on page {} of {}", tag.page, doc.name);
+            let parsed = parse_tag(&tag.text).map_err(|e| {
+                ProcessingFailure::File(format!("Invalid text tag {} {place}: {}", tag.text, e.message))
+            })?;
+            let signer_index = match parsed.signer {
+                TagSigner::Signer(n) if (n as usize) <= signers && n >= 1 => Some(i64::from(n) - 1),
+                TagSigner::Signer(n) => {
+                    return Err(ProcessingFailure::TextTag(format!(
+                        "Text tag {} {place} names signer{n}, but the request has {signers} signer{}",
+                        tag.text,
+                        if signers == 1 { "" } else { "s" }
+                    )));
+                }
+                TagSigner::Sender => None,
+            };
+            let n = fields.len() + 1;
+            let type_name = parsed.field_type.api_name();
+            let value = if parsed.field_type.is_merge() {
+                merge_value(custom_fields, parsed.label.as_deref(), parsed.api_id.as_deref())
+            } else {
+                None
+            };
+            fields.push(FieldSpec {
+                document_index: doc_index as i64,
+                api_id: parsed
+                    .api_id
+                    .clone()
+                    .unwrap_or_else(|| format!("{}_{doc_index}_{n}", type_name.replace('-', "_"))),
+                name: parsed.label.clone().unwrap_or_default(),
+                field_type: type_name.to_owned(),
+                signer_index,
+                required: parsed.required,
+                page: i64::from(tag.page),
+                x: tag.rect.x,
+                y: tag.rect.y,
+                width: tag.rect.width,
+                height: tag.rect.height,
+                validation_type: parsed.validation.clone(),
+                auto_fill: parsed.autofill.clone(),
+                source: "text_tag".into(),
+                value,
+            });
+        }
+    }
+    Ok(fields)
+}
+
+fn number(field: &serde_json::Map<String, Value>, key: &str) -> Option<f64> {
+    match field.get(key)? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn text(field: &serde_json::Map<String, Value>, key: &str) -> Option<String> {
+    match field.get(key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// `form_fields_per_document`: the flat list of the current API (`document_index` on each field) or the
+/// older list of lists (one list per document).
+fn from_form_fields(
+    docs: &[AnalysedDocument],
+    signers: usize,
+    form_fields: &[Value],
+    custom_fields: &[Value],
+) -> Result<Vec<FieldSpec>, ProcessingFailure> {
+    let mut flat: Vec<(usize, &serde_json::Map<String, Value>, String)> = Vec::new();
+    for (i, entry) in form_fields.iter().enumerate() {
+        match entry {
+            Value::Object(map) => {
+                let doc = number(map, "document_index").unwrap_or(0.0);
+                flat.push((doc as usize, map, format!("form_fields_per_document[{i}]")));
+            }
+            Value::Array(list) => {
+                for (j, item) in list.iter().enumerate() {
+                    let Value::Object(map) = item else {
+                        return Err(ProcessingFailure::ComponentPosition(format!(
+                            "form_fields_per_document[{i}][{j}] is not an object"
+                        )));
+                    };
+                    flat.push((i, map, format!("form_fields_per_document[{i}][{j}]")));
+                }
+            }
+            _ => {
+                return Err(ProcessingFailure::ComponentPosition(format!(
+                    "form_fields_per_document[{i}] is not an object"
+                )));
+            }
+        }
+    }
+    let mut fields = Vec::new();
+    for (doc_index, map, path) in flat {
+        let bad = |what: String| ProcessingFailure::ComponentPosition(format!("{path}: {what}"));
+        let doc = docs.get(doc_index).ok_or_else(|| bad(format!("document_index {doc_index} names no document")))?;
+        let field_type = text(map, "type").ok_or_else(|| bad("type is missing".into()))?;
+        if !FIELD_TYPES.contains(&field_type.as_str()) {
+            return Err(bad(format!("unknown field type {field_type:?}")));
+        }
+        let page = number(map, "page").unwrap_or(1.0) as i64;
+        let (page_w, page_h) = usize::try_from(page - 1)
+            .ok()
+            .and_then(|p| doc.pages.get(p))
+            .copied()
+            .ok_or_else(|| bad(format!("page {page} is outside the document ({} pages)", doc.pages.len())))?;
+        let (x, y) = (number(map, "x").unwrap_or(0.0), number(map, "y").unwrap_or(0.0));
+        let (width, height) = (number(map, "width").unwrap_or(0.0), number(map, "height").unwrap_or(0.0));
+        if x < 0.0 || y < 0.0 || width <= 0.0 || height <= 0.0 || x + width > page_w + 0.5 || y + height > page_h + 0.5
+        {
+            return Err(bad(format!(
+                "the field at ({x}, {y}) of size {width}×{height} does not fit on page {page} ({page_w}×{page_h})"
+            )));
+        }
+        let signer = map.get("signer").cloned().unwrap_or(Value::Null);
+        let signer_index = match &signer {
+            Value::String(s) if s == "sender" => None,
+            Value::String(s) => {
+                Some(s.trim().parse::<i64>().map_err(|_| bad(format!("signer {s:?} is not a signer index")))?)
+            }
+            Value::Number(n) => Some(n.as_i64().ok_or_else(|| bad(format!("signer {n} is not a signer index")))?),
+            _ => return Err(bad("signer is missing".into())),
+        };
+        if let Some(i) = signer_index
+            && (i < 0 || i as usize >= signers)
+        {
+            return Err(ProcessingFailure::TextTag(format!(
+                "{path}: signer {i} does not exist; the request has {signers} signer{}",
+                if signers == 1 { "" } else { "s" }
+            )));
+        }
+        let api_id = text(map, "api_id")
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| format!("field_{doc_index}_{}", fields.len() + 1));
+        let name = text(map, "name").unwrap_or_default();
+        let required = match map.get("required") {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) => matches!(s.as_str(), "true" | "1"),
+            _ => false,
+        };
+        let value =
+            if field_type.ends_with("-merge") { merge_value(custom_fields, Some(&name), Some(&api_id)) } else { None };
+        fields.push(FieldSpec {
+            document_index: doc_index as i64,
+            api_id,
+            name,
+            field_type,
+            signer_index,
+            required,
+            page,
+            x,
+            y,
+            width,
+            height,
+            validation_type: text(map, "validation_type"),
+            auto_fill: None,
+            source: "form_fields_per_document".into(),
+            value,
+        });
+    }
+    Ok(fields)
+}
+
+/// One signature field per signer on a page appended after the last document's last page.
+fn signature_page(docs: &[AnalysedDocument], signers: usize) -> Vec<FieldSpec> {
+    let last = docs.len().saturating_sub(1);
+    let page = docs.last().map_or(0, |d| d.pages.len()) as i64 + 1;
+    (0..signers)
+        .map(|i| FieldSpec {
+            document_index: last as i64,
+            api_id: format!("signature_page_{}", i + 1),
+            name: format!("Signer {}", i + 1),
+            field_type: "signature".into(),
+            signer_index: Some(i as i64),
+            required: true,
+            page,
+            x: 72.0,
+            y: 120.0 + 90.0 * (i % 7) as f64,
+            width: 240.0,
+            height: 48.0,
+            validation_type: None,
+            auto_fill: None,
+            source: "signature_page".into(),
+            value: None,
+        })
+        .collect()
+}
+
+/// Places the request's fields.
+pub fn place_fields(
+    docs: &[AnalysedDocument],
+    signers: usize,
+    options: &ProcessingOptions,
+    max_fields: usize,
+) -> Result<Placed, ProcessingFailure> {
+    let mut fields = if options.use_text_tags { from_tags(docs, signers, &options.custom_fields)? } else { Vec::new() };
+    fields.extend(from_form_fields(docs, signers, &options.form_fields_per_document, &options.custom_fields)?);
+    let appended_signature_page = fields.is_empty();
+    if appended_signature_page {
+        fields = signature_page(docs, signers);
+    }
+    if fields.len() > max_fields {
+        return Err(ProcessingFailure::File(format!(
+            "The documents have {} fields; the limit is {max_fields}",
+            fields.len()
+        )));
+    }
+    Ok(Placed { fields, appended_signature_page })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use countersign_pdf::Rect;
+    use serde_json::json;
+
+    fn doc(tags: &[(u32, &str)]) -> AnalysedDocument {
+        AnalysedDocument {
+            name: "a.pdf".into(),
+            pages: vec![(612.0, 792.0); 3],
+            tags: tags
+                .iter()
+                .map(|(page, text)| FoundTag {
+                    page: *page,
+                    text: (*text).into(),
+                    rect: Rect { x: 10.0, y: 20.0, width: 100.0, height: 12.0 },
+                })
+                .collect(),
+        }
+    }
+
+    fn tags_on() -> ProcessingOptions {
+        ProcessingOptions { use_text_tags: true, ..ProcessingOptions::default() }
+    }
+
+    #[test]
+    fn tags_become_fields_for_their_signers() {
+        let placed = place_fields(
+            &[doc(&[(1, "[sig|req|signer2|Sign here|client_sig]"), (2, "[date|noreq|signer1]")])],
+            2,
+            &tags_on(),
+            100,
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(!placed.appended_signature_page);
+        let f = &placed.fields;
+        assert_eq!(
+            (f[0].field_type.as_str(), f[0].signer_index, f[0].api_id.as_str()),
+            ("signature", Some(1), "client_sig")
+        );
+        assert_eq!((f[1].field_type.as_str(), f[1].required, f[1].page), ("date_signed", false, 2));
+        assert_eq!(f[0].name, "Sign here");
+    }
+
+    #[test]
+    fn unknown_signer_is_invalid_and_malformed_tag_a_file_error() {
+        let err = place_fields(&[doc(&[(1, "[sig|req|signer3]")])], 2, &tags_on(), 100).err().unwrap();
+        assert!(
+            matches!(&err, ProcessingFailure::TextTag(m) if m.contains("[sig|req|signer3]") && m.contains("page 1"))
+        );
+        let err = place_fields(&[doc(&[(1, "[stamp|req|signer1]")])], 1, &tags_on(), 100).err().unwrap();
+        assert!(
+            matches!(&err, ProcessingFailure::File(m) if m.contains("[stamp|req|signer1]") && m.contains("page 1"))
+        );
+    }
+
+    #[test]
+    fn merge_fields_take_custom_field_values() {
+        let mut options = tags_on();
+        options.custom_fields = vec![json!({"name": "company", "value": "Acme"})];
+        let placed = place_fields(&[doc(&[(1, "[text-merge|req|sender|company|co_id]")])], 1, &options, 100)
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(placed.fields[0].value.as_deref(), Some("Acme"));
+        assert_eq!(placed.fields[0].signer_index, None);
+    }
+
+    #[test]
+    fn without_tags_or_fields_a_signature_page_is_appended() {
+        let placed = place_fields(&[doc(&[(1, "[sig|req|signer1]")])], 2, &ProcessingOptions::default(), 100)
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(placed.appended_signature_page);
+        assert_eq!(placed.fields.len(), 2);
+        assert!(placed.fields.iter().all(|f| f.page == 4 && f.field_type == "signature"));
+    }
+
+    #[test]
+    fn form_fields_are_checked_against_the_page() {
+        let mut options = ProcessingOptions::default();
+        options.form_fields_per_document = vec![
+            json!({"document_index": 0, "api_id": "x", "type": "text", "x": 112, "y": 328, "width": 100, "height": 16, "signer": "0", "page": 1}),
+        ];
+        let placed = place_fields(&[doc(&[])], 1, &options, 100).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!((placed.fields[0].x, placed.fields[0].signer_index), (112.0, Some(0)));
+        options.form_fields_per_document[0]["page"] = json!(9);
+        assert!(matches!(place_fields(&[doc(&[])], 1, &options, 100), Err(ProcessingFailure::ComponentPosition(_))));
+        options.form_fields_per_document[0]["page"] = json!(1);
+        options.form_fields_per_document[0]["signer"] = json!(3);
+        assert!(matches!(place_fields(&[doc(&[])], 1, &options, 100), Err(ProcessingFailure::TextTag(_))));
+    }
+}

@@ -1,0 +1,431 @@
+//! The document worker: claims due jobs with a lease and runs them.
+//!
+//! - `process_documents`: fetch `file_urls` (through the SSRF guard, with the upload size limit), read
+//!   every PDF (pages, positioned text, text tags) on the blocking pool with page and time limits, place
+//!   the fields, and commit fields + status + `signature_request_sent` — or the failure's status and its
+//!   event (`file_error`, `signature_request_invalid`, `unknown_error`) — in one transaction.
+//! - `expire`: when `expires_at` passes with signatures outstanding, they become `expired` and
+//!   `signature_request_expired` fires.
+//!
+//! A job runs at least once: a node that dies mid-job loses its lease and another node runs the job
+//! again; the commit only applies to a request still in the state the job expects, so a second run
+//! changes nothing.
+//!
+//! Not for: HTTP routes or SQL.
+
+pub mod fields;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use countersign_delivery::guard::{GuardedResolver, check_literal};
+use countersign_domain::callback::EventType;
+use countersign_domain::signature_request::{DocumentLimits, ProcessingFailure, RequestStatus};
+use countersign_domain::time::{now_ms, unix_now};
+use countersign_store::Store;
+use countersign_store::signature_requests::{Change, ChangeError, ClaimedJob, JOB_EXPIRE, JOB_PROCESS};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinHandle;
+
+use crate::fields::{AnalysedDocument, place_fields};
+
+/// The worker's settings.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub limits: DocumentLimits,
+    /// Time budget for reading one document.
+    pub document_timeout: Duration,
+    /// Time budget for fetching one `file_urls` entry.
+    pub fetch_timeout: Duration,
+    /// Allow `file_urls` on private addresses (development and tests).
+    pub allow_private_urls: bool,
+    /// How long a claimed job is this node's before another may take it.
+    pub lease: Duration,
+    /// Jobs run at once on this node (documents are CPU-bound).
+    pub concurrency: usize,
+    /// Attempts before an unexpected failure becomes `unknown_error`.
+    pub max_attempts: i64,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            limits: DocumentLimits::default(),
+            document_timeout: Duration::from_secs(60),
+            fetch_timeout: Duration::from_secs(30),
+            allow_private_urls: false,
+            lease: Duration::from_secs(300),
+            concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            max_attempts: 3,
+        }
+    }
+}
+
+/// A running worker.
+pub struct DocumentWorker {
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+/// Why a job must run again later (as opposed to a processing failure, which is an outcome).
+#[derive(Debug)]
+struct Transient(String);
+
+impl<E: std::fmt::Display> From<E> for Transient {
+    fn from(e: E) -> Self {
+        Self(e.to_string())
+    }
+}
+
+struct Inner {
+    store: Arc<Store>,
+    config: WorkerConfig,
+    client: reqwest::Client,
+    node: String,
+}
+
+impl DocumentWorker {
+    pub fn spawn(store: Arc<Store>, config: WorkerConfig) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .no_proxy()
+            .dns_resolver(Arc::new(GuardedResolver { allow_private: config.allow_private_urls }))
+            .timeout(config.fetch_timeout)
+            .user_agent("Countersign document fetcher")
+            .build()?;
+        let node = format!("worker-{}", countersign_domain::ids::random_hex(6));
+        let (shutdown, rx) = watch::channel(false);
+        let inner = Arc::new(Inner { store, config, client, node });
+        let task = tokio::spawn(run(inner, rx));
+        Ok(Self { shutdown, task })
+    }
+
+    /// Stops claiming, lets jobs in hand finish, and releases the leases of any left.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+}
+
+async fn run(inner: Arc<Inner>, mut shutdown: watch::Receiver<bool>) {
+    let permits = Arc::new(Semaphore::new(inner.config.concurrency.max(1)));
+    let wakeup = inner.store.job_wakeup();
+    let lease_ms = inner.config.lease.as_millis() as i64;
+    let mut running = tokio::task::JoinSet::new();
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        let free = permits.available_permits();
+        let claimed = if free > 0 {
+            match inner.store.claim_jobs(&inner.node, lease_ms, free as i64).await {
+                Ok(jobs) => jobs,
+                Err(error) => {
+                    tracing::warn!(%error, "claiming document jobs failed");
+                    Vec::new()
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        let got = claimed.len();
+        for job in claimed {
+            let Ok(permit) = permits.clone().acquire_owned().await else { break };
+            let inner = inner.clone();
+            running.spawn(async move {
+                run_job(&inner, job).await;
+                drop(permit);
+            });
+        }
+        while running.try_join_next().is_some() {}
+        if got > 0 && got == free {
+            continue;
+        }
+        // Sleep until woken, a job falls due, a running job ends, or the poll interval passes.
+        let wait = match inner.store.next_job_ms().await {
+            Ok(Some(due)) => Duration::from_millis((due - now_ms()).clamp(0, 2000) as u64),
+            _ => Duration::from_secs(2),
+        };
+        tokio::select! {
+            _ = wakeup.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+            Some(_) = running.join_next(), if !running.is_empty() => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+    while running.join_next().await.is_some() {}
+    if let Err(error) = inner.store.release_job_leases_of(&inner.node).await {
+        tracing::warn!(%error, "releasing job leases at shutdown failed");
+    }
+}
+
+async fn run_job(inner: &Inner, job: ClaimedJob) {
+    let started = std::time::Instant::now();
+    let result = match job.kind.as_str() {
+        JOB_PROCESS => process(inner, &job).await,
+        JOB_EXPIRE => expire(inner, &job).await,
+        other => {
+            tracing::error!(job_id = %job.id, kind = other, "unknown job kind; marking it done");
+            inner.store.finish_job(&job.id).await.map_err(Transient::from)
+        }
+    };
+    match result {
+        Ok(()) => tracing::debug!(
+            job_id = %job.id,
+            kind = %job.kind,
+            signature_request_id = %job.signature_request_id,
+            ms = started.elapsed().as_millis() as u64,
+            "job done"
+        ),
+        Err(Transient(error)) if job.attempts < inner.config.max_attempts => {
+            let retry_at = now_ms() + 1000 * (1 << job.attempts.clamp(0, 10));
+            tracing::warn!(job_id = %job.id, signature_request_id = %job.signature_request_id, attempts = job.attempts, %error, "job failed; will retry");
+            if let Err(e) = inner.store.retry_job(&job.id, &error, retry_at).await {
+                tracing::error!(job_id = %job.id, error = %e, "could not reschedule a failed job");
+            }
+        }
+        Err(Transient(error)) => {
+            tracing::error!(job_id = %job.id, signature_request_id = %job.signature_request_id, %error, "job failed for good");
+            let failure =
+                ProcessingFailure::Unknown("An unexpected error occurred while processing the request.".into());
+            if job.kind == JOB_PROCESS {
+                if let Err(e) = commit_failure(inner, &job, &failure).await {
+                    tracing::error!(job_id = %job.id, error = ?e, "could not record unknown_error");
+                }
+            } else if let Err(e) = inner.store.finish_job(&job.id).await {
+                tracing::error!(job_id = %job.id, error = %e, "could not finish a failed job");
+            }
+        }
+    }
+}
+
+/// Fetches one `file_urls` entry: http(s) only, public addresses only (unless allowed), at most the
+/// upload limit (read in chunks, so a huge or endless body is cut off, not buffered).
+async fn fetch(inner: &Inner, url: &str) -> Result<Result<Vec<u8>, String>, Transient> {
+    let parsed = match url::Url::parse(url) {
+        Ok(u) => u,
+        Err(_) => return Ok(Err(format!("{url} is not a URL"))),
+    };
+    if let Err(why) = check_literal(&parsed, inner.config.allow_private_urls)
+        && !(parsed.scheme() == "http" && why.contains("scheme"))
+    {
+        return Ok(Err(format!("the file at {url} cannot be fetched: {why}")));
+    }
+    let max = inner.config.limits.max_file_bytes;
+    let mut response = match inner.client.get(parsed).send().await {
+        Ok(r) => r,
+        Err(e) if e.is_connect() || e.is_timeout() => return Err(Transient(format!("fetching {url}: {e}"))),
+        Err(e) => return Ok(Err(format!("the file at {url} could not be fetched: {e}"))),
+    };
+    let status = response.status();
+    if status.is_server_error() {
+        return Err(Transient(format!("fetching {url}: HTTP {status}")));
+    }
+    if !status.is_success() {
+        return Ok(Err(format!("the file at {url} could not be fetched: HTTP {status}")));
+    }
+    if response.content_length().is_some_and(|n| n as usize > max) {
+        return Ok(Err(format!("the file at {url} is larger than the limit of {max} bytes")));
+    }
+    let mut bytes = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if bytes.len() + chunk.len() > max {
+                    return Ok(Err(format!("the file at {url} is larger than the limit of {max} bytes")));
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(e) => return Err(Transient(format!("reading {url}: {e}"))),
+        }
+    }
+    if bytes.is_empty() {
+        return Ok(Err(format!("the file at {url} is empty")));
+    }
+    Ok(Ok(bytes))
+}
+
+/// Processes a request's documents and commits the outcome.
+async fn process(inner: &Inner, job: &ClaimedJob) -> Result<(), Transient> {
+    let store = &inner.store;
+    let id = &job.signature_request_id;
+    let Some(request) = store.signature_request_state(id).await? else {
+        return store.finish_job(&job.id).await.map_err(Transient::from);
+    };
+    if request.status != RequestStatus::Processing {
+        // Canceled meanwhile, or a repeated run after the outcome committed.
+        return store.finish_job(&job.id).await.map_err(Transient::from);
+    }
+    let limits = inner.config.limits;
+    let mut analysed = Vec::new();
+    let mut total_pages = 0usize;
+    for (i, doc) in store.documents_of(id).await?.into_iter().enumerate() {
+        let bytes = match (&doc.blob_sha256, &doc.file_url) {
+            (Some(sha), _) => store.blob(sha).await?.ok_or_else(|| Transient("a document blob is missing".into()))?,
+            (None, Some(url)) => match fetch(inner, url).await? {
+                Ok(bytes) => {
+                    store.store_fetched_document(id, doc.document_index, &bytes).await?;
+                    bytes
+                }
+                Err(why) => return commit_failure(inner, job, &ProcessingFailure::File(capitalize(&why))).await,
+            },
+            (None, None) => return Err(Transient("a document has neither bytes nor a URL".into())),
+        };
+        let pdf_limits = countersign_pdf::Limits {
+            max_pages: limits.max_pages,
+            max_bytes: limits.max_file_bytes,
+            timeout: inner.config.document_timeout,
+        };
+        let result = tokio::task::spawn_blocking(move || countersign_pdf::analyze(&bytes, &pdf_limits)).await;
+        let analysis = match result {
+            Ok(Ok(analysis)) => analysis,
+            Ok(Err(e)) => {
+                let message = format!("{} (document {}, {}): {e}", file_problem(&e), i, doc.file_name);
+                return commit_failure(inner, job, &ProcessingFailure::File(message)).await;
+            }
+            Err(join) => return Err(Transient(format!("reading document {i} panicked: {join}"))),
+        };
+        total_pages += analysis.pages.len();
+        if total_pages > limits.max_pages {
+            let message = format!(
+                "The documents have more than {} pages in all; the limit is {}",
+                limits.max_pages, limits.max_pages
+            );
+            return commit_failure(inner, job, &ProcessingFailure::File(message)).await;
+        }
+        analysed.push(AnalysedDocument {
+            name: doc.file_name.clone(),
+            pages: analysis.pages.iter().map(|p| (p.width, p.height)).collect(),
+            tags: analysis.tags,
+        });
+    }
+    let placed = match place_fields(&analysed, request.body.signatures.len(), &request.options, limits.max_fields) {
+        Ok(placed) => placed,
+        Err(failure) => return commit_failure(inner, job, &failure).await,
+    };
+    let pages: Vec<(i64, Vec<[f64; 2]>)> =
+        analysed.iter().enumerate().map(|(i, d)| (i as i64, d.pages.iter().map(|(w, h)| [*w, *h]).collect())).collect();
+    let field_count = placed.fields.len();
+    let job_id = job.id.clone();
+    let outcome = store
+        .change_signature_request(id, move |r| {
+            if r.status != RequestStatus::Processing {
+                return Err(());
+            }
+            r.status = RequestStatus::Sent;
+            let mut options = r.options.clone();
+            options.appended_signature_page = placed.appended_signature_page;
+            Ok(Change {
+                events: vec![(EventType::SignatureRequestSent, None, None)],
+                fields: Some(placed.fields),
+                pages,
+                finish_job: Some(job_id),
+                options: Some(options),
+                ..Change::default()
+            })
+        })
+        .await;
+    match outcome {
+        Ok(_) => {
+            tracing::info!(signature_request_id = %id, fields = field_count, pages = total_pages, "documents processed; signature_request_sent");
+            Ok(())
+        }
+        Err(ChangeError::Refused(())) | Err(ChangeError::NotFound) => {
+            store.finish_job(&job.id).await.map_err(Transient::from)
+        }
+        Err(ChangeError::Store(e)) => Err(Transient(e.to_string())),
+    }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    chars.next().map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+}
+
+fn file_problem(e: &countersign_pdf::PdfError) -> &'static str {
+    use countersign_pdf::PdfError;
+    match e {
+        PdfError::NotPdf => "Unsupported file format",
+        PdfError::PasswordProtected => "Password-protected file",
+        PdfError::TooManyPages { .. } | PdfError::TooLarge { .. } => "File over the limits",
+        PdfError::TimedOut => "File too complex",
+        _ => "Unreadable file",
+    }
+}
+
+/// Commits a processing failure: status `error`, `has_error`, every signature's `status_code`, and the
+/// failure's event with its message — in one transaction.
+async fn commit_failure(inner: &Inner, job: &ClaimedJob, failure: &ProcessingFailure) -> Result<(), Transient> {
+    let id = &job.signature_request_id;
+    let job_id = job.id.clone();
+    let outcome = inner
+        .store
+        .change_signature_request(id, |r| {
+            if r.status != RequestStatus::Processing {
+                return Err(());
+            }
+            r.status = RequestStatus::Error;
+            r.body.fail(failure.status_code(), failure.message());
+            Ok(Change {
+                events: vec![(failure.event_type(), None, Some(failure.message().to_owned()))],
+                fields: Some(Vec::new()),
+                finish_job: Some(job_id),
+                ..Change::default()
+            })
+        })
+        .await;
+    match outcome {
+        Ok(_) => {
+            tracing::info!(signature_request_id = %id, event_type = %failure.event_type(), message = failure.message(), "documents could not be processed");
+            Ok(())
+        }
+        Err(ChangeError::Refused(())) | Err(ChangeError::NotFound) => {
+            inner.store.finish_job(&job.id).await.map_err(Transient::from)
+        }
+        Err(ChangeError::Store(e)) => Err(Transient(e.to_string())),
+    }
+}
+
+/// Expires a request whose `expires_at` has passed with signatures outstanding.
+async fn expire(inner: &Inner, job: &ClaimedJob) -> Result<(), Transient> {
+    let id = &job.signature_request_id;
+    let job_id = job.id.clone();
+    let now = unix_now();
+    let outcome = inner
+        .store
+        .change_signature_request(id, |r| {
+            match r.body.expires_at {
+                Some(at) if at <= now => {}
+                // Moved later by an update (which scheduled a new job) or removed.
+                _ => return Err(None),
+            }
+            match r.status {
+                RequestStatus::Sent => {}
+                // Still processing: look again in a minute.
+                RequestStatus::Processing => return Err(Some(now_ms() + 60_000)),
+                _ => return Err(None),
+            }
+            r.status = RequestStatus::Expired;
+            r.body.set_open_signatures("expired");
+            Ok(Change {
+                events: vec![(EventType::SignatureRequestExpired, None, None)],
+                finish_job: Some(job_id),
+                ..Change::default()
+            })
+        })
+        .await;
+    match outcome {
+        Ok(_) => {
+            tracing::info!(signature_request_id = %id, "signature request expired");
+            Ok(())
+        }
+        Err(ChangeError::Refused(Some(retry_at))) => {
+            inner.store.retry_job(&job.id, "still processing", retry_at).await.map_err(Transient::from)
+        }
+        Err(ChangeError::Refused(None)) | Err(ChangeError::NotFound) => {
+            inner.store.finish_job(&job.id).await.map_err(Transient::from)
+        }
+        Err(ChangeError::Store(e)) => Err(Transient(e.to_string())),
+    }
+}

@@ -1,0 +1,452 @@
+//! Signature requests over HTTP, with real PDFs, a real callback receiver and a real file server:
+//! every fixture yields its expected outcome, the lifecycle endpoints behave as Dropbox Sign's, and bad
+//! input is refused clearly.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use reqwest::Method;
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::helpers::{Backend, TestApp, expect_error, spawn_app, wait_for};
+use crate::receiver::Receiver;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+pub fn fixtures_dir() -> PathBuf {
+    std::env::var_os("COUNTERSIGN_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/pdf"))
+}
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(fixtures_dir().join(name)).unwrap_or_else(|e| panic!("reading fixture {name}: {e}"))
+}
+
+fn manifest() -> serde_json::Map<String, Value> {
+    let text = std::fs::read_to_string(fixtures_dir().join("manifest.json")).unwrap();
+    serde_json::from_str::<Value>(&text).unwrap().as_object().unwrap().clone()
+}
+
+/// An API app of the test account (create_embedded needs one).
+async fn app_client_id(app: &TestApp) -> String {
+    let response = app.post_json("/v3/api_app", &json!({"name": "Test app", "domains": ["example.com"]})).await;
+    assert_eq!(response.status(), 201);
+    response.json::<Value>().await.unwrap()["api_app"]["client_id"].as_str().unwrap().to_owned()
+}
+
+fn signers_form(mut form: Form, count: usize) -> Form {
+    for i in 0..count {
+        form = form
+            .text(format!("signers[{i}][name]"), format!("Signer {}", i + 1))
+            .text(format!("signers[{i}][email_address]"), format!("signer{}@example.com", i + 1));
+    }
+    form
+}
+
+/// `create_embedded` with one uploaded file, as a multipart form.
+async fn create_embedded(app: &TestApp, client_id: &str, file: &str, signers: usize) -> Value {
+    let form = Form::new()
+        .text("client_id", client_id.to_owned())
+        .text("title", format!("Test of {file}"))
+        .text("use_text_tags", "1")
+        .text("test_mode", "1")
+        .part("files[0]", Part::bytes(fixture(file)).file_name(file.to_owned()).mime_str("application/pdf").unwrap());
+    let response = app
+        .request(Method::POST, "/v3/signature_request/create_embedded")
+        .multipart(signers_form(form, signers))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    body["signature_request"].clone()
+}
+
+/// Waits for the first callback of `types` about request `id` and returns its JSON.
+async fn wait_callback(receiver: &Receiver, id: &str, types: &[&str]) -> Value {
+    wait_for(WAIT, &format!("a callback {types:?} for {id}"), || async {
+        receiver.received("/cb").into_iter().map(|r| r.json).find(|j| {
+            j["signature_request"]["signature_request_id"] == id && types.iter().any(|t| j["event"]["event_type"] == *t)
+        })
+    })
+    .await
+}
+
+async fn app_with_receiver(backend: Backend) -> Option<(TestApp, Receiver, String)> {
+    let app = spawn_app(backend).await?;
+    let receiver = Receiver::start().await;
+    app.set_account_callback(&receiver.url("/cb")).await;
+    let client_id = app_client_id(&app).await;
+    Some((app, receiver, client_id))
+}
+
+async fn fixtures_yield_their_expected_outcomes(backend: Backend) {
+    let Some((app, receiver, client_id)) = app_with_receiver(backend).await else { return };
+    let mut created = Vec::new();
+    for (file, spec) in manifest() {
+        let signers = spec["signers"].as_u64().unwrap() as usize;
+        let request = create_embedded(&app, &client_id, &file, signers).await;
+        // Accepted at once: signatures await signing while the documents are processed.
+        assert_eq!(request["has_error"], false);
+        assert!(request["signatures"].as_array().unwrap().iter().all(|s| s["status_code"] == "awaiting_signature"));
+        created.push((file, spec, request["signature_request_id"].as_str().unwrap().to_owned()));
+    }
+    for (file, spec, id) in created {
+        let expect = spec["expect"].as_str().unwrap();
+        let outcome_types = ["signature_request_sent", "file_error", "signature_request_invalid", "unknown_error"];
+        let callback = wait_callback(&receiver, &id, &outcome_types).await;
+        let event_type = callback["event"]["event_type"].as_str().unwrap();
+        let expected_event = if expect == "ok" { "signature_request_sent" } else { expect };
+        assert_eq!(event_type, expected_event, "{file}: {callback}");
+        let got: Value = app.get(&format!("/v3/signature_request/{id}")).await.json().await.unwrap();
+        let request = &got["signature_request"];
+        assert_eq!(callback["signature_request"], *request, "{file}: the event carries the committed object");
+        match expect {
+            "ok" => {
+                assert_eq!(request["has_error"], false, "{file}");
+                let fields: Value = app.get(&format!("/v3/signature_request/fields/{id}")).await.json().await.unwrap();
+                let fields = fields["fields"].as_array().unwrap();
+                let tags = spec["tags"].as_array().unwrap();
+                assert_eq!(fields.len(), tags.len(), "{file}: one field per tag: {fields:?}");
+                for tag in tags {
+                    let page = tag[0].as_i64().unwrap();
+                    let kind = tag[1].as_str().unwrap().trim_start_matches('[').split('|').next().unwrap();
+                    let api_type = match kind {
+                        "sig" => "signature",
+                        "date" => "date_signed",
+                        "initial" => "initials",
+                        "check" => "checkbox",
+                        other => other,
+                    };
+                    assert!(
+                        fields
+                            .iter()
+                            .any(|f| f["page"] == page && f["type"] == api_type && f["width"].as_f64().unwrap() > 5.0),
+                        "{file}: no {api_type} field on page {page}: {fields:?}"
+                    );
+                }
+            }
+            "file_error" => {
+                assert_eq!(request["has_error"], true, "{file}");
+                assert!(request["signatures"].as_array().unwrap().iter().all(|s| s["status_code"] == "error_file"));
+                if let Some(bad) =
+                    spec["tags"].as_array().unwrap().iter().find(|t| t[1].as_str().unwrap().starts_with("[stamp"))
+                {
+                    let message = callback["event"]["event_message"].as_str().unwrap_or_default().to_owned();
+                    let quoted = serde_json::to_string(&callback["event"]).unwrap();
+                    assert!(
+                        quoted.contains(bad[1].as_str().unwrap()) && quoted.contains("page 1"),
+                        "{file}: the message quotes the tag and its page: {message} / {quoted}"
+                    );
+                }
+            }
+            "signature_request_invalid" => {
+                assert_eq!(request["has_error"], true, "{file}");
+                assert!(request["signatures"].as_array().unwrap().iter().all(|s| s["status_code"] == "error_text_tag"));
+            }
+            other => panic!("unknown expectation {other}"),
+        }
+        // Nothing half-processed: a failed request has no fields.
+        if expect != "ok" {
+            let fields: Value = app.get(&format!("/v3/signature_request/fields/{id}")).await.json().await.unwrap();
+            assert_eq!(fields["fields"], json!([]), "{file}");
+        }
+    }
+    app.stop().await;
+}
+both_backends!(fixtures_yield_their_expected_outcomes_on, fixtures_yield_their_expected_outcomes);
+
+async fn send_json_then_get_list_remind_update_cancel(backend: Backend) {
+    let Some((app, receiver, _)) = app_with_receiver(backend).await else { return };
+    // A tiny file server: the document comes by file_urls, fetched by the worker.
+    let files = Receiver::start_serving(fixture("simple-two-signers.pdf")).await;
+    let body = json!({
+        "title": "NDA with Acme",
+        "subject": "Please sign",
+        "message": "Thanks!",
+        "signers": [
+            {"name": "Jack", "email_address": "jack@example.com", "order": 0},
+            {"name": "Jill", "email_address": "jill@example.com", "order": 1}
+        ],
+        "cc_email_addresses": ["lawyer@example.com"],
+        "file_urls": [files.url("/doc.pdf")],
+        "metadata": {"custom_id": 1234, "nested": {"a": "b"}},
+        "use_text_tags": true,
+        "test_mode": true,
+        "allow_decline": true,
+        "signing_redirect_url": "https://example.com/done",
+        "expires_at": countersign_domain::time::unix_now() + 3 * 86_400 + 1800,
+        "custom_fields": [{"name": "Cost", "value": "$20,000"}]
+    });
+    let response = app.post_json("/v3/signature_request/send", &body).await;
+    assert_eq!(response.status(), 200);
+    let created: Value = response.json().await.unwrap();
+    let request = &created["signature_request"];
+    let id = request["signature_request_id"].as_str().unwrap().to_owned();
+    assert_eq!(id.len(), 40);
+    assert_eq!(request["metadata"], json!({"custom_id": 1234, "nested": {"a": "b"}}));
+    assert_eq!(request["test_mode"], true);
+    assert_eq!(request["allow_decline"], true);
+    assert_eq!(request["signing_redirect_url"], "https://example.com/done");
+    assert_eq!(request["expires_at"].as_i64().unwrap() % 3600, 0, "rounded down to the hour");
+    assert_eq!(request["cc_email_addresses"], json!(["lawyer@example.com"]));
+    assert_eq!(request["custom_fields"], json!([{"name": "Cost", "type": "text", "value": "$20,000"}]));
+    assert_eq!(request["signatures"][1]["order"], 1);
+    assert!(request["signing_url"].is_string(), "non-embedded requests have a signing URL");
+
+    wait_callback(&receiver, &id, &["signature_request_sent"]).await;
+    let got: Value = app.get(&format!("/v3/signature_request/{id}")).await.json().await.unwrap();
+    assert_eq!(got["signature_request"]["title"], "NDA with Acme");
+
+    // list: paging and query on title and signer e-mail.
+    let second = app
+        .post_json(
+            "/v3/signature_request/send",
+            &json!({
+                "title": "Lease", "signers": [{"name": "Zed", "email_address": "zed@example.org"}],
+                "file_urls": [files.url("/doc.pdf")]
+            }),
+        )
+        .await;
+    assert_eq!(second.status(), 200);
+    let list: Value = app.get("/v3/signature_request/list?page_size=1").await.json().await.unwrap();
+    assert_eq!(list["list_info"], json!({"num_pages": 2, "num_results": 2, "page": 1, "page_size": 1}));
+    assert_eq!(list["signature_requests"][0]["title"], "Lease", "newest first");
+    let found: Value = app.get("/v3/signature_request/list?query=jill%40example").await.json().await.unwrap();
+    assert_eq!(found["list_info"]["num_results"], 1);
+    assert_eq!(found["signature_requests"][0]["signature_request_id"], id.as_str());
+    expect_error(app.get("/v3/signature_request/list?page_size=101").await, 400, "bad_request").await;
+
+    // remind: once, then not again within the hour.
+    let reminded = app
+        .post_json(&format!("/v3/signature_request/remind/{id}"), &json!({"email_address": "jill@example.com"}))
+        .await;
+    assert_eq!(reminded.status(), 200);
+    let reminded: Value = reminded.json().await.unwrap();
+    assert!(reminded["signature_request"]["signatures"][1]["last_reminded_at"].is_i64());
+    wait_callback(&receiver, &id, &["signature_request_remind"]).await;
+    let again = app
+        .post_json(&format!("/v3/signature_request/remind/{id}"), &json!({"email_address": "jill@example.com"}))
+        .await;
+    expect_error(again, 400, "invalid_reminder").await;
+
+    // update: a new e-mail address issues a new signature_id.
+    let old_signature = request["signatures"][0]["signature_id"].as_str().unwrap().to_owned();
+    let updated = app
+        .post_json(
+            &format!("/v3/signature_request/update/{id}"),
+            &json!({"signature_id": old_signature, "email_address": "jack.new@example.com"}),
+        )
+        .await;
+    assert_eq!(updated.status(), 200);
+    let updated: Value = updated.json().await.unwrap();
+    let signature = &updated["signature_request"]["signatures"][0];
+    assert_eq!(signature["signer_email_address"], "jack.new@example.com");
+    assert_ne!(signature["signature_id"], old_signature.as_str());
+    let stale = app
+        .post_json(&format!("/v3/signature_request/update/{id}"), &json!({"signature_id": old_signature, "name": "X"}))
+        .await;
+    expect_error(stale, 400, "bad_request").await;
+
+    // files: the PDF, the ZIP, the data URI and an expiring URL that needs no credentials.
+    let pdf = app.get(&format!("/v3/signature_request/files/{id}")).await;
+    assert_eq!(pdf.status(), 200);
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    assert_eq!(pdf.bytes().await.unwrap(), fixture("simple-two-signers.pdf"));
+    let zip = app.get(&format!("/v3/signature_request/files/{id}?file_type=zip")).await;
+    assert_eq!(zip.headers()["content-type"], "application/zip");
+    assert!(zip.bytes().await.unwrap().starts_with(b"PK\x03\x04"));
+    let data: Value = app.get(&format!("/v3/signature_request/files_as_data_uri/{id}")).await.json().await.unwrap();
+    assert!(data["data_uri"].as_str().unwrap().starts_with("data:application/pdf;base64,JVBERi"));
+    let link: Value = app.get(&format!("/v3/signature_request/files_as_file_url/{id}")).await.json().await.unwrap();
+    let fetched = reqwest::get(link["file_url"].as_str().unwrap()).await.unwrap();
+    assert_eq!(fetched.status(), 200);
+    assert_eq!(fetched.bytes().await.unwrap(), fixture("simple-two-signers.pdf"));
+    let forged = link["file_url"].as_str().unwrap().replace("token=", "token=0");
+    assert_eq!(reqwest::get(forged).await.unwrap().status(), 403);
+
+    // remove: only completed requests.
+    let remove = app.request(Method::POST, &format!("/v3/signature_request/remove/{id}")).send().await.unwrap();
+    expect_error(remove, 400, "signature_request_remove_failed").await;
+
+    // cancel: empty 200, then the event; the request is gone afterwards.
+    let cancel = app.request(Method::POST, &format!("/v3/signature_request/cancel/{id}")).send().await.unwrap();
+    assert_eq!(cancel.status(), 200);
+    assert!(cancel.bytes().await.unwrap().is_empty());
+    wait_callback(&receiver, &id, &["signature_request_canceled"]).await;
+    expect_error(app.get(&format!("/v3/signature_request/{id}")).await, 410, "deleted").await;
+    let list: Value = app.get("/v3/signature_request/list").await.json().await.unwrap();
+    assert_eq!(list["list_info"]["num_results"], 1, "canceled requests leave the list");
+    app.stop().await;
+}
+both_backends!(send_json_then_get_list_remind_update_cancel_on, send_json_then_get_list_remind_update_cancel);
+
+async fn embedded_sign_url_files_409_and_cancel_410(backend: Backend) {
+    let Some((app, receiver, client_id)) = app_with_receiver(backend).await else { return };
+    // A file URL that answers only after a while keeps the request processing.
+    let slow = Receiver::start_serving_after(fixture("three-pages.pdf"), Duration::from_secs(2)).await;
+    let body = json!({
+        "client_id": client_id,
+        "signers": [{"name": "A", "email_address": "a@example.com"}, {"name": "B", "email_address": "b@example.com"}],
+        "file_urls": [slow.url("/three.pdf")],
+        "use_text_tags": true
+    });
+    let created: Value = app.post_json("/v3/signature_request/create_embedded", &body).await.json().await.unwrap();
+    let request = &created["signature_request"];
+    let id = request["signature_request_id"].as_str().unwrap().to_owned();
+    assert!(request["signing_url"].is_null(), "embedded requests are signed only through sign_url");
+    let signature_id = request["signatures"][0]["signature_id"].as_str().unwrap().to_owned();
+    expect_error(app.get(&format!("/v3/signature_request/files/{id}")).await, 409, "conflict").await;
+    expect_error(app.get(&format!("/v3/signature_request/files_as_data_uri/{id}")).await, 409, "conflict").await;
+    expect_error(app.get(&format!("/v3/embedded/sign_url/{signature_id}")).await, 409, "conflict").await;
+
+    wait_callback(&receiver, &id, &["signature_request_sent"]).await;
+    // Reminders are not for embedded requests.
+    let remind =
+        app.post_json(&format!("/v3/signature_request/remind/{id}"), &json!({"email_address": "a@example.com"})).await;
+    expect_error(remind, 400, "invalid_reminder").await;
+
+    let sign: Value = app.get(&format!("/v3/embedded/sign_url/{signature_id}")).await.json().await.unwrap();
+    let url = sign["embedded"]["sign_url"].as_str().unwrap().to_owned();
+    assert!(url.contains("embeddedSign"), "{url}");
+    assert!(sign["embedded"]["expires_at"].as_i64().unwrap() > countersign_domain::time::unix_now());
+    let page = reqwest::get(&url).await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains(&id));
+    let tampered = url.replace(&signature_id, request["signatures"][1]["signature_id"].as_str().unwrap());
+    assert_eq!(reqwest::get(&tampered).await.unwrap().status(), 403, "a token is for one signer only");
+
+    // Another account sees nothing.
+    let other = app.other_account_key("other@example.com");
+    let response = app.request_as(&other, Method::GET, &format!("/v3/signature_request/{id}")).send().await.unwrap();
+    expect_error(response, 404, "not_found").await;
+    let response =
+        app.request_as(&other, Method::GET, &format!("/v3/embedded/sign_url/{signature_id}")).send().await.unwrap();
+    expect_error(response, 404, "not_found").await;
+
+    let cancel = app.request(Method::POST, &format!("/v3/signature_request/cancel/{id}")).send().await.unwrap();
+    assert_eq!(cancel.status(), 200);
+    wait_callback(&receiver, &id, &["signature_request_canceled"]).await;
+    assert_eq!(reqwest::get(&url).await.unwrap().status(), 410, "signer links answer 410 after cancel");
+    expect_error(app.get(&format!("/v3/embedded/sign_url/{signature_id}")).await, 410, "deleted").await;
+    app.stop().await;
+}
+both_backends!(embedded_sign_url_files_409_and_cancel_410_on, embedded_sign_url_files_409_and_cancel_410);
+
+async fn expiry_marks_open_signatures_expired(backend: Backend) {
+    let Some((app, receiver, client_id)) = app_with_receiver(backend).await else { return };
+    let request = create_embedded(&app, &client_id, "simple-two-signers.pdf", 2).await;
+    let id = request["signature_request_id"].as_str().unwrap().to_owned();
+    wait_callback(&receiver, &id, &["signature_request_sent"]).await;
+    assert!(app.store.backdate_expiry(&id, countersign_domain::time::unix_now() - 1).await.unwrap());
+    let callback = wait_callback(&receiver, &id, &["signature_request_expired"]).await;
+    let signatures = callback["signature_request"]["signatures"].as_array().unwrap().clone();
+    assert!(signatures.iter().all(|s| s["status_code"] == "expired"), "{signatures:?}");
+    let got: Value = app.get(&format!("/v3/signature_request/{id}")).await.json().await.unwrap();
+    assert_eq!(got["signature_request"]["signatures"][0]["status_code"], "expired");
+    app.stop().await;
+}
+both_backends!(expiry_marks_open_signatures_expired_on, expiry_marks_open_signatures_expired);
+
+async fn bad_input_is_refused_at_once(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let client_id = app_client_id(&app).await;
+    let post = |form: Form| app.request(Method::POST, "/v3/signature_request/create_embedded").multipart(form).send();
+    let pdf = || Part::bytes(fixture("simple-two-signers.pdf")).file_name("a.pdf");
+
+    let no_client = signers_form(Form::new().part("file[0]", pdf()), 1);
+    expect_error(post(no_client).await.unwrap(), 400, "bad_request").await;
+    let wrong_client = signers_form(Form::new().text("client_id", "0".repeat(32)).part("file[0]", pdf()), 1);
+    let e = expect_error(post(wrong_client).await.unwrap(), 400, "bad_request").await;
+    assert_eq!(e["error_path"], "client_id");
+    let no_signers = Form::new().text("client_id", client_id.clone()).part("file[]", pdf());
+    let e = expect_error(post(no_signers).await.unwrap(), 400, "bad_request").await;
+    assert_eq!(e["error_path"], "signers");
+    let bad_email = Form::new()
+        .text("client_id", client_id.clone())
+        .text("signers[0][name]", "A")
+        .text("signers[0][email_address]", "not-an-address")
+        .part("file[]", pdf());
+    let e = expect_error(post(bad_email).await.unwrap(), 400, "bad_request").await;
+    assert_eq!(e["error_path"], "signers[0][email_address]");
+    let no_file = signers_form(Form::new().text("client_id", client_id.clone()), 1);
+    let e = expect_error(post(no_file).await.unwrap(), 400, "bad_request").await;
+    assert_eq!(e["error_path"], "files");
+    let empty = signers_form(
+        Form::new().text("client_id", client_id.clone()).part("files[0]", Part::bytes(Vec::new()).file_name("e.pdf")),
+        1,
+    );
+    let e = expect_error(post(empty).await.unwrap(), 400, "bad_request").await;
+    assert_eq!(e["error_path"], "files[0]");
+    let mut many = signers_form(Form::new().text("client_id", client_id.clone()), 1);
+    for i in 0..21 {
+        many = many.part(format!("files[{i}]"), pdf());
+    }
+    expect_error(post(many).await.unwrap(), 400, "bad_request").await;
+    let both = signers_form(
+        Form::new()
+            .text("client_id", client_id.clone())
+            .text("file_urls[0]", "https://example.com/a.pdf")
+            .part("files[0]", pdf()),
+        1,
+    );
+    expect_error(post(both).await.unwrap(), 400, "bad_request").await;
+    let soon = signers_form(
+        Form::new()
+            .text("client_id", client_id.clone())
+            .text("expires_at", (countersign_domain::time::unix_now() + 60).to_string())
+            .part("files[0]", pdf()),
+        1,
+    );
+    let e = expect_error(post(soon).await.unwrap(), 400, "bad_request").await;
+    assert_eq!(e["error_path"], "expires_at");
+    let metadata: serde_json::Map<String, Value> = (0..11).map(|i| (format!("k{i}"), json!("v"))).collect();
+    let big_metadata = signers_form(
+        Form::new()
+            .text("client_id", client_id.clone())
+            .text("metadata", Value::Object(metadata).to_string())
+            .part("files[0]", pdf()),
+        1,
+    );
+    expect_error(post(big_metadata).await.unwrap(), 400, "bad_request").await;
+    // Nothing was stored by any of them.
+    let list: Value = app.get("/v3/signature_request/list").await.json().await.unwrap();
+    assert_eq!(list["list_info"]["num_results"], 0);
+    expect_error(app.get(&format!("/v3/signature_request/{}", "a".repeat(40))).await, 404, "not_found").await;
+    app.stop().await;
+}
+both_backends!(bad_input_is_refused_at_once_on, bad_input_is_refused_at_once);
+
+async fn many_documents_merge_and_zip(backend: Backend) {
+    let Some((app, receiver, client_id)) = app_with_receiver(backend).await else { return };
+    let form = Form::new()
+        .text("client_id", client_id)
+        .text("use_text_tags", "true")
+        .part("file[]", Part::bytes(fixture("three-pages.pdf")).file_name("three.pdf"))
+        .part("file[]", Part::bytes(fixture("object-streams.pdf")).file_name("objstm.pdf"));
+    let response = app
+        .request(Method::POST, "/v3/signature_request/create_embedded")
+        .multipart(signers_form(form, 2))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let id = response.json::<Value>().await.unwrap()["signature_request"]["signature_request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_callback(&receiver, &id, &["signature_request_sent"]).await;
+    let fields: Value = app.get(&format!("/v3/signature_request/fields/{id}")).await.json().await.unwrap();
+    let docs: Vec<i64> =
+        fields["fields"].as_array().unwrap().iter().map(|f| f["document_index"].as_i64().unwrap()).collect();
+    assert!(docs.contains(&0) && docs.contains(&1), "{fields}");
+    let pdf = app.get(&format!("/v3/signature_request/files/{id}")).await.bytes().await.unwrap();
+    let count = countersign_pdf::page_count(&pdf).unwrap();
+    assert_eq!(count, 4, "three pages and one page, merged");
+    app.stop().await;
+}
+both_backends!(many_documents_merge_and_zip_on, many_documents_merge_and_zip);

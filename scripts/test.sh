@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: the Rust unit and black-box tests (SQLite and PostgreSQL) and the Python conformance
-# suite with the official Dropbox Sign SDK (on SQLite, then on a fresh PostgreSQL schema).
+# Runs every test: the Rust unit and black-box tests (SQLite and PostgreSQL), and the conformance suites
+# with the official Dropbox Sign SDKs, Python and Node (each on SQLite, then on a fresh PostgreSQL schema).
+# Text-tag rectangles are checked against poppler's `pdftotext -bbox` (Debian poppler-utils); without it
+# those checks print a notice, and with COUNTERSIGN_REQUIRE_POPPLER=1 (as in CI) they fail instead.
 #
 # PostgreSQL: COUNTERSIGN_TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test). Without a
 # reachable server its tests print a SKIPPED notice; with COUNTERSIGN_REQUIRE_POSTGRES=1 (as in CI)
@@ -33,6 +35,8 @@ export COUNTERSIGN_BIN="$PWD/target/debug/countersign"
 
 echo "--> on SQLite"
 (cd conformance/python && "../../$VENV/bin/pytest" -q)
+echo "==> Node conformance suite (official @dropbox/sign SDK), on SQLite"
+bash conformance/node/run.sh
 
 echo "--> on PostgreSQL"
 if psql "$PG_URL" -qtAc 'SELECT 1' >/dev/null 2>&1; then
@@ -44,6 +48,10 @@ if psql "$PG_URL" -qtAc 'SELECT 1' >/dev/null 2>&1; then
         && CONFORMANCE_DATABASE_URL="${PG_URL}${sep}options=-c%20search_path%3D${schema}" \
            CONFORMANCE_STRICT_DATABASE_URL="${PG_URL}${sep}options=-c%20search_path%3D${schema}_strict" \
            "../../$VENV/bin/pytest" -q)
+    echo "==> Node conformance suite, on PostgreSQL"
+    psql "$PG_URL" -qc "CREATE SCHEMA ${schema}_node" >/dev/null
+    trap 'psql "$PG_URL" -qc "DROP SCHEMA IF EXISTS $schema CASCADE; DROP SCHEMA IF EXISTS ${schema}_strict CASCADE; DROP SCHEMA IF EXISTS ${schema}_node CASCADE" >/dev/null 2>&1 || true' EXIT
+    CONFORMANCE_DATABASE_URL="${PG_URL}${sep}options=-c%20search_path%3D${schema}_node" bash conformance/node/run.sh
 elif [ "${COUNTERSIGN_REQUIRE_POSTGRES:-}" = "1" ]; then
     echo "FAILED: PostgreSQL is required (COUNTERSIGN_REQUIRE_POSTGRES=1) but $PG_URL is not reachable" >&2
     exit 1

@@ -345,3 +345,165 @@ mod tests {
         assert_eq!(ProcessingFailure::Unknown("x".into()).event_type().as_str(), "unknown_error");
     }
 }
+
+/// `list?query=`: Dropbox Sign's search syntax (developers.hellosign.com/api/reference/search/).
+/// Terms are `word` or `field:value` (`field:"two words"`), joined by `AND` (also implied by a space)
+/// and `OR` (`AND` binds tighter). A bare word matches the title, subject, message, signers (e-mail and
+/// name), the requester, metadata and file names; fields narrow it: `title`, `subject`, `message`, `to`,
+/// `from` (`from:me` is the caller), `metadata`, `filename`, `complete`, `declined`, `error`,
+/// `test_mode` (`true`/`false`). Matching is a case-insensitive substring match. An unknown field
+/// makes the whole `field:value` a bare word.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchQuery {
+    /// OR of ANDs.
+    groups: Vec<Vec<Term>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Term {
+    Any(String),
+    Field(&'static str, String),
+}
+
+const SEARCH_FIELDS: [&str; 10] =
+    ["title", "subject", "message", "to", "from", "metadata", "filename", "complete", "declined", "error"];
+
+fn tokenize(query: &str) -> Vec<String> {
+    let mut tokens = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for c in query.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            c if c.is_whitespace() && !quoted => {
+                if !current.is_empty() {
+                    tokens.push(std::mem::take(&mut current));
+                }
+            }
+            c => current.push(c),
+        }
+    }
+    if !current.is_empty() {
+        tokens.push(current);
+    }
+    tokens
+}
+
+impl SearchQuery {
+    pub fn parse(query: &str) -> Self {
+        let mut groups = vec![Vec::new()];
+        for token in tokenize(query) {
+            match token.as_str() {
+                "OR" => groups.push(Vec::new()),
+                "AND" => {}
+                _ => {
+                    let term = match token.split_once(':') {
+                        Some((field, value)) => {
+                            let field = field.to_ascii_lowercase();
+                            match SEARCH_FIELDS.iter().chain(["test_mode"].iter()).find(|f| **f == field) {
+                                Some(f) => Term::Field(f, value.to_lowercase()),
+                                None => Term::Any(token.to_lowercase()),
+                            }
+                        }
+                        None => Term::Any(token.to_lowercase()),
+                    };
+                    if let Some(group) = groups.last_mut() {
+                        group.push(term);
+                    }
+                }
+            }
+        }
+        groups.retain(|g| !g.is_empty());
+        Self { groups }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+
+    /// Whether the request matches; `me` is the caller's e-mail address (for `from:me`).
+    pub fn matches(&self, body: &SignatureRequestBody, file_names: &[String], me: &str) -> bool {
+        if self.groups.is_empty() {
+            return true;
+        }
+        let has = |text: &str, needle: &str| text.to_lowercase().contains(needle);
+        let metadata = Value::Object(body.metadata.clone()).to_string();
+        let to = |needle: &str| {
+            body.signatures.iter().any(|s| has(&s.signer_email_address, needle) || has(&s.signer_name, needle))
+        };
+        let from = |needle: &str| {
+            (needle == "me" && body.requester_email_address.eq_ignore_ascii_case(me))
+                || has(&body.requester_email_address, needle)
+        };
+        let flag = |value: bool, needle: &str| match needle {
+            "true" | "1" | "yes" => value,
+            "false" | "0" | "no" => !value,
+            _ => false,
+        };
+        let term_matches = |term: &Term| match term {
+            Term::Any(n) => {
+                has(&body.title, n)
+                    || body.subject.as_deref().is_some_and(|s| has(s, n))
+                    || body.message.as_deref().is_some_and(|s| has(s, n))
+                    || to(n)
+                    || from(n)
+                    || has(&metadata, n)
+                    || file_names.iter().any(|f| has(f, n))
+            }
+            Term::Field("title", n) => has(&body.title, n),
+            Term::Field("subject", n) => body.subject.as_deref().is_some_and(|s| has(s, n)),
+            Term::Field("message", n) => body.message.as_deref().is_some_and(|s| has(s, n)),
+            Term::Field("to", n) => to(n),
+            Term::Field("from", n) => from(n),
+            Term::Field("metadata", n) => has(&metadata, n),
+            Term::Field("filename", n) => file_names.iter().any(|f| has(f, n)),
+            Term::Field("complete", n) => flag(body.is_complete, n),
+            Term::Field("declined", n) => flag(body.is_declined, n),
+            Term::Field("error", n) => flag(body.has_error, n),
+            Term::Field("test_mode", n) => flag(body.test_mode, n),
+            Term::Field(_, _) => false,
+        };
+        self.groups.iter().any(|group| group.iter().all(term_matches))
+    }
+}
+
+#[cfg(test)]
+mod search_tests {
+    use super::*;
+
+    fn body() -> SignatureRequestBody {
+        serde_json::from_str(
+            r#"{
+            "test_mode": true, "signature_request_id": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "requester_email_address": "me@example.com",
+            "title": "Field Trip Release", "original_title": "Field Trip Release", "subject": "Please sign",
+            "message": "Thanks", "metadata": {"ref": "Order-77"}, "created_at": 1, "expires_at": null,
+            "is_complete": false, "is_declined": false, "has_error": false, "files_url": "", "signing_url": null,
+            "details_url": "", "cc_email_addresses": [], "signing_redirect_url": null, "final_copy_uri": "",
+            "template_ids": null, "custom_fields": [], "attachments": [], "response_data": [],
+            "signatures": [{"signature_id": "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "signer_group_guid": null, "signer_email_address": "jill@example.com",
+              "signer_name": "Jill Zed", "signer_role": null, "order": null, "status_code": "awaiting_signature",
+              "decline_reason": null, "signed_at": null, "last_viewed_at": null, "last_reminded_at": null, "has_pin": false,
+              "has_sms_auth": false, "has_sms_delivery": false, "sms_phone_number": null, "reassigned_by": null,
+              "reassignment_reason": null, "reassigned_from": null, "error": null}],
+            "bulk_send_job_id": null, "allow_decline": false, "allow_reassign": false
+        }"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn dropbox_search_syntax() {
+        let b = body();
+        let files = vec!["permission-slip.pdf".to_owned()];
+        let m = |q: &str| SearchQuery::parse(q).matches(&b, &files, "me@example.com");
+        assert!(m("title:\"Field Trip\" AND from:me"));
+        assert!(m("title:Field Trip"), "a space is an implied AND; 'Trip' is in the title");
+        assert!(m("to:jill@example.com") && m("to:zed") && m("Zed"));
+        assert!(m("complete:false") && !m("complete:true"));
+        assert!(m("subject:please") && m("message:thanks") && m("metadata:order-77") && m("filename:slip"));
+        assert!(m("nothing OR order-77"));
+        assert!(!m("title:contract") && !m("from:other@example.com"));
+        assert!(m("unknownfield:x OR jill"), "an unknown field is a bare word");
+        assert!(m(""));
+    }
+}

@@ -35,7 +35,7 @@ pub(crate) struct PageGlyph {
     /// Byte range of this glyph's text in the page text buffer.
     pub text_start: u32,
     pub text_end: u32,
-    /// Box in displayed-page space (top-left origin, y down).
+    /// Box in page space (media box after `/Rotate`, top-left origin, y down).
     pub x0: f64,
     pub y0: f64,
     pub x1: f64,
@@ -61,7 +61,7 @@ pub(crate) struct Collector<'p, 'a> {
     glyphs: Vec<PageGlyph>,
     text: String,
     last_run: Option<RunKey>,
-    /// The displayed page size; glyphs entirely outside it are dropped, as poppler does.
+    /// The page size (media box after `/Rotate`); glyphs outside it are dropped, as poppler does.
     page_size: (f64, f64),
     /// Set when work was stopped and unwinding is not available (`panic = "abort"` builds).
     stopped: Option<Abort>,
@@ -240,10 +240,14 @@ impl<'a> Device<'a> for Collector<'_, 'a> {
                 _ => (e - asc, f + dy, e - desc, f, e, -f, -dy),
             };
 
-            let (x0, y0, x1, y1) = (x0.min(x1), y0.min(y1), x0.max(x1), y0.max(y1));
-            if x1 < 0.0 || y1 < 0.0 || x0 > self.page_size.0 || y0 > self.page_size.1 {
+            // poppler (`TextPage::addChar`) drops a character whose origin lies beyond the right
+            // or bottom edge of the page, or whose origin plus advance lies before the left or top
+            // edge — the page being the media box for plain `pdftotext -bbox`.
+            let (width, height) = self.page_size;
+            if !(dx.is_finite() && dy.is_finite()) || e + dx < 0.0 || e > width || f + dy < 0.0 || f > height {
                 continue;
             }
+            let (x0, y0, x1, y1) = (x0.min(x1), y0.min(y1), x0.max(x1), y0.max(y1));
 
             let text_start = self.text.len() as u32;
             let whitespace = self.push_text(glyph, cache.as_mut());

@@ -5,10 +5,14 @@
 //! lines of text the way poppler's `pdftotext` does, and returns every `[type|req|signer…]` tag
 //! with the rectangle it covers. [`parse_tag`] parses a tag's text (spec §7.2).
 //!
-//! Coordinates are PDF points in the *displayed* page (after `/Rotate`, relative to the crop box),
-//! with the origin at the top-left corner and y growing downwards — the convention of
-//! `pdftotext -bbox` (which uses the media box; the two differ only for pages with a `/CropBox`).
-//! Boxes reproduce poppler's word boxes; see the crate README for details and limitations.
+//! Coordinates are PDF points relative to the page's **media box**, after `/Rotate`, with the
+//! origin at the top-left corner and y growing downwards — exactly the convention of plain
+//! `pdftotext -bbox` (poppler without `-cropbox`), which is the oracle the rectangles are checked
+//! against. The `/CropBox` is deliberately ignored: it is kept nowhere, neither in the
+//! coordinates nor in [`PageSize`], nor to drop text (text outside the crop box but inside the
+//! media box is reported, as poppler reports it; text outside the media box is dropped, as
+//! poppler drops it). Boxes reproduce poppler's word boxes; see the crate README for details and
+//! limitations.
 //!
 //! # Robustness
 //! * The whole hayro run happens inside [`std::panic::catch_unwind`]; a panic becomes
@@ -32,7 +36,7 @@ pub use tags::{AUTOFILL_TYPES, FieldType, TagError, TagSigner, TextTag, VALIDATI
 
 use extract::{Abort, Collector};
 use fonts::FontResolver;
-use hayro_interpret::hayro_syntax::object::{Array, Stream};
+use hayro_interpret::hayro_syntax::object::{Array, Dict, Object, Stream};
 use hayro_interpret::hayro_syntax::page::{Page, Rotation};
 use hayro_interpret::hayro_syntax::{DecryptionError, LoadPdfError, Pdf};
 use hayro_interpret::kurbo::{Affine, Rect as KRect};
@@ -59,16 +63,17 @@ impl Default for Limits {
     }
 }
 
-/// The displayed size of a page in points, after `/Rotate` (a 90°-rotated A4 portrait page is
-/// 842 × 595).
+/// The size of a page's media box in points, after `/Rotate` (a 90°-rotated A4 portrait page is
+/// 842 × 595). The `/CropBox` is ignored, as in plain `pdftotext -bbox`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PageSize {
     pub width: f64,
     pub height: f64,
 }
 
-/// A rectangle in PDF points on the displayed (rotated) page, origin at the top-left corner,
-/// y growing downwards — the same convention as `pdftotext -bbox` (`x`,`y` = xMin,yMin).
+/// A rectangle in PDF points relative to the page's media box after `/Rotate`, origin at the
+/// top-left corner, y growing downwards — the same convention as plain `pdftotext -bbox`
+/// (`x`,`y` = xMin,yMin).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rect {
     pub x: f64,
@@ -93,7 +98,7 @@ pub struct FoundTag {
 /// The result of [`analyze`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Analysis {
-    /// Every page's displayed size, in page order.
+    /// Every page's size (media box, after `/Rotate`), in page order.
     pub pages: Vec<PageSize>,
     /// Every text tag, in page order, then reading order (top to bottom, left to right).
     pub tags: Vec<FoundTag>,
@@ -275,13 +280,14 @@ fn analyze_inner(bytes: &[u8], limits: &Limits, deadline: Instant, words: bool) 
             return Err(PdfError::TimedOut);
         }
         let number = index as u32 + 1;
-        let (width, height) = page_size(page);
+        let media = media_box(page);
+        let (width, height) = page_size(page, media);
         analysis.pages.push(PageSize { width, height });
 
         let content = page_content(page, number)?;
         guard::check_forms(&page.resources().x_objects).map_err(|n| too_big(number, n))?;
 
-        let initial = Affine::new(page.initial_transform(true).as_coeffs());
+        let initial = initial_transform(page, media);
         let bbox = KRect::new(0.0, 0.0, width, height);
         let mut device = Collector::new(page, (width, height), deadline, &mut fonts);
         if !content.is_empty() {
@@ -335,18 +341,82 @@ fn page_content(page: &Page<'_>, number: u32) -> Result<Vec<u8>, PdfError> {
     Ok(content)
 }
 
-/// Displayed page size: the crop box (intersected with the media box), swapped for 90°/270°.
-fn page_size(page: &Page<'_>) -> (f64, f64) {
-    let crop = page.intersected_crop_box();
-    let (mut w, mut h) = (crop.width(), crop.height());
-    if w.abs() < 1e-6 || h.abs() < 1e-6 {
-        let (rw, rh) = page.render_dimensions();
-        return (f64::from(rw), f64::from(rh));
+/// US Letter, poppler's media box for a page without a usable `/MediaBox`.
+const LETTER: KRect = KRect::new(0.0, 0.0, 612.0, 792.0);
+
+/// How deep the `/Parent` chain is followed when looking for an inherited `/MediaBox`.
+const MAX_PAGE_TREE_DEPTH: usize = 64;
+
+/// The page's media box as poppler (`PageAttrs`) determines it: the nearest `/MediaBox` up the page
+/// tree that is an array of exactly four numbers, not all zero, normalised; US Letter if there is
+/// none. The `/CropBox` plays no part (plain `pdftotext -bbox` lays out text on the media box).
+///
+/// hayro's own `Page::media_box` differs in the details that matter here (it defaults to A4,
+/// accepts `[0 0 0 0]` and reads the numbers as `f32`), so the page dictionaries are read directly.
+fn media_box(page: &Page<'_>) -> KRect {
+    let mut dict = Some(page.raw().clone());
+    for _ in 0..MAX_PAGE_TREE_DEPTH {
+        let Some(d) = dict else { break };
+        if let Some(media) = poppler_box(&d, b"MediaBox") {
+            return media;
+        }
+        dict = d.get::<Dict<'_>>(b"Parent");
     }
-    w = w.max(1.0);
-    h = h.max(1.0);
+    // No usable box on the /Parent chain. hayro inherits through /Kids instead, so it can still
+    // have found one if a /Parent link is missing; its A4 default and empty boxes are not used.
+    let m = page.media_box();
+    let hayro = KRect::new(m.x0, m.y0, m.x1, m.y1);
+    let a4 = hayro_interpret::hayro_syntax::page::A4;
+    let usable = hayro.width() > 0.0
+        && hayro.height() > 0.0
+        && [m.x0, m.y0, m.x1, m.y1].iter().all(|v| v.is_finite())
+        && (m.x0, m.y0, m.x1, m.y1) != (a4.x0, a4.y0, a4.x1, a4.y1);
+    if usable { hayro } else { LETTER }
+}
+
+/// A page box entry read the way poppler's `PageAttrs::readBox` does.
+fn poppler_box(dict: &Dict<'_>, key: &[u8]) -> Option<KRect> {
+    let array = dict.get::<Array<'_>>(key)?;
+    let mut numbers = [0.0f64; 4];
+    let mut items = array.iter::<Object<'_>>();
+    for slot in &mut numbers {
+        match items.next()? {
+            Object::Number(n) if n.as_f64().is_finite() => *slot = n.as_f64(),
+            _ => return None,
+        }
+    }
+    if items.next().is_some() || numbers == [0.0; 4] {
+        return None;
+    }
+    let [x0, y0, x1, y1] = numbers;
+    Some(KRect::new(x0.min(x1), y0.min(y1), x0.max(x1), y0.max(y1)))
+}
+
+/// The page size reported and used to drop off-page text: the media box, swapped for 90°/270°,
+/// at least 1 pt each way (poppler would report a degenerate box as is; no text survives on it
+/// either way).
+fn page_size(page: &Page<'_>, media: KRect) -> (f64, f64) {
+    let (mut w, mut h) = (media.width().max(1.0), media.height().max(1.0));
     if matches!(page.rotation(), Rotation::Horizontal | Rotation::FlippedHorizontal) {
         std::mem::swap(&mut w, &mut h);
     }
     (w, h)
+}
+
+/// The transform from user space to the reported coordinates: relative to the media box, rotated
+/// by `/Rotate` (clockwise), y down with the origin at the top-left corner — poppler's `GfxState`
+/// base matrix at 72 dpi with the media box as the page box, as plain `pdftotext -bbox` sets it up.
+fn initial_transform(page: &Page<'_>, media: KRect) -> Affine {
+    let KRect { x0, y0, x1, y1 } = media;
+    // Affine::new([a, b, c, d, e, f]) maps (x, y) to (a·x + c·y + e, b·x + d·y + f).
+    match page.rotation() {
+        // X = x − x0, Y = y1 − y
+        Rotation::None => Affine::new([1.0, 0.0, 0.0, -1.0, -x0, y1]),
+        // 90°: X = y − y0, Y = x − x0
+        Rotation::Horizontal => Affine::new([0.0, 1.0, 1.0, 0.0, -y0, -x0]),
+        // 180°: X = x1 − x, Y = y − y0
+        Rotation::Flipped => Affine::new([-1.0, 0.0, 0.0, 1.0, x1, -y0]),
+        // 270°: X = y1 − y, Y = x1 − x
+        Rotation::FlippedHorizontal => Affine::new([0.0, -1.0, -1.0, 0.0, y1, x1]),
+    }
 }

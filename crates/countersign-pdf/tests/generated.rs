@@ -214,46 +214,130 @@ fn inherited_page_attributes_and_form_xobjects() {
 }
 
 #[test]
-fn crop_box_offset_and_off_page_text() {
+fn coordinates_are_relative_to_the_media_box_not_the_crop_box() {
+    // Plain `pdftotext -bbox` (the oracle) lays the page out on the media box and ignores the
+    // crop box; so do we, for the rectangles and for the page size.
+    let pdf = simple_pdf(&[PageSpec::new(
+        "BT /F1 12 Tf 100 600 Td ([sig|req|signer1]) Tj ET\n\
+         BT /F1 12 Tf 20 20 Td ([date|req|signer1]) Tj ET\n\
+         BT /F1 12 Tf 480 760 Td ([text|req|signer1]) Tj ET\n",
+    )
+    .with("/CropBox [50 50 562 742]")]);
+    // The second and third tags lie outside the crop box but inside the media box: kept.
+    let a = check(
+        "media-box-vs-crop-box",
+        &pdf,
+        &[(1, "[text|req|signer1]"), (1, "[sig|req|signer1]"), (1, "[date|req|signer1]")],
+    );
+    assert_eq!(a.pages.len(), 1);
+    assert_eq!((a.pages[0].width, a.pages[0].height), (612.0, 792.0));
+    // What poppler 22.12 `pdftotext -bbox` prints for the first tag (`check` above compares with
+    // the installed pdftotext): xMin 100, yMin 183.384, xMax 184.936, yMax 194.484, i.e.
+    // x = 100, top = (792 - 600) - 0.718 × 12 (Helvetica ascent), bottom = 192 + 0.207 × 12.
+    let t = &a.tags[1];
+    assert_eq!(t.text, "[sig|req|signer1]");
+    let (x0, y0, x1, y1) = (t.rect.x, t.rect.y, t.rect.x + t.rect.width, t.rect.y + t.rect.height);
+    for (ours, poppler) in [(x0, 100.0), (y0, 183.384), (x1, 184.936), (y1, 194.484)] {
+        assert!((ours - poppler).abs() <= 1.0, "{t:?}");
+    }
+    assert!((x0 - 100.0).abs() < 1e-6 && (y0 - 183.384).abs() < 1e-6, "{t:?}");
+}
+
+#[test]
+fn offset_media_box_with_crop_box_and_rotation() {
+    // A media box that does not start at the origin, a crop box inside it, and every /Rotate.
+    let content = "BT /F1 12 Tf 300 700 Td ([sig|req|signer1]) Tj ET\n\
+                   BT /F2 12 Tf 120 220 Td ([date|req|signer1]) Tj ET\n";
+    let boxes = "/MediaBox [100 200 712 992] /CropBox [150 250 600 900]";
+    let pdf = simple_pdf(&[
+        PageSpec::new(content).with(boxes),
+        PageSpec::new(content).with(&format!("{boxes} /Rotate 90")),
+        PageSpec::new(content).with(&format!("{boxes} /Rotate 180")),
+        PageSpec::new(content).with(&format!("{boxes} /Rotate 270")),
+    ]);
+    let a = analyze(&pdf, &Limits::default()).expect("analyze");
+    let mut texts = tag_texts(&a);
+    texts.sort();
+    let mut expected = Vec::new();
+    for page in 1..=4 {
+        expected.push((page, "[date|req|signer1]".to_string()));
+        expected.push((page, "[sig|req|signer1]".to_string()));
+    }
+    assert_eq!(texts, expected);
+    let sizes: Vec<(f64, f64)> = a.pages.iter().map(|p| (p.width, p.height)).collect();
+    assert_eq!(sizes, [(612.0, 792.0), (792.0, 612.0), (612.0, 792.0), (792.0, 612.0)]);
+    // Unrotated: x = 300 - 100, top = (992 - 700) - 0.718 × 12.
+    let t = a.tags.iter().find(|t| t.page == 1 && t.text.starts_with("[sig")).expect("tag");
+    assert!((t.rect.x - 200.0).abs() < 1e-6 && (t.rect.y - (292.0 - 8.616)).abs() < 1e-6, "{t:?}");
+    let file = TempFile::new("offset-media-box.pdf", &pdf);
+    if let Some(worst) = assert_rects_match_poppler(&file.0, &a, 1.0) {
+        println!("offset-media-box: largest edge difference from pdftotext {worst:.4} pt");
+    }
+}
+
+#[test]
+fn off_page_text_is_dropped_like_poppler() {
     let pdf = simple_pdf(&[
         PageSpec::new(
             "BT /F1 12 Tf 100 600 Td ([sig|req|signer1]) Tj ET\n\
-             BT /F1 12 Tf 100 550 Td ([date|req|signer1]) Tj ET\n\
              BT /F1 12 Tf 100 50 Td ([text|req|signer1]) Tj ET\n",
         )
         .with("/CropBox [50 100 562 742]"),
         PageSpec::new(
             "BT /F1 12 Tf -400 700 Td ([sig|req|signer2]) Tj ET\n\
              BT /F1 12 Tf 72 900 Td ([date|req|signer2]) Tj ET\n\
-             BT /F1 12 Tf 72 100 Td ([initial|req|signer2]) Tj ET\n",
+             BT /F1 12 Tf 72 100 Td ([initial|req|signer2]) Tj ET\n\
+             BT /F1 12 Tf 300 -2 Td ([check|req|signer2]) Tj ET\n\
+             BT /F1 12 Tf 300 794 Td ([text|req|signer2]) Tj ET\n",
         ),
     ]);
-    // Coordinates are relative to the crop box (the displayed page); text outside it is dropped.
-    let a = analyze(&pdf, &Limits::default()).expect("analyze");
-    assert_eq!(
-        tag_texts(&a),
-        want(&[(1, "[sig|req|signer1]"), (1, "[date|req|signer1]"), (2, "[initial|req|signer2]")])
-    );
-    assert_eq!((a.pages[0].width, a.pages[0].height), (512.0, 642.0));
-    let t = &a.tags[0].rect;
-    // x = 100 - 50; top = (742 - 600) - 0.718 × 12 (Helvetica ascent).
-    assert!((t.x - 50.0).abs() < 1e-6 && (t.y - (142.0 - 8.616)).abs() < 1e-6, "{t:?}");
-    // poppler agrees when asked to use the crop box (`pdftotext -cropbox`; plain `-bbox` reports
-    // media-box coordinates).
-    let file = TempFile::new("cropbox.pdf", &pdf);
-    if common::pdftotext_path().is_some() {
-        let out = Command::new(common::pdftotext_path().expect("pdftotext"))
-            .args(["-cropbox", "-bbox", "-f", "1", "-l", "1"])
-            .arg(&file.0)
-            .arg("-")
-            .output()
-            .expect("pdftotext");
-        let pages = common::parse_bbox_html(&String::from_utf8_lossy(&out.stdout));
-        for tag in a.tags.iter().filter(|t| t.page == 1) {
-            let run = common::poppler_union_for(&pages[0], tag).expect("poppler words");
-            assert!(common::run_diff(tag, &run) < 0.01, "{tag:?} vs {run:?}");
-        }
+    // Page 1: outside the crop box is still on the page. Page 2: left of, above and below the
+    // media box. poppler drops a glyph by its origin (and advance), not its box: the baseline
+    // 2 pt below the bottom edge (the glyphs' tops on the page) and 2 pt above the top edge (the
+    // descenders on the page) are both dropped.
+    check("off-page", &pdf, &[(1, "[sig|req|signer1]"), (1, "[text|req|signer1]"), (2, "[initial|req|signer2]")]);
+    if let Some(pages) = poppler_words(&TempFile::new("off-page-words.pdf", &pdf).0) {
+        let words: Vec<&str> = pages[1].iter().map(|w| w.text.as_str()).collect();
+        assert_eq!(words, ["[initial|req|signer2]"]);
     }
+}
+
+#[test]
+fn missing_or_empty_media_box_is_us_letter_like_poppler() {
+    // No /MediaBox anywhere: poppler uses US Letter (hayro alone would use A4). A [0 0 0 0] box is
+    // invalid to poppler: the inherited one applies (Letter on the first document's second page,
+    // 400 × 500 from the Pages node in the second document).
+    let doc = |pages_extra: &str, page_extras: &[&str]| {
+        let mut b = PdfBuilder::new();
+        let catalog = b.reserve();
+        let pages = b.reserve();
+        let helv = b.add("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>");
+        let content = b.stream("", b"BT /F1 12 Tf 100 300 Td ([sig|req|signer1]) Tj ET");
+        let kids: Vec<String> = page_extras
+            .iter()
+            .map(|extra| {
+                let id = b.add(format!(
+                    "<< /Type /Page /Parent {pages} 0 R {extra} /Resources << /Font << /F1 {helv} 0 R >> >> /Contents {content} 0 R >>"
+                ));
+                format!("{id} 0 R")
+            })
+            .collect();
+        b.set(pages, format!("<< /Type /Pages /Kids [{}] /Count {} {pages_extra} >>", kids.join(" "), kids.len()));
+        b.set(catalog, format!("<< /Type /Catalog /Pages {pages} 0 R >>"));
+        b.root(catalog);
+        b.finish()
+    };
+    let letter = doc("", &["", "/MediaBox [0 0 0 0]"]);
+    let a = check("no-media-box", &letter, &[(1, "[sig|req|signer1]"), (2, "[sig|req|signer1]")]);
+    for p in &a.pages {
+        assert_eq!((p.width, p.height), (612.0, 792.0));
+    }
+    assert!((a.tags[0].rect.y - (492.0 - 8.616)).abs() < 1e-6, "{:?}", a.tags[0]);
+
+    let inherited = doc("/MediaBox [0 0 400 500]", &["/MediaBox [0 0 0 0]"]);
+    let a = check("empty-media-box", &inherited, &[(1, "[sig|req|signer1]")]);
+    assert_eq!((a.pages[0].width, a.pages[0].height), (400.0, 500.0));
+    assert!((a.tags[0].rect.y - (200.0 - 8.616)).abs() < 1e-6, "{:?}", a.tags[0]);
 }
 
 #[test]

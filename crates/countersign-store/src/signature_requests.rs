@@ -8,7 +8,9 @@
 
 use countersign_domain::callback::{EventObject, EventType, NewEvent};
 use countersign_domain::ids::AccountId;
-use countersign_domain::signature_request::{FieldSpec, ProcessingOptions, RequestStatus, SignatureRequestBody};
+use countersign_domain::signature_request::{
+    FieldSpec, ProcessingOptions, RequestStatus, SearchQuery, SignatureRequestBody,
+};
 use countersign_domain::time::now_ms;
 use sha2::{Digest, Sha256};
 
@@ -113,15 +115,6 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
 }
 
-fn search_text(body: &SignatureRequestBody) -> String {
-    let mut text = body.title.to_lowercase();
-    for s in &body.signatures {
-        text.push('\n');
-        text.push_str(&s.signer_email_address.to_lowercase());
-    }
-    text
-}
-
 fn blob_digest(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -185,16 +178,15 @@ macro_rules! define_insert_request {
             let body = serde_json::to_string(&new.body).map_err(|e| corrupt("body", e))?;
             let options = serde_json::to_string(&new.options).map_err(|e| corrupt("options", e))?;
             sqlx::query(
-                "INSERT INTO signature_requests (id, account_id, client_id, is_embedded, status, search, created_at, \
+                "INSERT INTO signature_requests (id, account_id, client_id, is_embedded, status, created_at, \
                  created_at_ms, expires_at, removed, body, options, updated_at_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $11, $8, FALSE, $9, $10, $11)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $10, $7, FALSE, $8, $9, $10)",
             )
             .bind(id)
             .bind(new.account_id.as_str())
             .bind(&new.client_id)
             .bind(new.is_embedded)
             .bind(RequestStatus::Processing.as_str())
-            .bind(search_text(&new.body))
             .bind(new.body.created_at)
             .bind(new.body.expires_at)
             .bind(body)
@@ -256,14 +248,13 @@ macro_rules! define_apply_change {
             let options = change.options.as_ref().unwrap_or(&state.options);
             let options = serde_json::to_string(options).map_err(|e| corrupt("options", e))?;
             sqlx::query(
-                "UPDATE signature_requests SET status = $2, body = $3, options = $4, search = $5, expires_at = $6, \
-                 removed = $7, updated_at_ms = $8 WHERE id = $1",
+                "UPDATE signature_requests SET status = $2, body = $3, options = $4, expires_at = $5, \
+                 removed = $6, updated_at_ms = $7 WHERE id = $1",
             )
             .bind(id)
             .bind(state.status.as_str())
             .bind(body)
             .bind(options)
-            .bind(search_text(&state.body))
             .bind(state.body.expires_at)
             .bind(state.removed || change.remove)
             .bind(now)
@@ -462,37 +453,59 @@ impl Store {
         row.map(|row| state_from_row(id, row)).transpose()
     }
 
-    /// The account's requests, newest first, excluding removed and canceled ones; `query` matches the
-    /// title and the signers' e-mail addresses (case-insensitive substring).
+    /// The account's requests, newest first, excluding removed and canceled ones, that match `query`
+    /// (Dropbox Sign's search syntax; `me` is the caller's address for `from:me`). Without a query the
+    /// page is read with LIMIT/OFFSET; with one, the account's requests are filtered here, in order.
     pub async fn list_signature_requests(
         &self,
         account_id: &AccountId,
         page: u32,
         page_size: u32,
-        query: &str,
+        query: &SearchQuery,
+        me: &str,
     ) -> StoreResult<RequestPage> {
-        let pattern =
-            format!("%{}%", query.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-        let filter =
-            "account_id = $1 AND removed = FALSE AND status <> 'canceled' AND ($2 = '' OR search LIKE $3 ESCAPE '\\')";
-        let (total,): (i64,) = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM signature_requests WHERE {filter}")))
-            .bind(account_id.as_str())
-            .bind(query)
-            .bind(&pattern)
-            .fetch_one(pool)
-            .await)?;
+        let filter = "account_id = $1 AND removed = FALSE AND status <> 'canceled'";
         let offset = i64::from(page.saturating_sub(1)) * i64::from(page_size);
-        let bodies: Vec<(String,)> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT body FROM signature_requests WHERE {filter} ORDER BY created_at_ms DESC, id DESC LIMIT $4 OFFSET $5")))
+        if query.is_empty() {
+            let (total,): (i64,) = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT COUNT(*) FROM signature_requests WHERE {filter}")))
+                .bind(account_id.as_str())
+                .fetch_one(pool)
+                .await)?;
+            let bodies: Vec<(String,)> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT body FROM signature_requests WHERE {filter} ORDER BY created_at_ms DESC, id DESC LIMIT $2 OFFSET $3")))
+                .bind(account_id.as_str())
+                .bind(i64::from(page_size))
+                .bind(offset)
+                .fetch_all(pool)
+                .await)?;
+            return Ok(RequestPage { bodies: bodies.into_iter().map(|(b,)| b).collect(), total });
+        }
+        let rows: Vec<(String, String)> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT id, body FROM signature_requests WHERE {filter} ORDER BY created_at_ms DESC, id DESC")))
             .bind(account_id.as_str())
-            .bind(query)
-            .bind(&pattern)
-            .bind(i64::from(page_size))
-            .bind(offset)
             .fetch_all(pool)
             .await)?;
-        Ok(RequestPage { bodies: bodies.into_iter().map(|(b,)| b).collect(), total })
+        let names: Vec<(String, String)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT d.signature_request_id, d.file_name FROM documents d \
+             JOIN signature_requests r ON r.id = d.signature_request_id WHERE r.account_id = $1")
+            .bind(account_id.as_str())
+            .fetch_all(pool)
+            .await)?;
+        let mut files: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+        for (id, name) in names {
+            files.entry(id).or_default().push(name);
+        }
+        let mut matching = Vec::new();
+        for (id, text) in rows {
+            let body: SignatureRequestBody = serde_json::from_str(&text).map_err(|e| corrupt("body", e))?;
+            if query.matches(&body, files.get(&id).map_or(&[][..], Vec::as_slice), me) {
+                matching.push(text);
+            }
+        }
+        let total = matching.len() as i64;
+        let bodies = matching.into_iter().skip(offset as usize).take(page_size as usize).collect();
+        Ok(RequestPage { bodies, total })
     }
 
     /// Changes one request in one transaction: loads and locks it, lets `decide` change its object and

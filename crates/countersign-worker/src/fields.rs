@@ -341,10 +341,12 @@ mod tests {
 
     #[test]
     fn form_fields_are_checked_against_the_page() {
-        let mut options = ProcessingOptions::default();
-        options.form_fields_per_document = vec![
-            json!({"document_index": 0, "api_id": "x", "type": "text", "x": 112, "y": 328, "width": 100, "height": 16, "signer": "0", "page": 1}),
-        ];
+        let mut options = ProcessingOptions {
+            form_fields_per_document: vec![
+                json!({"document_index": 0, "api_id": "x", "type": "text", "x": 112, "y": 328, "width": 100, "height": 16, "signer": "0", "page": 1}),
+            ],
+            ..ProcessingOptions::default()
+        };
         let placed = place_fields(&[doc(&[])], 1, &options, 100).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!((placed.fields[0].x, placed.fields[0].signer_index), (112.0, Some(0)));
         options.form_fields_per_document[0]["page"] = json!(9);

@@ -1,5 +1,6 @@
 //! The `countersign` server: configuration and wiring. The binary (`main.rs`) is the CLI on top.
 
 pub mod bench;
+pub mod bench_documents;
 pub mod config;
 pub mod startup;

@@ -47,6 +47,10 @@ enum Command {
 enum BenchCommand {
     /// Committed events to acknowledged callbacks, against a bare HTTP client's ceiling.
     Callbacks(countersign::bench::CallbackBenchArgs),
+    /// Text-tag extraction pages/s over a folder of PDFs, against `pdftotext -bbox` on the same files.
+    Tags(countersign::bench_documents::TagsBenchArgs),
+    /// create_embedded and GET requests/s against the real server, and a bare HTTP server's ceiling.
+    Requests(countersign::bench_documents::RequestsBenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -83,6 +87,8 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(ServerConfig::resolve(&args, &file)?).await,
         Command::Bench(BenchCommand::Callbacks(args)) => countersign::bench::run_callbacks(args).await,
+        Command::Bench(BenchCommand::Tags(args)) => countersign::bench_documents::run_tags(args),
+        Command::Bench(BenchCommand::Requests(args)) => countersign::bench_documents::run_requests(args).await,
         Command::Account(AccountCommand::Create { email, locale, storage }) => {
             create_account(StorageConfig::resolve(&storage, &file), &email, locale.as_deref()).await
         }

@@ -19,8 +19,8 @@ use countersign_domain::callback::EventType;
 use countersign_domain::email::EmailAddress;
 use countersign_domain::ids::ClientId;
 use countersign_domain::signature_request::{
-    NewSigner, ProcessingOptions, RequestStatus, Signature, SignatureRequestBody, check_expires_at, check_metadata,
-    is_signature_id, is_signature_request_id, new_signature_id, new_signature_request_id,
+    NewSigner, ProcessingOptions, RequestStatus, SearchQuery, Signature, SignatureRequestBody, check_expires_at,
+    check_metadata, is_signature_id, is_signature_request_id, new_signature_id, new_signature_request_id,
 };
 use countersign_domain::time::unix_now;
 use countersign_store::signature_requests::{
@@ -490,8 +490,9 @@ pub async fn list(
     if let Some(other) = p.account_id.as_deref().filter(|a| !a.is_empty() && *a != "all" && *a != account.id.as_str()) {
         return Err(ApiError::bad_param("account_id", format!("Cannot list the requests of account {other:?}")));
     }
-    let q = p.query.as_deref().unwrap_or("").trim().to_owned();
-    let found = state.store.list_signature_requests(&account.id, page, page_size, &q).await?;
+    let query = SearchQuery::parse(p.query.as_deref().unwrap_or(""));
+    let found =
+        state.store.list_signature_requests(&account.id, page, page_size, &query, account.email.as_str()).await?;
     let num_pages = (found.total + i64::from(page_size) - 1) / i64::from(page_size);
     let mut text = String::from("{\"signature_requests\":[");
     for (i, body) in found.bodies.iter().enumerate() {

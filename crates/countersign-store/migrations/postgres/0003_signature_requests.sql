@@ -15,8 +15,6 @@ CREATE TABLE signature_requests (
     is_embedded      BOOLEAN NOT NULL,
     -- processing | sent | error | canceled | expired | complete | declined
     status           TEXT NOT NULL,
-    -- lower-case title and signer e-mails, for list?query=
-    search           TEXT NOT NULL,
     created_at       BIGINT NOT NULL,
     created_at_ms    BIGINT NOT NULL,
     expires_at       BIGINT,

@@ -15,8 +15,6 @@ CREATE TABLE signature_requests (
     is_embedded      INTEGER NOT NULL,
     -- processing | sent | error | canceled | expired | complete | declined
     status           TEXT NOT NULL,
-    -- lower-case title and signer e-mails, for list?query=
-    search           TEXT NOT NULL,
     created_at       INTEGER NOT NULL,
     created_at_ms    INTEGER NOT NULL,
     expires_at       INTEGER,

@@ -30,6 +30,9 @@ fn account_from_row((id, email, callback_url, locale, created_at): AccountRow) -
     }
 }
 
+/// How long an API key's account is kept in memory after a look-up.
+pub const KEY_CACHE_MS: i64 = 2000;
+
 impl Store {
     /// Creates an account and its first API key in one transaction. The plain key is returned once and
     /// never stored: the table keeps its digest and a sealed copy.
@@ -69,17 +72,34 @@ impl Store {
 
     /// The account an API key belongs to, if the key is known and not revoked. The look-up is by digest
     /// (an index), and the stored digest is compared again in constant time.
+    ///
+    /// Found accounts are kept for [`KEY_CACHE_MS`] so a burst of requests costs one query; this node's
+    /// account updates clear the cache at once, another node's show within that time.
     pub async fn account_by_api_key(&self, key: &ApiKey) -> StoreResult<Option<Account>> {
         let digest = key.digest();
+        let now = countersign_domain::time::now_ms();
+        if let Some((account, until)) = self.key_cache.lock().unwrap_or_else(|p| p.into_inner()).get(&digest)
+            && *until > now
+        {
+            return Ok(Some(account.clone()));
+        }
         let sql = format!(
             "SELECT a.{}, k.key_digest FROM api_keys k JOIN accounts a ON a.id = k.account_id \
              WHERE k.key_digest = $1 AND k.revoked_at IS NULL",
             ACCOUNT_COLUMNS.replace(", ", ", a.")
         );
         let row: Option<KeyedAccountRow> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&digest).fetch_optional(pool).await)?;
-        Ok(row.and_then(|(id, email, callback_url, locale, created_at, stored)| {
+        let account = row.and_then(|(id, email, callback_url, locale, created_at, stored)| {
             key.matches_digest(&stored).then(|| account_from_row((id, email, callback_url, locale, created_at)))
-        }))
+        });
+        if let Some(account) = &account {
+            let mut cache = self.key_cache.lock().unwrap_or_else(|p| p.into_inner());
+            if cache.len() > 10_000 {
+                cache.clear();
+            }
+            cache.insert(digest, (account.clone(), now + KEY_CACHE_MS));
+        }
+        Ok(account)
     }
 
     pub async fn account_by_id(&self, id: &AccountId) -> StoreResult<Option<Account>> {
@@ -111,6 +131,7 @@ impl Store {
                locale = COALESCE($4, locale) \
              WHERE id = $1 RETURNING {ACCOUNT_COLUMNS}"
         );
+        self.key_cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
         let row: Option<AccountRow> = with_writer!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(id.as_str())
             .bind(set_callback)
@@ -118,6 +139,8 @@ impl Store {
             .bind(&update.locale)
             .fetch_optional(pool)
             .await)?;
+        // Cleared again after the write: a look-up that ran meanwhile may have cached the old row.
+        self.key_cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
         Ok(row.map(account_from_row))
     }
 

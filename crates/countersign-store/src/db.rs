@@ -66,6 +66,9 @@ pub struct Store {
     pub(crate) job_wakeup: Arc<Notify>,
     /// SQLite only: the one connection every write goes through (see [`with_writer!`]).
     pub(crate) sqlite_writer: Option<SqlitePool>,
+    /// API key digest → (account, valid until ms): see `account_by_api_key`.
+    pub(crate) key_cache:
+        std::sync::Mutex<std::collections::HashMap<Vec<u8>, (countersign_domain::account::Account, i64)>>,
     /// The engine on this node that takes committed deliveries directly, if one runs.
     pub(crate) handoff: std::sync::RwLock<Option<crate::outbox::Handoff>>,
 }
@@ -93,6 +96,7 @@ impl Store {
             job_wakeup: Arc::new(Notify::new()),
             sqlite_writer: Some(writer),
             handoff: std::sync::RwLock::new(None),
+            key_cache: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -113,6 +117,7 @@ impl Store {
             job_wakeup: Arc::new(Notify::new()),
             sqlite_writer: None,
             handoff: std::sync::RwLock::new(None),
+            key_cache: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
 

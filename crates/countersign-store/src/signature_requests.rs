@@ -714,6 +714,20 @@ impl Store {
         Ok(())
     }
 
+    /// SQLite has one process: job leases left by a process that died are released at start, so its
+    /// jobs run again now rather than when their lease would have expired.
+    pub async fn release_stale_job_leases_at_start(&self) -> StoreResult<u64> {
+        if self.backend() != crate::Backend::Sqlite {
+            return Ok(0);
+        }
+        with_writer!(self, pool => sqlx::query(
+            "UPDATE jobs SET locked_by = NULL, locked_until_ms = NULL WHERE locked_by IS NOT NULL AND state = 'pending'")
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(Into::into)
+    }
+
     /// Releases the job leases `node` holds (at shutdown).
     pub async fn release_job_leases_of(&self, node: &str) -> StoreResult<u64> {
         with_writer!(self, pool => sqlx::query(

@@ -108,6 +108,11 @@ impl DocumentWorker {
 }
 
 async fn run(inner: Arc<Inner>, mut shutdown: watch::Receiver<bool>) {
+    match inner.store.release_stale_job_leases_at_start().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(jobs = n, "released job leases left by a previous run"),
+        Err(error) => tracing::warn!(%error, "releasing stale job leases failed"),
+    }
     let permits = Arc::new(Semaphore::new(inner.config.concurrency.max(1)));
     let wakeup = inner.store.job_wakeup();
     let lease_ms = inner.config.lease.as_millis() as i64;

@@ -85,6 +85,9 @@ pub struct ServeArgs {
     /// Time budget for reading one document (`60s`).
     #[arg(long, env = "COUNTERSIGN_DOCUMENT_TIMEOUT")]
     pub document_timeout: Option<String>,
+    /// How long a node's claim on a document job lasts before another node may take it over.
+    #[arg(long, env = "COUNTERSIGN_DOCUMENT_LEASE")]
+    pub document_lease: Option<String>,
     /// E-mail address of the account created on first start with an empty database.
     #[arg(long, env = "COUNTERSIGN_DEFAULT_ACCOUNT_EMAIL")]
     pub default_account_email: Option<String>,
@@ -119,6 +122,7 @@ pub struct FileSettings {
     pub max_pages: Option<usize>,
     pub max_fields: Option<usize>,
     pub document_timeout: Option<String>,
+    pub document_lease: Option<String>,
 }
 
 impl FileSettings {
@@ -224,6 +228,9 @@ impl ServerConfig {
         }
         if let Some(text) = args.document_timeout.as_ref().or(file.document_timeout.as_ref()) {
             worker.document_timeout = parse_duration(text).map_err(|e| anyhow::anyhow!("document timeout: {e}"))?;
+        }
+        if let Some(text) = args.document_lease.as_ref().or(file.document_lease.as_ref()) {
+            worker.lease = parse_duration(text).map_err(|e| anyhow::anyhow!("document lease: {e}"))?;
         }
         Ok(Self {
             worker,

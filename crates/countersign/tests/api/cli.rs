@@ -192,6 +192,7 @@ fn spawn_server(data_dir: &std::path::Path, port: u16, database_url: Option<&str
         .arg(data_dir)
         .env("COUNTERSIGN_ALLOW_PRIVATE_CALLBACKS", "1")
         .env("COUNTERSIGN_CALLBACK_LEASE", "2s")
+        .env("COUNTERSIGN_DOCUMENT_LEASE", "2s")
         .env("COUNTERSIGN_CALLBACK_RETRY_SCHEDULE", "200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms")
         .env_remove("COUNTERSIGN_CONFIG")
         .env_remove("COUNTERSIGN_DATABASE_URL")
@@ -259,6 +260,75 @@ async fn deliveries_survive_sigkill(backend: Backend) {
     assert!(terminate_and_wait(child).await.success());
 }
 both_backends!(deliveries_survive_sigkill, deliveries_survive_sigkill);
+
+async fn document_jobs_survive_sigkill(backend: Backend) {
+    let database_url = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => match crate::helpers::fresh_postgres_schema().await {
+            Some(url) => Some(url),
+            None => return,
+        },
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let receiver = crate::receiver::Receiver::start().await;
+    // The documents arrive slowly, so jobs are mid-way (leased, fetching) when the process dies.
+    let pdf = crate::signature_requests::fixture("simple-two-signers.pdf");
+    let files = crate::receiver::Receiver::start_serving_after(pdf, Duration::from_millis(1500)).await;
+    let (child, stdout) = spawn_server(dir.path(), port, database_url.as_deref());
+    let key_line = wait_for_line(&stdout, Duration::from_secs(30), |l| l.contains("API key:"));
+    let key = key_line.split_whitespace().nth(2).unwrap().to_owned();
+    wait_healthy(&base).await;
+    let client = reqwest::Client::new();
+    let set = client
+        .put(format!("{base}/v3/account"))
+        .basic_auth(&key, Some(""))
+        .json(&serde_json::json!({"callback_url": receiver.url("/cb")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), 200);
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let body = serde_json::json!({
+            "title": format!("Request {i}"),
+            "signers": [{"name": "A", "email_address": "a@example.com"}, {"name": "B", "email_address": "b@example.com"}],
+            "file_urls": [files.url(&format!("/doc{i}.pdf"))],
+            "use_text_tags": true
+        });
+        let response = client
+            .post(format!("{base}/v3/signature_request/send"))
+            .basic_auth(&key, Some(""))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let created: Value = response.json().await.unwrap();
+        ids.push(created["signature_request"]["signature_request_id"].as_str().unwrap().to_owned());
+    }
+    // Kill while the first fetches are in flight: nothing was processed yet.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut child = child;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(receiver.received("/cb").iter().all(|r| r.json["event"]["event_type"] != "signature_request_sent"));
+    let (child, _stdout) = spawn_server(dir.path(), port, database_url.as_deref());
+    wait_healthy(&base).await;
+    crate::helpers::wait_for(Duration::from_secs(60), "every request to be processed after the restart", || async {
+        let sent: std::collections::HashSet<String> = receiver
+            .received("/cb")
+            .iter()
+            .filter(|r| r.json["event"]["event_type"] == "signature_request_sent")
+            .map(|r| r.json["signature_request"]["signature_request_id"].as_str().unwrap_or("").to_owned())
+            .collect();
+        ids.iter().all(|id| sent.contains(id)).then_some(())
+    })
+    .await;
+    assert!(terminate_and_wait(child).await.success());
+}
+both_backends!(document_jobs_survive_sigkill, document_jobs_survive_sigkill);
 
 #[test]
 fn a_node_whose_master_key_does_not_match_the_database_refuses_to_start() {

@@ -18,8 +18,9 @@ pub mod fields;
 use std::sync::Arc;
 use std::time::Duration;
 
-use countersign_delivery::guard::{GuardedResolver, check_literal};
+use countersign_delivery::guard::GuardedResolver;
 use countersign_domain::callback::EventType;
+use countersign_domain::callback_url::is_forbidden_ip;
 use countersign_domain::signature_request::{DocumentLimits, ProcessingFailure, RequestStatus};
 use countersign_domain::time::{now_ms, unix_now};
 use countersign_store::Store;
@@ -86,8 +87,20 @@ struct Inner {
 
 impl DocumentWorker {
     pub fn spawn(store: Arc<Store>, config: WorkerConfig) -> Result<Self, reqwest::Error> {
+        // Redirects are followed (file hosts use them) but each hop is checked like the first URL: a
+        // redirect to an IP literal would not pass through the guarded resolver.
+        let allow_private = config.allow_private_urls;
+        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= 5 {
+                attempt.error("too many redirects")
+            } else if let Err(why) = check_redirect(attempt.url(), allow_private) {
+                attempt.error(why)
+            } else {
+                attempt.follow()
+            }
+        });
         let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::limited(5))
+            .redirect(redirects)
             .no_proxy()
             .dns_resolver(Arc::new(GuardedResolver { allow_private: config.allow_private_urls }))
             .timeout(config.fetch_timeout)
@@ -204,6 +217,24 @@ async fn run_job(inner: &Inner, job: ClaimedJob) {
     }
 }
 
+/// The address rule for a `file_urls` URL or a redirect target: http(s), and a public address unless
+/// private ones are allowed (`http://` to a public host is fine for documents).
+fn check_redirect(url: &url::Url, allow_private: bool) -> Result<(), String> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("blocked: scheme {} is not allowed", url.scheme()));
+    }
+    let ip: Option<std::net::IpAddr> = match url.host() {
+        Some(url::Host::Ipv4(ip)) => Some(ip.into()),
+        Some(url::Host::Ipv6(ip)) => Some(ip.into()),
+        Some(url::Host::Domain(_)) => None,
+        None => return Err("the URL has no host".into()),
+    };
+    match ip {
+        Some(ip) if !allow_private && is_forbidden_ip(ip) => Err(format!("blocked: {ip} is not a public address")),
+        _ => Ok(()),
+    }
+}
+
 /// Fetches one `file_urls` entry: http(s) only, public addresses only (unless allowed), at most the
 /// upload limit (read in chunks, so a huge or endless body is cut off, not buffered).
 async fn fetch(inner: &Inner, url: &str) -> Result<Result<Vec<u8>, String>, Transient> {
@@ -211,14 +242,16 @@ async fn fetch(inner: &Inner, url: &str) -> Result<Result<Vec<u8>, String>, Tran
         Ok(u) => u,
         Err(_) => return Ok(Err(format!("{url} is not a URL"))),
     };
-    if let Err(why) = check_literal(&parsed, inner.config.allow_private_urls)
-        && !(parsed.scheme() == "http" && why.contains("scheme"))
-    {
+    if let Err(why) = check_redirect(&parsed, inner.config.allow_private_urls) {
         return Ok(Err(format!("the file at {url} cannot be fetched: {why}")));
     }
     let max = inner.config.limits.max_file_bytes;
     let mut response = match inner.client.get(parsed).send().await {
         Ok(r) => r,
+        Err(e) if e.is_redirect() => return Ok(Err(format!("the file at {url} could not be fetched: {e}"))),
+        Err(e) if e.is_connect() && format!("{e:?}").contains("blocked") => {
+            return Ok(Err(format!("the file at {url} cannot be fetched: it resolves only to non-public addresses")));
+        }
         Err(e) if e.is_connect() || e.is_timeout() => return Err(Transient(format!("fetching {url}: {e}"))),
         Err(e) => return Ok(Err(format!("the file at {url} could not be fetched: {e}"))),
     };
@@ -432,5 +465,22 @@ async fn expire(inner: &Inner, job: &ClaimedJob) -> Result<(), Transient> {
             inner.store.finish_job(&job.id).await.map_err(Transient::from)
         }
         Err(ChangeError::Store(e)) => Err(Transient(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_urls_and_redirects_must_stay_public() {
+        let url = |s: &str| url::Url::parse(s).unwrap();
+        assert!(check_redirect(&url("http://example.com/a.pdf"), false).is_ok());
+        assert!(check_redirect(&url("https://example.com/a.pdf"), false).is_ok());
+        assert!(check_redirect(&url("http://127.0.0.1/a.pdf"), false).is_err());
+        assert!(check_redirect(&url("http://[::1]/a.pdf"), false).is_err());
+        assert!(check_redirect(&url("http://169.254.169.254/latest/meta-data"), false).is_err());
+        assert!(check_redirect(&url("file:///etc/passwd"), true).is_err());
+        assert!(check_redirect(&url("http://127.0.0.1/a.pdf"), true).is_ok());
     }
 }

@@ -450,3 +450,28 @@ async fn many_documents_merge_and_zip(backend: Backend) {
     app.stop().await;
 }
 both_backends!(many_documents_merge_and_zip_on, many_documents_merge_and_zip);
+
+async fn file_urls_cannot_reach_private_addresses(backend: Backend) {
+    let options = crate::helpers::Options { allow_private_callbacks: false, ..crate::helpers::Options::default() };
+    let Some(app) = crate::helpers::spawn_app_with(backend, options).await else { return };
+    let files = Receiver::start_serving(fixture("simple-two-signers.pdf")).await;
+    let body = json!({
+        "signers": [{"name": "A", "email_address": "a@example.com"}],
+        "file_urls": [files.url("/doc.pdf")]
+    });
+    let created: Value = app.post_json("/v3/signature_request/send", &body).await.json().await.unwrap();
+    let id = created["signature_request"]["signature_request_id"].as_str().unwrap().to_owned();
+    let request = wait_for(WAIT, "the request to fail", || async {
+        let got: Value = app.get(&format!("/v3/signature_request/{id}")).await.json().await.unwrap();
+        (got["signature_request"]["has_error"] == true).then(|| got["signature_request"].clone())
+    })
+    .await;
+    assert_eq!(request["signatures"][0]["status_code"], "error_file");
+    assert!(request["signatures"][0]["error"].as_str().unwrap().contains("127.0.0.1"), "{request}");
+    let events: Value = app.get("/v3/events").await.json().await.unwrap();
+    let types: Vec<&str> =
+        events["events"].as_array().unwrap().iter().filter_map(|e| e["event_type"].as_str()).collect();
+    assert!(types.contains(&"file_error"), "{events}");
+    app.stop().await;
+}
+both_backends!(file_urls_cannot_reach_private_addresses_on, file_urls_cannot_reach_private_addresses);

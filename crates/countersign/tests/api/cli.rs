@@ -206,32 +206,44 @@ fn spawn_server(data_dir: &std::path::Path, port: u16, database_url: Option<&str
     (child, stdout)
 }
 
+/// `None` inside when the backend is SQLite; `None` outside when PostgreSQL is wanted but not reachable.
+async fn database_for(backend: Backend) -> Option<Option<String>> {
+    match backend {
+        Backend::Sqlite => Some(None),
+        Backend::Postgres => crate::helpers::fresh_postgres_schema().await.map(Some),
+    }
+}
+
+/// The API key a fresh server prints on first start, once it is healthy.
+async fn first_key(stdout: &mpsc::Receiver<String>, base: &str) -> String {
+    let key_line = wait_for_line(stdout, Duration::from_secs(30), |l| l.contains("API key:"));
+    let key = key_line.split_whitespace().nth(2).unwrap().to_owned();
+    wait_healthy(base).await;
+    key
+}
+
+async fn set_callback(client: &reqwest::Client, base: &str, key: &str, url: &str) {
+    let set = client
+        .put(format!("{base}/v3/account"))
+        .basic_auth(key, Some(""))
+        .json(&serde_json::json!({"callback_url": url}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), 200);
+}
+
 async fn deliveries_survive_sigkill(backend: Backend) {
-    let database_url = match backend {
-        Backend::Sqlite => None,
-        Backend::Postgres => match crate::helpers::fresh_postgres_schema().await {
-            Some(url) => Some(url),
-            None => return,
-        },
-    };
+    let Some(database_url) = database_for(backend).await else { return };
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let receiver = crate::receiver::Receiver::start().await;
     receiver.set_default("/cb", crate::receiver::Behaviour::Hang(Duration::from_millis(500)));
     let (child, stdout) = spawn_server(dir.path(), port, database_url.as_deref());
-    let key_line = wait_for_line(&stdout, Duration::from_secs(30), |l| l.contains("API key:"));
-    let key = key_line.split_whitespace().nth(2).unwrap().to_owned();
-    wait_healthy(&base).await;
+    let key = first_key(&stdout, &base).await;
     let client = reqwest::Client::new();
-    let set = client
-        .put(format!("{base}/v3/account"))
-        .basic_auth(&key, Some(""))
-        .json(&serde_json::json!({"callback_url": receiver.url("/cb")}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(set.status(), 200);
+    set_callback(&client, &base, &key, &receiver.url("/cb")).await;
     let mut committed = Vec::new();
     for _ in 0..40 {
         let response =
@@ -262,13 +274,7 @@ async fn deliveries_survive_sigkill(backend: Backend) {
 both_backends!(deliveries_survive_sigkill, deliveries_survive_sigkill);
 
 async fn document_jobs_survive_sigkill(backend: Backend) {
-    let database_url = match backend {
-        Backend::Sqlite => None,
-        Backend::Postgres => match crate::helpers::fresh_postgres_schema().await {
-            Some(url) => Some(url),
-            None => return,
-        },
-    };
+    let Some(database_url) = database_for(backend).await else { return };
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
@@ -277,18 +283,9 @@ async fn document_jobs_survive_sigkill(backend: Backend) {
     let pdf = crate::signature_requests::fixture("simple-two-signers.pdf");
     let files = crate::receiver::Receiver::start_serving_after(pdf, Duration::from_millis(1500)).await;
     let (child, stdout) = spawn_server(dir.path(), port, database_url.as_deref());
-    let key_line = wait_for_line(&stdout, Duration::from_secs(30), |l| l.contains("API key:"));
-    let key = key_line.split_whitespace().nth(2).unwrap().to_owned();
-    wait_healthy(&base).await;
+    let key = first_key(&stdout, &base).await;
     let client = reqwest::Client::new();
-    let set = client
-        .put(format!("{base}/v3/account"))
-        .basic_auth(&key, Some(""))
-        .json(&serde_json::json!({"callback_url": receiver.url("/cb")}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(set.status(), 200);
+    set_callback(&client, &base, &key, &receiver.url("/cb")).await;
     let mut ids = Vec::new();
     for i in 0..6 {
         let body = serde_json::json!({

@@ -28,9 +28,11 @@ mod fonts;
 mod guard;
 mod layout;
 mod merge;
+mod signature_page;
 mod tags;
 
 pub use merge::{MergeError, merge};
+pub use signature_page::{SIGNATURE_PAGE_SIZE, SLOTS_PER_PAGE, append_signature_pages, signature_slot};
 
 pub use tags::{AUTOFILL_TYPES, FieldType, TagError, TagSigner, TextTag, VALIDATION_TYPES, parse_tag};
 

@@ -64,6 +64,8 @@ pub struct Change {
     pub fields: Option<Vec<FieldSpec>>,
     /// Page sizes found per document: (document index, [[w, h], …]).
     pub pages: Vec<(i64, Vec<[f64; 2]>)>,
+    /// A document's new bytes (already stored with [`Store::put_blob`]): (document index, SHA-256).
+    pub replace_document: Option<(i64, String)>,
     /// A signer's new signature id: (old, new, email, name).
     pub replace_signer: Option<(String, String, String, String)>,
     /// Renamed signer: (signature id, email, name).
@@ -209,8 +211,8 @@ macro_rules! define_insert_request {
             }
             for (index, doc) in new.documents.iter().enumerate() {
                 sqlx::query(
-                    "INSERT INTO documents (signature_request_id, document_index, file_name, file_url, blob_sha256) \
-                     VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO documents (signature_request_id, document_index, file_name, file_url, blob_sha256, \
+                     original_sha256) VALUES ($1, $2, $3, $4, $5, $5)",
                 )
                 .bind(id)
                 .bind(index as i64)
@@ -298,6 +300,16 @@ macro_rules! define_apply_change {
                 .bind(document_index)
                 .bind(pages.len() as i64)
                 .bind(pages_json)
+                .execute(&mut *conn)
+                .await?;
+            }
+            if let Some((document_index, sha256)) = &change.replace_document {
+                sqlx::query(
+                    "UPDATE documents SET blob_sha256 = $3 WHERE signature_request_id = $1 AND document_index = $2",
+                )
+                .bind(id)
+                .bind(document_index)
+                .bind(sha256)
                 .execute(&mut *conn)
                 .await?;
             }
@@ -604,6 +616,21 @@ impl Store {
         Ok(row.map(|(b,)| b))
     }
 
+    /// Stores bytes by their SHA-256 (returned); storing the same bytes again is a no-op.
+    pub async fn put_blob(&self, bytes: &[u8]) -> StoreResult<String> {
+        let digest = blob_digest(bytes);
+        with_writer!(self, pool => sqlx::query(
+            "INSERT INTO blobs (sha256, bytes, size, created_at_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (sha256) DO NOTHING")
+            .bind(&digest)
+            .bind(bytes)
+            .bind(bytes.len() as i64)
+            .bind(now_ms())
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(digest)
+    }
+
     /// Stores the bytes fetched from a document's `file_url`.
     pub async fn store_fetched_document(&self, id: &str, document_index: i64, bytes: &[u8]) -> StoreResult<String> {
         let digest = blob_digest(bytes);
@@ -621,7 +648,8 @@ impl Store {
                 .execute(&mut *$tx)
                 .await?;
                 sqlx::query(
-                    "UPDATE documents SET blob_sha256 = $3 WHERE signature_request_id = $1 AND document_index = $2",
+                    "UPDATE documents SET blob_sha256 = $3, original_sha256 = $3 \
+                     WHERE signature_request_id = $1 AND document_index = $2",
                 )
                 .bind(id)
                 .bind(document_index)

@@ -5,7 +5,7 @@
 //! same on every node and every retry.
 
 use countersign_domain::signature_request::{FIELD_TYPES, FieldSpec, ProcessingFailure, ProcessingOptions};
-use countersign_pdf::{FoundTag, TagSigner, parse_tag};
+use countersign_pdf::{FoundTag, TagSigner, parse_tag, signature_slot};
 use serde_json::Value;
 
 /// One analysed document.
@@ -21,9 +21,6 @@ pub struct Placed {
     pub fields: Vec<FieldSpec>,
     pub appended_signature_page: bool,
 }
-
-/// US Letter, the size of an appended signature page.
-pub const SIGNATURE_PAGE: (f64, f64) = (612.0, 792.0);
 
 /// The value a merge field takes from `custom_fields`, matched by name against the tag's label or
 /// api_id.
@@ -217,27 +214,31 @@ fn from_form_fields(
     Ok(fields)
 }
 
-/// One signature field per signer on a page appended after the last document's last page.
+/// One signature field per signer on pages appended after the last document's last page (seven to a
+/// page; `countersign_pdf::append_signature_pages` draws the same boxes).
 fn signature_page(docs: &[AnalysedDocument], signers: usize) -> Vec<FieldSpec> {
     let last = docs.len().saturating_sub(1);
-    let page = docs.last().map_or(0, |d| d.pages.len()) as i64 + 1;
+    let first_page = docs.last().map_or(0, |d| d.pages.len()) as i64 + 1;
     (0..signers)
-        .map(|i| FieldSpec {
-            document_index: last as i64,
-            api_id: format!("signature_page_{}", i + 1),
-            name: format!("Signer {}", i + 1),
-            field_type: "signature".into(),
-            signer_index: Some(i as i64),
-            required: true,
-            page,
-            x: 72.0,
-            y: 120.0 + 90.0 * (i % 7) as f64,
-            width: 240.0,
-            height: 48.0,
-            validation_type: None,
-            auto_fill: None,
-            source: "signature_page".into(),
-            value: None,
+        .map(|i| {
+            let (page, slot) = signature_slot(i);
+            FieldSpec {
+                document_index: last as i64,
+                api_id: format!("signature_page_{}", i + 1),
+                name: format!("Signer {}", i + 1),
+                field_type: "signature".into(),
+                signer_index: Some(i as i64),
+                required: true,
+                page: first_page + page as i64,
+                x: slot.x,
+                y: slot.y,
+                width: slot.width,
+                height: slot.height,
+                validation_type: None,
+                auto_fill: None,
+                source: "signature_page".into(),
+                value: None,
+            }
         })
         .collect()
 }

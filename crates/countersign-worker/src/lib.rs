@@ -342,8 +342,36 @@ async fn process(inner: &Inner, job: &ClaimedJob) -> Result<(), Transient> {
         Ok(placed) => placed,
         Err(failure) => return commit_failure(inner, job, &failure).await,
     };
-    let pages: Vec<(i64, Vec<[f64; 2]>)> =
+    let mut pages: Vec<(i64, Vec<[f64; 2]>)> =
         analysed.iter().enumerate().map(|(i, d)| (i as i64, d.pages.iter().map(|(w, h)| [*w, *h]).collect())).collect();
+    // Without tags or form fields, the signature page is appended to the last document, as on Dropbox
+    // Sign: the files endpoints then show it, and the fields on it point at real pages.
+    let mut replace_document = None;
+    if placed.appended_signature_page {
+        let last =
+            store.documents_of(id).await?.pop().ok_or_else(|| Transient("a request without documents".into()))?;
+        let sha = last.blob_sha256.clone().ok_or_else(|| Transient("the last document has no bytes".into()))?;
+        let bytes = store.blob(&sha).await?.ok_or_else(|| Transient("a document blob is missing".into()))?;
+        let signers: Vec<(String, String)> =
+            request.body.signatures.iter().map(|s| (s.signer_name.clone(), s.signer_email_address.clone())).collect();
+        let appended =
+            tokio::task::spawn_blocking(move || countersign_pdf::append_signature_pages(&bytes, &signers)).await;
+        match appended {
+            Ok(Ok(with_page)) => {
+                let added = signers_pages(request.body.signatures.len());
+                if let Some((_, sizes)) = pages.last_mut() {
+                    let (w, h) = countersign_pdf::SIGNATURE_PAGE_SIZE;
+                    sizes.extend(std::iter::repeat_n([w, h], added));
+                }
+                replace_document = Some((last.document_index, store.put_blob(&with_page).await?));
+            }
+            Ok(Err(e)) => {
+                let message = format!("Unreadable file (document {}, {}): {e}", last.document_index, last.file_name);
+                return commit_failure(inner, job, &ProcessingFailure::File(message)).await;
+            }
+            Err(join) => return Err(Transient(format!("appending the signature page panicked: {join}"))),
+        }
+    }
     let field_count = placed.fields.len();
     let job_id = job.id.clone();
     let outcome = store
@@ -358,6 +386,7 @@ async fn process(inner: &Inner, job: &ClaimedJob) -> Result<(), Transient> {
                 events: vec![(EventType::SignatureRequestSent, None, None)],
                 fields: Some(placed.fields),
                 pages,
+                replace_document,
                 finish_job: Some(job_id),
                 options: Some(options),
                 ..Change::default()
@@ -366,6 +395,8 @@ async fn process(inner: &Inner, job: &ClaimedJob) -> Result<(), Transient> {
         .await;
     match outcome {
         Ok(_) => {
+            metrics::counter!("countersign_documents_processed_total", "outcome" => "signature_request_sent")
+                .increment(1);
             tracing::info!(signature_request_id = %id, fields = field_count, pages = total_pages, "documents processed; signature_request_sent");
             Ok(())
         }
@@ -374,6 +405,11 @@ async fn process(inner: &Inner, job: &ClaimedJob) -> Result<(), Transient> {
         }
         Err(ChangeError::Store(e)) => Err(Transient(e.to_string())),
     }
+}
+
+/// Signature pages appended for `signers` signers.
+fn signers_pages(signers: usize) -> usize {
+    signers.div_ceil(countersign_pdf::SLOTS_PER_PAGE).max(1)
 }
 
 fn capitalize(s: &str) -> String {
@@ -415,6 +451,8 @@ async fn commit_failure(inner: &Inner, job: &ClaimedJob, failure: &ProcessingFai
         .await;
     match outcome {
         Ok(_) => {
+            metrics::counter!("countersign_documents_processed_total", "outcome" => failure.event_type().as_str())
+                .increment(1);
             tracing::info!(signature_request_id = %id, event_type = %failure.event_type(), message = failure.message(), "documents could not be processed");
             Ok(())
         }

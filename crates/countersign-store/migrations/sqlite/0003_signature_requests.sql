@@ -42,7 +42,10 @@ CREATE TABLE documents (
     document_index       INTEGER NOT NULL,
     file_name            TEXT NOT NULL,
     file_url             TEXT,
+    -- the document as it is now (with an appended signature page, later the final copy) …
     blob_sha256          TEXT REFERENCES blobs(sha256),
+    -- … and as it was uploaded or fetched (its SHA-256 goes into the audit trail)
+    original_sha256      TEXT,
     page_count           INTEGER,
     -- [[width, height], …] in points, as displayed
     pages                TEXT,

@@ -475,3 +475,37 @@ async fn file_urls_cannot_reach_private_addresses(backend: Backend) {
     app.stop().await;
 }
 both_backends!(file_urls_cannot_reach_private_addresses_on, file_urls_cannot_reach_private_addresses);
+
+async fn without_tags_a_signature_page_is_appended(backend: Backend) {
+    let Some((app, receiver, client_id)) = app_with_receiver(backend).await else { return };
+    let form = Form::new()
+        .text("client_id", client_id)
+        .part("files[0]", Part::bytes(fixture("three-pages.pdf")).file_name("three.pdf"));
+    let response = app
+        .request(Method::POST, "/v3/signature_request/create_embedded")
+        .multipart(signers_form(form, 2))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let id = body["signature_request"]["signature_request_id"].as_str().unwrap().to_owned();
+    wait_callback(&receiver, &id, &["signature_request_sent"]).await;
+    let fields: Value = app.get(&format!("/v3/signature_request/fields/{id}")).await.json().await.unwrap();
+    let fields = fields["fields"].as_array().unwrap().clone();
+    assert_eq!(fields.len(), 2, "one signature field per signer: {fields:?}");
+    assert!(fields.iter().all(|f| f["type"] == "signature" && f["page"] == 4 && f["source"] == "signature_page"));
+    let pdf = app.get(&format!("/v3/signature_request/files/{id}")).await.bytes().await.unwrap();
+    let analysis = countersign_pdf::analyze(&pdf, &countersign_pdf::Limits::default()).unwrap();
+    assert_eq!(analysis.pages.len(), 4, "three pages and the signature page");
+    assert_eq!((analysis.pages[3].width, analysis.pages[3].height), (612.0, 792.0));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.pdf");
+    std::fs::write(&path, &pdf).unwrap();
+    if let Ok(out) = std::process::Command::new("pdftotext").args(["-f", "4", "-l", "4"]).arg(&path).arg("-").output() {
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("signer2@example.com"), "the page names its signers: {text}");
+    }
+    app.stop().await;
+}
+both_backends!(without_tags_a_signature_page_is_appended_on, without_tags_a_signature_page_is_appended);

@@ -509,3 +509,97 @@ async fn without_tags_a_signature_page_is_appended(backend: Backend) {
     app.stop().await;
 }
 both_backends!(without_tags_a_signature_page_is_appended_on, without_tags_a_signature_page_is_appended);
+
+/// A one-page PDF whose content stream is `content` (FlateDecode-compressed when `deflate`).
+fn pdf_with_content(content: &[u8], deflate: bool) -> Vec<u8> {
+    use std::io::Write;
+    let (filter, data) = if deflate {
+        let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        enc.write_all(content).unwrap();
+        ("/Filter /FlateDecode ", enc.finish().unwrap())
+    } else {
+        ("", content.to_vec())
+    };
+    let mut out = b"%PDF-1.7\n".to_vec();
+    let mut offsets = Vec::new();
+    let objects: Vec<Vec<u8>> = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>".to_vec(),
+        [format!("<< {filter}/Length {} >>\nstream\n", data.len()).into_bytes(), data, b"\nendstream".to_vec()].concat(),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec(),
+    ];
+    for (i, object) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend(format!("{} 0 obj\n", i + 1).into_bytes());
+        out.extend(object);
+        out.extend(b"\nendobj\n");
+    }
+    let xref = out.len();
+    out.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).into_bytes());
+    for offset in offsets {
+        out.extend(format!("{offset:010} 00000 n \n").into_bytes());
+    }
+    out.extend(
+        format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).into_bytes(),
+    );
+    out
+}
+
+async fn hostile_files_fail_alone_and_quickly(backend: Backend) {
+    let Some((app, receiver, client_id)) = app_with_receiver(backend).await else { return };
+    let good = pdf_with_content(b"BT /F1 12 Tf 72 700 Td ([sig|req|signer1]) Tj ET", false);
+    // 200 MB of spaces before the tag: about 200 KB on the wire.
+    let mut bomb = vec![b' '; 200 << 20];
+    bomb.extend_from_slice(b"BT /F1 12 Tf 72 700 Td ([sig|req|signer1]) Tj ET");
+    let bomb = pdf_with_content(&bomb, true);
+    assert!(bomb.len() < 1 << 20);
+    let mut files: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("good.pdf", good.clone(), "signature_request_sent"),
+        ("bomb.pdf", bomb, "file_error"),
+        ("page.pdf", b"<!doctype html><html><body>Not a PDF</body></html>".to_vec(), "file_error"),
+        ("cut.pdf", good[..good.len() / 2].to_vec(), "file_error"),
+        ("noise.pdf", (0..5000u32).map(|i| (i * 7919 % 251) as u8).collect(), "file_error"),
+    ];
+    // A password-protected copy, when qpdf is there to make one (CI installs it).
+    let dir = tempfile::tempdir().unwrap();
+    let (plain, locked) = (dir.path().join("plain.pdf"), dir.path().join("locked.pdf"));
+    std::fs::write(&plain, &good).unwrap();
+    let qpdf = std::process::Command::new("qpdf")
+        .args(["--encrypt", "secret", "owner", "256", "--"])
+        .arg(&plain)
+        .arg(&locked)
+        .status();
+    if qpdf.is_ok_and(|s| s.success()) {
+        files.push(("locked.pdf", std::fs::read(&locked).unwrap(), "file_error"));
+    } else {
+        eprintln!("NOTICE: qpdf not found; the password-protected case is not exercised");
+    }
+    let mut created = Vec::new();
+    for (name, bytes, expect) in files {
+        let form = Form::new()
+            .text("client_id", client_id.clone())
+            .text("use_text_tags", "true")
+            .part("files[0]", Part::bytes(bytes).file_name(name.to_owned()));
+        let response = app
+            .request(Method::POST, "/v3/signature_request/create_embedded")
+            .multipart(signers_form(form, 1))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{name}: accepted, judged when processed");
+        let body: Value = response.json().await.unwrap();
+        created.push((name, body["signature_request"]["signature_request_id"].as_str().unwrap().to_owned(), expect));
+    }
+    let outcomes = ["signature_request_sent", "file_error", "signature_request_invalid", "unknown_error"];
+    for (name, id, expect) in created {
+        let callback = wait_callback(&receiver, &id, &outcomes).await;
+        assert_eq!(callback["event"]["event_type"], expect, "{name}: {callback}");
+        if expect == "file_error" {
+            let error = callback["signature_request"]["signatures"][0]["error"].as_str().unwrap_or_default().to_owned();
+            assert!(error.contains(name), "{name}: the error names the file: {error}");
+        }
+    }
+    app.stop().await;
+}
+both_backends!(hostile_files_fail_alone_and_quickly_on, hostile_files_fail_alone_and_quickly);

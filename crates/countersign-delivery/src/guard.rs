@@ -32,17 +32,25 @@ impl Resolve for GuardedResolver {
     }
 }
 
-/// Refuses a URL whose host is a forbidden IP literal (or has no host at all).
+/// Refuses a URL whose host is a forbidden IP literal (or has no host at all), and, unless private
+/// addresses are allowed, any scheme but `https`.
 pub fn check_literal(url: &url::Url, allow_private: bool) -> Result<(), String> {
+    if !matches!(url.scheme(), "https" | "http") || (url.scheme() == "http" && !allow_private) {
+        return Err(format!("blocked: scheme {} is not allowed", url.scheme()));
+    }
+    check_host_literal(url, allow_private)
+}
+
+/// The address half of [`check_literal`], for URLs whose scheme rule differs (documents may come over
+/// `http://` from public hosts): a host must be present, and an IP-literal host must be public unless
+/// private addresses are allowed. Names are checked at connect time by [`GuardedResolver`].
+pub fn check_host_literal(url: &url::Url, allow_private: bool) -> Result<(), String> {
     let ip: Option<IpAddr> = match url.host() {
         Some(url::Host::Ipv4(ip)) => Some(ip.into()),
         Some(url::Host::Ipv6(ip)) => Some(ip.into()),
         Some(url::Host::Domain(_)) => None,
         None => return Err("the URL has no host".into()),
     };
-    if !matches!(url.scheme(), "https" | "http") || (url.scheme() == "http" && !allow_private) {
-        return Err(format!("blocked: scheme {} is not allowed", url.scheme()));
-    }
     match ip {
         Some(ip) if !allow_private && is_forbidden_ip(ip) => Err(format!("blocked: {ip} is not a public address")),
         _ => Ok(()),

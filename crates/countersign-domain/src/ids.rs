@@ -16,7 +16,8 @@ pub fn fill_random(buf: &mut [u8]) {
     }
 }
 
-fn is_lower_hex(s: &str, len: usize) -> bool {
+/// Whether `s` is exactly `len` lowercase hex characters (the shape of every id this server issues).
+pub(crate) fn is_lower_hex(s: &str, len: usize) -> bool {
     s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 

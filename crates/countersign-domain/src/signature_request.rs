@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::InvalidInput;
-use crate::ids::random_hex;
+use crate::ids::{is_lower_hex, random_hex};
 
 /// Where a request is in its life (the `status` column; the API shows it through `signatures[]`,
 /// `is_complete`, `is_declined` and `has_error`).
@@ -74,11 +74,11 @@ pub fn new_signature_id() -> String {
 }
 
 pub fn is_signature_request_id(s: &str) -> bool {
-    s.len() == 40 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    is_lower_hex(s, 40)
 }
 
 pub fn is_signature_id(s: &str) -> bool {
-    s.len() == 32 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    is_lower_hex(s, 32)
 }
 
 /// `signatures[]` of the response object.
@@ -211,6 +211,14 @@ pub fn check_expires_at(expires_at: i64, now: i64) -> Result<i64, InvalidInput> 
         return Err(InvalidInput::new("expires_at", "expires_at must be a unix time between 1 and 90 days from now"));
     }
     Ok(expires_at - expires_at.rem_euclid(3600))
+}
+
+/// `expires_at` as a request gives it: absent or `0` means the request never expires.
+pub fn parse_expires_at(raw: Option<u32>, now: i64) -> Result<Option<i64>, InvalidInput> {
+    match raw {
+        Some(0) | None => Ok(None),
+        Some(at) => check_expires_at(i64::from(at), now).map(Some),
+    }
 }
 
 /// The field types the API knows (`form_fields_per_document[].type` and text tags).
@@ -365,8 +373,8 @@ enum Term {
     Field(&'static str, String),
 }
 
-const SEARCH_FIELDS: [&str; 10] =
-    ["title", "subject", "message", "to", "from", "metadata", "filename", "complete", "declined", "error"];
+const SEARCH_FIELDS: [&str; 11] =
+    ["title", "subject", "message", "to", "from", "metadata", "filename", "complete", "declined", "error", "test_mode"];
 
 fn tokenize(query: &str) -> Vec<String> {
     let mut tokens = Vec::new();
@@ -400,7 +408,7 @@ impl SearchQuery {
                     let term = match token.split_once(':') {
                         Some((field, value)) => {
                             let field = field.to_ascii_lowercase();
-                            match SEARCH_FIELDS.iter().chain(["test_mode"].iter()).find(|f| **f == field) {
+                            match SEARCH_FIELDS.iter().find(|f| **f == field) {
                                 Some(f) => Term::Field(f, value.to_lowercase()),
                                 None => Term::Any(token.to_lowercase()),
                             }

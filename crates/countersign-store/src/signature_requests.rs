@@ -94,7 +94,6 @@ pub struct DocumentRow {
     pub file_name: String,
     pub file_url: Option<String>,
     pub blob_sha256: Option<String>,
-    pub page_count: Option<i64>,
 }
 
 /// A page of requests for `list`.
@@ -591,20 +590,19 @@ impl Store {
 
     /// The request's documents, in order.
     pub async fn documents_of(&self, id: &str) -> StoreResult<Vec<DocumentRow>> {
-        let rows: Vec<(i64, String, Option<String>, Option<String>, Option<i64>)> = with_pool!(self, pool => sqlx::query_as(
-            "SELECT document_index, file_name, file_url, blob_sha256, page_count FROM documents \
+        let rows: Vec<(i64, String, Option<String>, Option<String>)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT document_index, file_name, file_url, blob_sha256 FROM documents \
              WHERE signature_request_id = $1 ORDER BY document_index")
             .bind(id)
             .fetch_all(pool)
             .await)?;
         Ok(rows
             .into_iter()
-            .map(|(document_index, file_name, file_url, blob_sha256, page_count)| DocumentRow {
+            .map(|(document_index, file_name, file_url, blob_sha256)| DocumentRow {
                 document_index,
                 file_name,
                 file_url,
                 blob_sha256,
-                page_count,
             })
             .collect())
     }
@@ -633,43 +631,17 @@ impl Store {
 
     /// Stores the bytes fetched from a document's `file_url`.
     pub async fn store_fetched_document(&self, id: &str, document_index: i64, bytes: &[u8]) -> StoreResult<String> {
-        let digest = blob_digest(bytes);
-        let now = now_ms();
-        macro_rules! write {
-            ($tx:expr) => {{
-                sqlx::query(
-                    "INSERT INTO blobs (sha256, bytes, size, created_at_ms) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (sha256) DO NOTHING",
-                )
-                .bind(&digest)
-                .bind(bytes)
-                .bind(bytes.len() as i64)
-                .bind(now)
-                .execute(&mut *$tx)
-                .await?;
-                sqlx::query(
-                    "UPDATE documents SET blob_sha256 = $3, original_sha256 = $3 \
-                     WHERE signature_request_id = $1 AND document_index = $2",
-                )
-                .bind(id)
-                .bind(document_index)
-                .bind(&digest)
-                .execute(&mut *$tx)
-                .await?;
-            }};
-        }
-        match &self.pool {
-            Pool::Sqlite(_) => {
-                let mut tx = self.writer().begin_with("BEGIN IMMEDIATE").await?;
-                write!(tx);
-                tx.commit().await?;
-            }
-            Pool::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                write!(tx);
-                tx.commit().await?;
-            }
-        }
+        // The blob first: should the update not follow, an unreferenced blob is harmless (content-addressed).
+        let digest = self.put_blob(bytes).await?;
+        with_writer!(self, pool => sqlx::query(
+            "UPDATE documents SET blob_sha256 = $3, original_sha256 = $3 \
+             WHERE signature_request_id = $1 AND document_index = $2")
+            .bind(id)
+            .bind(document_index)
+            .bind(&digest)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
         Ok(digest)
     }
 
@@ -771,15 +743,6 @@ impl Store {
     /// What the document workers wait on between claims.
     pub fn job_wakeup(&self) -> std::sync::Arc<tokio::sync::Notify> {
         self.job_wakeup.clone()
-    }
-
-    /// Counts of the account's requests by status (for the dashboard and tests).
-    pub async fn request_status_counts(&self) -> StoreResult<Vec<(String, i64)>> {
-        with_pool!(self, pool => sqlx::query_as(
-            "SELECT status, COUNT(*) FROM signature_requests GROUP BY status ORDER BY status")
-            .fetch_all(pool)
-            .await)
-        .map_err(Into::into)
     }
 
     /// Moves a request's `expires_at` (and its expiry job) to `expires_at`, bypassing the API's 1-day

@@ -18,9 +18,8 @@ pub mod fields;
 use std::sync::Arc;
 use std::time::Duration;
 
-use countersign_delivery::guard::GuardedResolver;
+use countersign_delivery::guard::{GuardedResolver, check_host_literal};
 use countersign_domain::callback::EventType;
-use countersign_domain::callback_url::is_forbidden_ip;
 use countersign_domain::signature_request::{DocumentLimits, ProcessingFailure, RequestStatus};
 use countersign_domain::time::{now_ms, unix_now};
 use countersign_store::Store;
@@ -223,16 +222,7 @@ fn check_redirect(url: &url::Url, allow_private: bool) -> Result<(), String> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("blocked: scheme {} is not allowed", url.scheme()));
     }
-    let ip: Option<std::net::IpAddr> = match url.host() {
-        Some(url::Host::Ipv4(ip)) => Some(ip.into()),
-        Some(url::Host::Ipv6(ip)) => Some(ip.into()),
-        Some(url::Host::Domain(_)) => None,
-        None => return Err("the URL has no host".into()),
-    };
-    match ip {
-        Some(ip) if !allow_private && is_forbidden_ip(ip) => Err(format!("blocked: {ip} is not a public address")),
-        _ => Ok(()),
-    }
+    check_host_literal(url, allow_private)
 }
 
 /// Fetches one `file_urls` entry: http(s) only, public addresses only (unless allowed), at most the
@@ -298,6 +288,8 @@ async fn process(inner: &Inner, job: &ClaimedJob) -> Result<(), Transient> {
     let limits = inner.config.limits;
     let mut analysed = Vec::new();
     let mut total_pages = 0usize;
+    // The last document and its bytes: the signature page, if one is needed, is appended to it.
+    let mut last_document = None;
     for (i, doc) in store.documents_of(id).await?.into_iter().enumerate() {
         let bytes = match (&doc.blob_sha256, &doc.file_url) {
             (Some(sha), _) => store.blob(sha).await?.ok_or_else(|| Transient("a document blob is missing".into()))?,
@@ -315,10 +307,13 @@ async fn process(inner: &Inner, job: &ClaimedJob) -> Result<(), Transient> {
             max_bytes: limits.max_file_bytes,
             timeout: inner.config.document_timeout,
         };
-        let result = tokio::task::spawn_blocking(move || countersign_pdf::analyze(&bytes, &pdf_limits)).await;
+        let result = tokio::task::spawn_blocking(move || (countersign_pdf::analyze(&bytes, &pdf_limits), bytes)).await;
         let analysis = match result {
-            Ok(Ok(analysis)) => analysis,
-            Ok(Err(e)) => {
+            Ok((Ok(analysis), bytes)) => {
+                last_document = Some((doc.clone(), bytes));
+                analysis
+            }
+            Ok((Err(e), _)) => {
                 let message = format!("{} (document {}, {}): {e}", file_problem(&e), i, doc.file_name);
                 return commit_failure(inner, job, &ProcessingFailure::File(message)).await;
             }
@@ -326,10 +321,8 @@ async fn process(inner: &Inner, job: &ClaimedJob) -> Result<(), Transient> {
         };
         total_pages += analysis.pages.len();
         if total_pages > limits.max_pages {
-            let message = format!(
-                "The documents have more than {} pages in all; the limit is {}",
-                limits.max_pages, limits.max_pages
-            );
+            let message =
+                format!("The documents have {total_pages} pages or more in all; the limit is {}", limits.max_pages);
             return commit_failure(inner, job, &ProcessingFailure::File(message)).await;
         }
         analysed.push(AnalysedDocument {
@@ -348,10 +341,7 @@ async fn process(inner: &Inner, job: &ClaimedJob) -> Result<(), Transient> {
     // Sign: the files endpoints then show it, and the fields on it point at real pages.
     let mut replace_document = None;
     if placed.appended_signature_page {
-        let last =
-            store.documents_of(id).await?.pop().ok_or_else(|| Transient("a request without documents".into()))?;
-        let sha = last.blob_sha256.clone().ok_or_else(|| Transient("the last document has no bytes".into()))?;
-        let bytes = store.blob(&sha).await?.ok_or_else(|| Transient("a document blob is missing".into()))?;
+        let (last, bytes) = last_document.take().ok_or_else(|| Transient("a request without documents".into()))?;
         let signers: Vec<(String, String)> =
             request.body.signatures.iter().map(|s| (s.signer_name.clone(), s.signer_email_address.clone())).collect();
         let appended =

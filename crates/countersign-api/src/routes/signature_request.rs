@@ -19,8 +19,8 @@ use countersign_domain::callback::EventType;
 use countersign_domain::email::EmailAddress;
 use countersign_domain::ids::ClientId;
 use countersign_domain::signature_request::{
-    NewSigner, ProcessingOptions, RequestStatus, SearchQuery, Signature, SignatureRequestBody, check_expires_at,
-    check_metadata, is_signature_id, is_signature_request_id, new_signature_id, new_signature_request_id,
+    NewSigner, ProcessingOptions, RequestStatus, SearchQuery, Signature, SignatureRequestBody, check_metadata,
+    is_signature_id, is_signature_request_id, new_signature_id, new_signature_request_id, parse_expires_at,
 };
 use countersign_domain::time::unix_now;
 use countersign_store::signature_requests::{
@@ -268,10 +268,7 @@ async fn create(state: AppState, account: Account, params: Params, embedded: boo
         None => None,
     };
     let now = unix_now();
-    let expires_at = match p.expires_at {
-        Some(0) | None => None,
-        Some(at) => Some(check_expires_at(i64::from(at), now)?),
-    };
+    let expires_at = parse_expires_at(p.expires_at, now)?;
     let custom_fields_in = p.custom_fields.clone().unwrap_or_default();
     let custom_fields = custom_fields_json(&custom_fields_in)?;
     let form_fields = p.form_fields_per_document.clone().unwrap_or_default();
@@ -667,10 +664,7 @@ pub async fn update(
         return Err(ApiError::missing("email_address"));
     }
     let now = unix_now();
-    let expires_at = match p.expires_at {
-        Some(0) | None => None,
-        Some(at) => Some(check_expires_at(i64::from(at), now)?),
-    };
+    let expires_at = parse_expires_at(p.expires_at, now)?;
     owned(&state, &account, &id).await?;
     let failed = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "signature_request_update_failed", m);
     let (request, _) = state

@@ -5,7 +5,9 @@
 //! puts the caller's [`Account`] into the request for the handlers, and adds the rate-limit headers to
 //! the answer. The key itself is never logged.
 
-use axum::extract::{Request, State};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
@@ -53,14 +55,54 @@ fn rate_headers(headers: &mut HeaderMap, decision: &RateDecision) {
     headers.insert("X-Ratelimit-Reset", HeaderValue::from(decision.reset_at));
 }
 
+/// The client address failed authentications are counted by (IPv6 by its /64, which one host holds).
+fn client_key(request: &Request) -> Option<Vec<u8>> {
+    let ConnectInfo(addr) = request.extensions().get::<ConnectInfo<SocketAddr>>()?;
+    Some(match addr.ip() {
+        IpAddr::V4(v4) => v4.octets().to_vec(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.octets().to_vec(),
+            None => v6.octets()[..8].to_vec(),
+        },
+    })
+}
+
+fn too_many_failures(decision: &RateDecision) -> Response {
+    let mut response = ApiError::exceeded_rate(format!(
+        "Too many failed authentications from this address: at most {} a minute. Try again later.",
+        decision.limit
+    ))
+    .into_response();
+    let wait = (decision.reset_at - countersign_domain::time::unix_now()).max(1);
+    response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(wait));
+    response
+}
+
 pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    // An address that spent its budget of failures is refused before its credentials cost a look-up.
+    let client = client_key(&request).filter(|_| state.auth_failures.enabled());
+    if let Some(decision) = client.as_deref().and_then(|c| state.auth_failures.exhausted(c)) {
+        tracing::warn!("request refused: too many failed authentications from this address");
+        return too_many_failures(&decision);
+    }
+    let count_failure = || {
+        if let Some(client) = &client {
+            state.auth_failures.check(client);
+        }
+    };
     let key = match presented_key(request.headers()) {
         Ok(key) => key,
-        Err(error) => return unauthorized(error),
+        Err(error) => {
+            if request.headers().contains_key(AUTHORIZATION) {
+                count_failure();
+            }
+            return unauthorized(error);
+        }
     };
     let account: Account = match state.store.account_by_api_key(&key).await {
         Ok(Some(account)) => account,
         Ok(None) => {
+            count_failure();
             tracing::info!("request refused: unknown API key");
             return unauthorized(ApiError::unauthorized("Unauthorized user. Invalid API key."));
         }

@@ -9,9 +9,11 @@
 
 pub mod auth;
 pub mod error;
+pub mod html;
 pub mod params;
 pub mod rate_limit;
 pub mod routes;
+pub mod server;
 pub mod state;
 pub mod telemetry;
 pub mod warnings;
@@ -71,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         .route("/dashboard", get(ops::dashboard))
         .route("/editor/embeddedSign", get(sr::sign_page))
         .route("/files/{id}", get(sr::file_link))
+        .route("/account/confirm", get(account::confirm_page).post(account::confirm))
         .route("/", get(|| async { axum::response::Redirect::temporary("/dashboard") }))
         .nest("/v3", v3)
         .fallback(|| async { ApiError::not_found() })

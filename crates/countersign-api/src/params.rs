@@ -40,7 +40,21 @@ impl Params {
     pub fn from_query(query: Option<&str>) -> ApiResult<Self> {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or(""))
             .map_err(|e| ApiError::bad_request(format!("Malformed query string: {e}")))?;
-        Ok(Self { fields: nest_bracket_keys(pairs), files: Vec::new() })
+        Self::checked(nest_bracket_keys(pairs)?, Vec::new())
+    }
+
+    /// Parameters whose every text value was checked for NUL characters (no store can keep them, and
+    /// both databases must answer alike): one is a `400` naming its parameter.
+    fn checked(fields: Map<String, Value>, files: Vec<UploadedFile>) -> ApiResult<Self> {
+        let mut path = String::new();
+        for (key, value) in &fields {
+            path.clear();
+            path.push_str(key);
+            if key.contains('\0') || holds_nul(value, &mut path) {
+                return Err(ApiError::bad_param(path, "Text may not contain NUL characters."));
+            }
+        }
+        Ok(Self { fields, files })
     }
 
     /// Deserializes the parameters into `T`, naming the parameter at fault on error.
@@ -50,13 +64,8 @@ impl Params {
             let mut dotted = e.path().to_string();
             let mut message = e.inner().to_string();
             // An error inside a value that `lenient` deserialized on its own carries its inner path.
-            if let Some((inner, rest)) =
-                message.strip_prefix(lenient::NESTED_MARK).and_then(|m| m.split_once(lenient::NESTED_MARK))
-            {
-                if inner != "." {
-                    let joiner = if inner.starts_with('[') { "" } else { "." };
-                    dotted = format!("{dotted}{joiner}{inner}");
-                }
+            if let Some((inner, rest)) = lenient::split_nested(&message) {
+                dotted = lenient::join_paths(&dotted, inner);
                 message = rest.to_owned();
             }
             let path = bracket_path(&dotted);
@@ -71,6 +80,33 @@ impl Params {
     /// The file parts named `name` (exactly).
     pub fn file(&self, name: &str) -> Option<&UploadedFile> {
         self.files.iter().find(|f| f.field == name)
+    }
+}
+
+/// Whether `value` holds a NUL in a text or a key; `path` is left naming where. The walk is as deep as
+/// the value, which the JSON parser (128 levels) and [`check_key`] bound.
+fn holds_nul(value: &Value, path: &mut String) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().enumerate().any(|(i, item)| {
+            let len = path.len();
+            path.push_str(&format!("[{i}]"));
+            let found = holds_nul(item, path);
+            if !found {
+                path.truncate(len);
+            }
+            found
+        }),
+        Value::Object(map) => map.iter().any(|(key, item)| {
+            let len = path.len();
+            path.push_str(&format!("[{key}]"));
+            let found = key.contains('\0') || holds_nul(item, path);
+            if !found {
+                path.truncate(len);
+            }
+            found
+        }),
+        _ => false,
     }
 }
 
@@ -97,7 +133,7 @@ impl FromRequest<AppState> for Params {
         let content_type =
             req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
         let (parts, body) = req.into_parts();
-        let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| too_large(limit))?;
+        let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| crate::server::body_error(&e, limit))?;
         let mime = content_type.split(';').next().unwrap_or("").trim().to_owned();
         match mime.as_str() {
             _ if bytes.iter().all(u8::is_ascii_whitespace) && mime != "multipart/form-data" => Ok(Self::default()),
@@ -106,7 +142,7 @@ impl FromRequest<AppState> for Params {
             "application/x-www-form-urlencoded" => {
                 let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
                     .map_err(|e| ApiError::bad_request(format!("Malformed form body: {e}")))?;
-                Ok(Self { fields: nest_bracket_keys(pairs), files: Vec::new() })
+                Self::checked(nest_bracket_keys(pairs)?, Vec::new())
             }
             "multipart/form-data" => {
                 let req = Request::from_parts(parts, Body::from(bytes));
@@ -119,17 +155,13 @@ impl FromRequest<AppState> for Params {
     }
 }
 
-fn too_large(limit: usize) -> ApiError {
-    ApiError::bad_request(format!("The request body is larger than the limit of {limit} bytes"))
-}
-
 fn looks_like_json(bytes: &[u8]) -> bool {
     bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
 fn parse_json(bytes: &[u8]) -> ApiResult<Params> {
     match serde_json::from_slice::<Value>(bytes) {
-        Ok(Value::Object(fields)) => Ok(Params { fields, files: Vec::new() }),
+        Ok(Value::Object(fields)) => Params::checked(fields, Vec::new()),
         Ok(_) => Err(ApiError::bad_request("The JSON body must be an object")),
         Err(e) => Err(ApiError::bad_request(format!("Malformed JSON body: {e}"))),
     }
@@ -150,6 +182,7 @@ async fn parse_multipart(req: Request, state: &AppState) -> ApiResult<Params> {
             }
         };
         let name = field.name().unwrap_or("").to_owned();
+        check_key(&name)?;
         let file_name = field.file_name().map(str::to_owned);
         let content_type = field.content_type().map(str::to_owned);
         let bytes = field.bytes().await.map_err(|e| ApiError::bad_request(format!("Malformed multipart body: {e}")))?;
@@ -161,23 +194,56 @@ async fn parse_multipart(req: Request, state: &AppState) -> ApiResult<Params> {
             pairs.push((name, text));
         }
     }
-    Ok(Params { fields: nest_bracket_keys(pairs), files })
+    Params::checked(nest_bracket_keys(pairs)?, files)
+}
+
+/// The most segments a parameter name may have (`signers[0][email_address]` has three; the deepest
+/// key any Dropbox Sign operation takes, `form_fields_per_document[0][0][api_id]`, has four).
+pub const MAX_KEY_SEGMENTS: usize = 8;
+/// The longest parameter name accepted, in bytes.
+pub const MAX_KEY_BYTES: usize = 512;
+
+/// Refuses a parameter name that is too long or nested too deeply, before anything walks it: a
+/// name is user-shaped data, and every walk of it below is bounded by these limits.
+fn check_key(key: &str) -> ApiResult<()> {
+    let shown = || {
+        let mut end = key.len().min(64);
+        while !key.is_char_boundary(end) {
+            end -= 1;
+        }
+        if end < key.len() { format!("{}…", &key[..end]) } else { key.to_owned() }
+    };
+    if key.len() > MAX_KEY_BYTES {
+        return Err(ApiError::bad_param(
+            shown(),
+            format!("Parameter names may be at most {MAX_KEY_BYTES} bytes long; this one has {}.", key.len()),
+        ));
+    }
+    if key.matches('[').count() >= MAX_KEY_SEGMENTS {
+        return Err(ApiError::bad_param(
+            shown(),
+            format!("Parameter names may be nested at most {} levels deep.", MAX_KEY_SEGMENTS - 1),
+        ));
+    }
+    Ok(())
 }
 
 /// Turns `(key, value)` pairs with bracket keys into one JSON object: `a[b][0][c]=v` becomes
 /// `{"a": {"b": [{"c": "v"}]}}`; `a[]=x&a[]=y` becomes `{"a": ["x", "y"]}`. Containers whose keys are
 /// all indices become arrays, in index order. A later pair wins over an earlier one with the same key.
-pub fn nest_bracket_keys(pairs: Vec<(String, String)>) -> Map<String, Value> {
+/// A key longer than [`MAX_KEY_BYTES`] or deeper than [`MAX_KEY_SEGMENTS`] is a `400` naming it.
+pub fn nest_bracket_keys(pairs: Vec<(String, String)>) -> ApiResult<Map<String, Value>> {
     let mut root = Map::new();
     for (key, value) in pairs {
+        check_key(&key)?;
         let segments = split_key(&key);
         insert_path(&mut root, &segments, Value::String(value));
     }
     let mut root_value = Value::Object(root);
-    arrays_from_index_maps(&mut root_value);
+    arrays_from_index_maps(&mut root_value, MAX_KEY_SEGMENTS);
     match root_value {
-        Value::Object(map) => map,
-        _ => Map::new(),
+        Value::Object(map) => Ok(map),
+        _ => Ok(Map::new()),
     }
 }
 
@@ -193,7 +259,8 @@ fn split_key(key: &str) -> Vec<String> {
     segments
 }
 
-/// Inserts under `segments`; an empty segment (`[]`) appends, by taking the next free index.
+/// Inserts under `segments`; an empty segment (`[]`) appends, by taking the next free index. Walks as
+/// deep as the key has segments, which [`check_key`] bounds.
 fn insert_path(map: &mut Map<String, Value>, segments: &[String], value: Value) {
     let Some((first, rest)) = segments.split_first() else {
         return;
@@ -212,10 +279,15 @@ fn insert_path(map: &mut Map<String, Value>, segments: &[String], value: Value) 
     }
 }
 
-fn arrays_from_index_maps(value: &mut Value) {
+/// Turns objects whose keys are all indices into arrays, at most `depth` levels down (the tree was built
+/// from keys of at most that many segments, so nothing lies deeper).
+fn arrays_from_index_maps(value: &mut Value, depth: usize) {
+    if depth == 0 {
+        return;
+    }
     if let Value::Object(map) = value {
         for child in map.values_mut() {
-            arrays_from_index_maps(child);
+            arrays_from_index_maps(child, depth - 1);
         }
         if !map.is_empty() && map.keys().all(|k| k.parse::<usize>().is_ok()) {
             let mut entries: Vec<(usize, Value)> =
@@ -243,40 +315,82 @@ pub mod lenient {
     /// Marks an error message that carries the path inside a nested value: `MARK path MARK message`.
     pub const NESTED_MARK: &str = "\u{1}";
 
-    fn nested<T: DeserializeOwned, E: Error>(value: Value) -> Result<T, E> {
-        serde_path_to_error::deserialize(value)
-            .map_err(|e| E::custom(format!("{NESTED_MARK}{}{NESTED_MARK}{}", e.path(), e.inner())))
+    /// `MARK path MARK message` → `(path, message)`.
+    pub fn split_nested(message: &str) -> Option<(&str, &str)> {
+        message.strip_prefix(NESTED_MARK).and_then(|m| m.split_once(NESTED_MARK))
     }
 
-    /// Booleans: JSON `true`/`false`, numbers `0`/`1`, text `true`/`false`/`1`/`0` in any case.
-    pub fn bool_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-        match Value::deserialize(d)? {
+    /// Joins serde_path_to_error paths: `oauth` + `scopes[0]` → `oauth.scopes[0]`; `.` is the root.
+    pub fn join_paths(outer: &str, inner: &str) -> String {
+        match (outer, inner) {
+            (_, ".") | (_, "") => outer.to_owned(),
+            (".", _) | ("", _) => inner.to_owned(),
+            _ if inner.starts_with('[') => format!("{outer}{inner}"),
+            _ => format!("{outer}.{inner}"),
+        }
+    }
+
+    fn nested<T: DeserializeOwned, E: Error>(value: Value) -> Result<T, E> {
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let outer = e.path().to_string();
+            let message = e.inner().to_string();
+            // A value nested in a nested value: one mark, with the paths joined.
+            let (path, message) = match split_nested(&message) {
+                Some((inner, rest)) => (join_paths(&outer, inner), rest.to_owned()),
+                None => (outer, message),
+            };
+            E::custom(format!("{NESTED_MARK}{path}{NESTED_MARK}{message}"))
+        })
+    }
+
+    /// A boolean as JSON or a form sends it: `true`/`false`, `1`/`0` (number or text), text in any
+    /// case; empty text or `null` is absent. The one rule for every boolean parameter.
+    pub fn parse_bool(value: &Value) -> Result<Option<bool>, String> {
+        match value {
             Value::Null => Ok(None),
-            Value::Bool(b) => Ok(Some(b)),
+            Value::Bool(b) => Ok(Some(*b)),
             Value::Number(n) if n.as_u64() == Some(1) => Ok(Some(true)),
             Value::Number(n) if n.as_u64() == Some(0) => Ok(Some(false)),
             Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
                 "true" | "1" => Ok(Some(true)),
                 "false" | "0" => Ok(Some(false)),
                 "" => Ok(None),
-                _ => Err(D::Error::custom(format!("{s:?} is not a boolean (use true, false, 1 or 0)"))),
+                _ => Err(format!("{s:?} is not a boolean (use true, false, 1 or 0)")),
             },
-            other => Err(D::Error::custom(format!("{other} is not a boolean"))),
+            other => Err(format!("{other} is not a boolean (use true, false, 1 or 0)")),
         }
     }
 
-    /// Whole numbers, as JSON numbers or text.
+    /// Booleans: see [`parse_bool`].
+    pub fn bool_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        parse_bool(&Value::deserialize(d)?).map_err(D::Error::custom)
+    }
+
+    fn out_of_range(shown: &str) -> String {
+        format!("{shown} is out of range: give a whole number from 0 to {}", u32::MAX)
+    }
+
+    /// Whole numbers from 0 to `u32::MAX`, as JSON numbers or text.
     pub fn u32_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
         match Value::deserialize(d)? {
             Value::Null => Ok(None),
-            Value::Number(n) => n
-                .as_u64()
-                .and_then(|v| u32::try_from(v).ok())
-                .map(Some)
-                .ok_or_else(|| D::Error::custom(format!("{n} is not a whole number"))),
+            Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+                (Some(v), _) => u32::try_from(v).map(Some).map_err(|_| D::Error::custom(out_of_range(&n.to_string()))),
+                (None, Some(_)) => Err(D::Error::custom(out_of_range(&n.to_string()))),
+                _ => Err(D::Error::custom(format!("{n} is not a whole number"))),
+            },
             Value::String(s) if s.trim().is_empty() => Ok(None),
             Value::String(s) => {
-                s.trim().parse().map(Some).map_err(|_| D::Error::custom(format!("{s:?} is not a whole number")))
+                let t = s.trim();
+                let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
+                if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                    match t.parse::<u32>() {
+                        Ok(v) => Ok(Some(v)),
+                        Err(_) => Err(D::Error::custom(out_of_range(&format!("{s:?}")))),
+                    }
+                } else {
+                    Err(D::Error::custom(format!("{s:?} is not a whole number")))
+                }
             }
             other => Err(D::Error::custom(format!("{other} is not a whole number"))),
         }
@@ -339,7 +453,8 @@ mod tests {
             ("cc_email_addresses[]", "x@example.com"),
             ("cc_email_addresses[]", "y@example.com"),
             ("test_mode", "1"),
-        ]));
+        ]))
+        .unwrap();
         assert_eq!(
             Value::Object(map),
             json!({
@@ -350,6 +465,64 @@ mod tests {
                 "test_mode": "1"
             })
         );
+    }
+
+    #[test]
+    fn keys_too_deep_or_too_long_are_refused_without_walking_them() {
+        let deep = format!("a{}", "[a]".repeat(100_000));
+        let error = nest_bracket_keys(pairs(&[(&deep, "x")])).unwrap_err();
+        assert_eq!(error.name, "bad_request");
+        assert!(error.path.as_deref().unwrap().len() < 80, "the name is shortened in the answer");
+        let nested = format!("a{}", "[a]".repeat(MAX_KEY_SEGMENTS - 1));
+        assert!(nest_bracket_keys(pairs(&[(&nested, "x")])).is_ok(), "the deepest allowed key still nests");
+        let too_deep = format!("a{}", "[a]".repeat(MAX_KEY_SEGMENTS));
+        assert!(nest_bracket_keys(pairs(&[(&too_deep, "x")])).is_err());
+        let long = "k".repeat(MAX_KEY_BYTES + 1);
+        assert!(nest_bracket_keys(pairs(&[(&long, "x")])).unwrap_err().message.contains("512 bytes"));
+    }
+
+    #[test]
+    fn a_wrong_type_two_levels_down_names_its_path_without_markers() {
+        #[derive(serde::Deserialize, Debug)]
+        struct Inner {
+            #[serde(default, deserialize_with = "lenient::list_opt")]
+            #[allow(dead_code)]
+            scopes: Option<Vec<String>>,
+        }
+        #[derive(serde::Deserialize, Debug)]
+        struct Outer {
+            #[serde(default, deserialize_with = "lenient::object_opt")]
+            #[allow(dead_code)]
+            oauth: Option<Inner>,
+        }
+        let params =
+            Params { fields: nest_bracket_keys(pairs(&[("oauth[scopes][x]", "y")])).unwrap(), files: Vec::new() };
+        let error = params.parse::<Outer>().unwrap_err();
+        assert_eq!(error.path.as_deref(), Some("oauth[scopes]"));
+        assert!(!error.message.contains(lenient::NESTED_MARK), "{:?}", error.message);
+    }
+
+    #[test]
+    fn integers_out_of_range_say_so() {
+        for (raw, needle) in [
+            (json!(-1), "out of range"),
+            (json!("-3"), "out of range"),
+            (json!("99999999999"), "out of range"),
+            (json!(1.5), "not a whole number"),
+            (json!("abc"), "not a whole number"),
+        ] {
+            let error = serde_json::from_value::<Sample>(json!({ "page": raw })).err().unwrap().to_string();
+            assert!(error.contains(needle), "{raw}: {error}");
+        }
+    }
+
+    #[test]
+    fn nul_characters_are_refused_naming_the_parameter() {
+        let error = Params::from_query(Some("title=a%00b")).unwrap_err();
+        assert_eq!(error.path.as_deref(), Some("title"));
+        let error = parse_json(br#"{"signers": [{"name": "ok"}, {"name": "x\u0000"}]}"#).unwrap_err();
+        assert_eq!(error.path.as_deref(), Some("signers[1][name]"));
+        assert!(parse_json(br#"{"message": "line one\nline two\t"}"#).is_ok());
     }
 
     #[test]

@@ -65,6 +65,23 @@ impl RateLimiter {
     pub fn check(&self, key: &[u8]) -> RateDecision {
         self.check_at(key, unix_now())
     }
+
+    /// Whether `key`'s budget for this window is spent, without counting a request.
+    pub fn exhausted_at(&self, key: &[u8], now: i64) -> Option<RateDecision> {
+        let window_start = now - now.rem_euclid(60);
+        let windows = self.windows.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let window = windows.get(key).filter(|w| w.started == window_start)?;
+        (window.used >= self.per_minute).then_some(RateDecision {
+            allowed: false,
+            limit: self.per_minute,
+            remaining: 0,
+            reset_at: window_start + 60,
+        })
+    }
+
+    pub fn exhausted(&self, key: &[u8]) -> Option<RateDecision> {
+        self.exhausted_at(key, unix_now())
+    }
 }
 
 #[cfg(test)]
@@ -83,5 +100,16 @@ mod tests {
         assert_eq!(refused.reset_at, 1_700_000_100);
         assert!(limiter.check_at(b"other", t + 2).allowed, "keys are counted apart");
         assert!(limiter.check_at(b"k", t + 61).allowed);
+    }
+
+    #[test]
+    fn exhausted_looks_without_counting() {
+        let limiter = RateLimiter::new(1);
+        let t = 1_700_000_040;
+        assert!(limiter.exhausted_at(b"ip", t).is_none());
+        assert!(limiter.exhausted_at(b"ip", t).is_none(), "looking spends nothing");
+        limiter.check_at(b"ip", t);
+        assert_eq!(limiter.exhausted_at(b"ip", t + 1).unwrap().reset_at, 1_700_000_100);
+        assert!(limiter.exhausted_at(b"ip", t + 60).is_none(), "a new window starts afresh");
     }
 }

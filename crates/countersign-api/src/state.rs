@@ -24,6 +24,8 @@ pub struct ApiConfig {
     pub public_url: String,
     /// Upload size, file count, page count and field count limits per request.
     pub document_limits: countersign_domain::signature_request::DocumentLimits,
+    /// Whether `POST /v3/account/create` is served.
+    pub api_account_create: bool,
 }
 
 #[derive(Clone)]
@@ -32,5 +34,7 @@ pub struct AppState {
     pub blobs: BlobStore,
     pub config: Arc<ApiConfig>,
     pub limiter: Arc<RateLimiter>,
+    /// Failed authentications per client address (a budget per minute; 0 = off).
+    pub auth_failures: Arc<RateLimiter>,
     pub metrics: PrometheusHandle,
 }

@@ -27,16 +27,35 @@ pub fn prometheus_handle() -> PrometheusHandle {
         .clone()
 }
 
+/// The `method` label: the standard methods by name, anything else `other`, so made-up method names
+/// cannot grow the number of series (every label here takes a bounded set of values: routes are the
+/// router's patterns or `unmatched`, statuses are three digits).
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "other",
+    }
+}
+
 pub async fn track_requests(request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
-    let labels = [("method", method), ("route", route), ("status", status)];
+    let labels = [("method", method.to_owned()), ("route", route), ("status", status)];
     metrics::counter!("countersign_http_requests_total", &labels).increment(1);
     metrics::histogram!("countersign_http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
     response

@@ -10,6 +10,9 @@ pub struct Account {
     pub callback_url: Option<String>,
     pub locale: String,
     pub created_at: i64,
+    /// False for an account made through `POST /v3/account/create` until its owner confirms it by
+    /// e-mail or the operator claims its address: it has no API key and holds the address only loosely.
+    pub confirmed: bool,
 }
 
 /// The locale a new account gets.

@@ -164,14 +164,7 @@ pub fn parse_domains(raw: &[String], path: &str) -> Result<Vec<String>, InvalidI
 
 /// Checks an app name: not blank, at most 255 characters.
 pub fn parse_app_name(raw: &str, path: &str) -> Result<String, InvalidInput> {
-    let name = raw.trim();
-    if name.is_empty() {
-        return Err(InvalidInput::new(path, "This value should not be blank"));
-    }
-    if name.chars().count() > 255 {
-        return Err(InvalidInput::new(path, "The name must be at most 255 characters"));
-    }
-    Ok(name.to_owned())
+    crate::parse_name(raw, path, crate::MAX_NAME_CHARS)
 }
 
 /// Checks OAuth scopes against Dropbox Sign's list (an empty string is allowed there and ignored here).

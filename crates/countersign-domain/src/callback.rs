@@ -321,6 +321,11 @@ pub fn new_event_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+/// Whether `s` has the shape of an event id (a hyphenated UUID); anything else names no event.
+pub fn is_event_id(s: &str) -> bool {
+    s.len() == 36 && uuid::Uuid::try_parse(s).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

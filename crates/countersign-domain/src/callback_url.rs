@@ -157,28 +157,46 @@ fn is_forbidden_v4(ip: Ipv4Addr) -> bool {
 }
 
 fn is_forbidden_v6(ip: Ipv6Addr) -> bool {
-    if let Some(v4) = embedded_v4(ip) {
-        return is_forbidden_v4(v4);
+    let embedded = embedded_v4(ip);
+    if embedded.iter().flatten().any(|v4| is_forbidden_v4(*v4)) {
+        return true;
     }
-    let first = ip.segments()[0];
+    let [first, second, third, ..] = ip.segments();
     ip.is_unspecified()
         || ip.is_loopback()
         || ip.is_multicast()
         || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
         || (first & 0xffc0) == 0xfe80 // link-local fe80::/10
         || (first & 0xffc0) == 0xfec0 // site-local (deprecated) fec0::/10
-        || (first == 0x2001 && ip.segments()[1] == 0x0db8) // documentation
+        || (first == 0x2001 && second == 0x0db8) // documentation
+        || (first == 0x0064 && second == 0xff9b && third == 0x0001) // local-use NAT64 64:ff9b:1::/48, never global
+        || (first == 0x0100 && second == 0 && ip.segments()[2] == 0 && ip.segments()[3] == 0) // discard-only 100::/64
 }
 
-/// The IPv4 address carried by an IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`) or
-/// NAT64 (`64:ff9b::a.b.c.d`) address.
-fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+/// The IPv4 addresses an IPv6 address carries, by the prefix that embeds them:
+/// - IPv4-mapped `::ffff:a.b.c.d` (`::ffff:0:0/96`), IPv4-translated `::ffff:0:a.b.c.d`
+///   (`::ffff:0:0:0/96`, SIIT) and IPv4-compatible `::a.b.c.d`: the last 32 bits;
+/// - NAT64 `64:ff9b::/96` and local-use `64:ff9b:1::/48`: the last 32 bits;
+/// - 6to4 `2002:AABB:CCDD::/48`: bits 16–47;
+/// - Teredo `2001:0::/32`: the server at bits 32–63 and the client, inverted, in the last 32 bits.
+fn embedded_v4(ip: Ipv6Addr) -> [Option<Ipv4Addr>; 2] {
     let s = ip.segments();
-    let tail = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
+    let tail = v4(s[6], s[7]);
     let mapped = s[..5] == [0, 0, 0, 0, 0] && s[5] == 0xffff;
+    let translated = s[..4] == [0, 0, 0, 0] && s[4] == 0xffff && s[5] == 0;
     let compatible = s[..6] == [0, 0, 0, 0, 0, 0] && !ip.is_loopback() && !ip.is_unspecified();
-    let nat64 = s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0];
-    (mapped || compatible || nat64).then_some(tail)
+    let nat64 = s[0] == 0x64 && s[1] == 0xff9b && (s[2..6] == [0, 0, 0, 0] || s[2] == 1);
+    if mapped || translated || compatible || nat64 {
+        return [Some(tail), None];
+    }
+    if s[0] == 0x2002 {
+        return [Some(v4(s[1], s[2])), None];
+    }
+    if s[0] == 0x2001 && s[1] == 0 {
+        return [Some(v4(s[2], s[3])), Some(v4(!s[6], !s[7]))];
+    }
+    [None, None]
 }
 
 #[cfg(test)]
@@ -190,7 +208,13 @@ mod tests {
 
     #[test]
     fn https_public_urls_pass() {
-        for ok in ["https://www.example.com/callback", "https://8.8.8.8/cb", "https://[2606:4700::1111]/x"] {
+        for ok in [
+            "https://www.example.com/callback",
+            "https://8.8.8.8/cb",
+            "https://[2606:4700::1111]/x",
+            "https://[2002:808:808::1]/",           // 6to4 of a public address
+            "https://[2001:0:808:808::f7f7:f7f7]/", // Teredo between public addresses
+        ] {
             assert!(parse_callback_url(ok, STRICT, "callback_url").is_ok(), "{ok}");
         }
     }
@@ -215,6 +239,14 @@ mod tests {
             "https://[fd00::1]/",
             "https://[fe80::1]/",
             "https://[64:ff9b::7f00:1]/",
+            "https://[::ffff:0:7f00:1]/",           // SIIT ::ffff:0:0:0/96, 127.0.0.1
+            "https://[::ffff:0:a00:1]/",            // SIIT, 10.0.0.1
+            "https://[64:ff9b:1::a9fe:a9fe]/",      // local-use NAT64, 169.254.169.254
+            "https://[64:ff9b:1::808:808]/",        // local-use NAT64 is never global, even for 8.8.8.8
+            "https://[2002:7f00:1::1]/",            // 6to4 of 127.0.0.1
+            "https://[2002:c0a8:101::]/",           // 6to4 of 192.168.1.1
+            "https://[2001:0:a9fe:a9fe::1]/",       // Teredo, server 169.254.169.254
+            "https://[2001:0:808:808::f5ff:fffe]/", // Teredo, client 10.0.0.1 (inverted)
             "https://localhost/cb",
             "https://api.localhost./cb",
             "https://user:pass@example.com/",

@@ -28,3 +28,37 @@ impl InvalidInput {
         Self { path: path.into(), message: message.into() }
     }
 }
+
+/// The longest name (of a signer, an app) accepted, in characters.
+pub const MAX_NAME_CHARS: usize = 255;
+
+/// A name as people see it in lists, e-mails and the audit trail: trimmed, not blank, at most `max`
+/// characters, and no control characters (line breaks, NUL, escapes) that would break those.
+pub fn parse_name(raw: &str, path: &str, max: usize) -> Result<String, InvalidInput> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(InvalidInput::new(path, "This value should not be blank"));
+    }
+    if name.chars().count() > max {
+        return Err(InvalidInput::new(path, format!("The name must be at most {max} characters long")));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(InvalidInput::new(path, "The name may not contain control characters"));
+    }
+    Ok(name.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_bounded_and_printable() {
+        assert_eq!(parse_name("  Ada Lovelace ", "name", 255).unwrap(), "Ada Lovelace");
+        assert_eq!(parse_name("   ", "name", 255).unwrap_err().path, "name");
+        assert!(parse_name(&"x".repeat(256), "name", 255).is_err());
+        for bad in ["a\u{0}b", "line\nbreak", "tab\there", "esc\u{1b}[31m"] {
+            assert_eq!(parse_name(bad, "signers[0][name]", 255).unwrap_err().path, "signers[0][name]", "{bad:?}");
+        }
+    }
+}

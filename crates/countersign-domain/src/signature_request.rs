@@ -40,6 +40,19 @@ impl RequestStatus {
         }
     }
 
+    /// The state in words, for messages: "A signature request that {describe} cannot be reminded."
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Processing => "is still being processed",
+            Self::Sent => "is awaiting signature",
+            Self::Error => "failed processing",
+            Self::Canceled => "was canceled",
+            Self::Expired => "has expired",
+            Self::Complete => "is complete",
+            Self::Declined => "was declined",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
         [Self::Processing, Self::Sent, Self::Error, Self::Canceled, Self::Expired, Self::Complete, Self::Declined]
             .into_iter()

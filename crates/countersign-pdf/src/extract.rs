@@ -111,17 +111,19 @@ impl<'p, 'a> Collector<'p, 'a> {
         true
     }
 
-    /// Append a glyph's text; `true` if it is whitespace. `cache` remembers single characters by
+    /// Append a glyph's text (control characters, NUL among them, as U+FFFD: extracted text ends up in
+    /// messages and rows, and PostgreSQL text cannot hold NUL); `true` if it is whitespace. `cache` remembers single characters by
     /// code within one run (one font), since looking them up is a good part of the per-glyph cost.
     fn push_text(&mut self, glyph: &Glyph<'_>, cache: Option<&mut RunCache>) -> bool {
         let code = glyph.char_code();
         let cached = cache.as_ref().and_then(|c| c.chars.get(code as usize)).and_then(|&c| char::from_u32(c));
-        if let Some(c) = cached {
+        if let Some(c) = cached.map(printable) {
             self.text.push(c);
             return c.is_whitespace();
         }
         match glyph.as_unicode() {
             Some(BfString::Char(c)) => {
+                let c = printable(c);
                 if let Some(slot) = cache.and_then(|cache| cache.chars.get_mut(code as usize)) {
                     *slot = c as u32;
                 }
@@ -129,7 +131,7 @@ impl<'p, 'a> Collector<'p, 'a> {
                 c.is_whitespace()
             }
             Some(BfString::String(s)) => {
-                self.text.push_str(&s);
+                self.text.extend(s.chars().map(printable));
                 !s.is_empty() && s.chars().all(char::is_whitespace)
             }
             None => {
@@ -298,4 +300,9 @@ impl RunCache {
     fn new() -> Self {
         RunCache { chars: [u32::MAX; 256], advances: [f32::NAN; 256] }
     }
+}
+
+/// A character as it may be kept: control characters other than whitespace become U+FFFD.
+fn printable(c: char) -> char {
+    if c.is_control() && !c.is_whitespace() { '\u{FFFD}' } else { c }
 }

@@ -15,59 +15,270 @@ pub struct NewAccount {
     pub locale: String,
 }
 
-type AccountRow = (String, String, Option<String>, String, i64);
+type AccountRow = (String, String, Option<String>, String, i64, bool);
 /// An account row followed by the stored digest of the key that found it.
-type KeyedAccountRow = (String, String, Option<String>, String, i64, Vec<u8>);
-const ACCOUNT_COLUMNS: &str = "id, email, callback_url, locale, created_at";
+type KeyedAccountRow = (String, String, Option<String>, String, i64, bool, Vec<u8>);
+const ACCOUNT_COLUMNS: &str = "id, email, callback_url, locale, created_at, confirmed";
 
-fn account_from_row((id, email, callback_url, locale, created_at): AccountRow) -> Account {
+fn account_from_row((id, email, callback_url, locale, created_at, confirmed): AccountRow) -> Account {
     Account {
         id: AccountId::from_trusted(id),
         email: EmailAddress::from_trusted(email),
         callback_url,
         locale,
         created_at,
+        confirmed,
     }
+}
+
+/// One API key of an account, as the operator sees it (never the key itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyInfo {
+    pub key_id: i64,
+    /// The key's first characters, to tell keys apart.
+    pub prefix: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// What `create_account` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    /// A new account.
+    New,
+    /// An unconfirmed account (made through the API) held the address: the operator claimed it.
+    Claimed,
 }
 
 /// How long an API key's account is kept in memory after a look-up.
 pub const KEY_CACHE_MS: i64 = 2000;
 
 impl Store {
-    /// Creates an account and its first API key in one transaction. The plain key is returned once and
-    /// never stored: the table keeps its digest and a sealed copy.
+    /// Creates a confirmed account and its first API key in one transaction (the operator's path: the
+    /// CLI and the first start). An unconfirmed account made through the API that holds the address is
+    /// claimed instead: confirmed, with a fresh key. The plain key is returned once and never stored:
+    /// the table keeps its digest and a sealed copy.
     pub async fn create_account(&self, new: NewAccount) -> StoreResult<(Account, ApiKey)> {
+        self.create_or_claim_account(new).await.map(|(account, key, _)| (account, key))
+    }
+
+    /// [`Store::create_account`], saying whether the address was claimed.
+    pub async fn create_or_claim_account(&self, new: NewAccount) -> StoreResult<(Account, ApiKey, Created)> {
+        let key = ApiKey::generate();
+        let sealed = self.master_key.seal(key.expose().as_bytes());
+        let email_lower = new.email.as_str().to_lowercase();
+        let now = unix_now();
+        let select = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email_lower = $1");
+        let outcome = with_writer!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let holder: Option<AccountRow> =
+                sqlx::query_as(sqlx::AssertSqlSafe(select.clone())).bind(&email_lower).fetch_optional(&mut *tx).await?;
+            let (account, created) = match holder {
+                Some(row) if !row.5 => {
+                    sqlx::query("UPDATE accounts SET confirmed = TRUE WHERE id = $1").bind(&row.0).execute(&mut *tx).await?;
+                    sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE account_id = $1 AND revoked_at IS NULL")
+                        .bind(&row.0)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    (Account { confirmed: true, ..account_from_row(row) }, Created::Claimed)
+                }
+                Some(_) => return Err(StoreError::Conflict("An account with this email address already exists".into())),
+                None => {
+                    let account = Account {
+                        id: AccountId::generate(),
+                        email: new.email,
+                        callback_url: None,
+                        locale: new.locale,
+                        created_at: now,
+                        confirmed: true,
+                    };
+                    sqlx::query("INSERT INTO accounts (id, email, email_lower, callback_url, locale, created_at, confirmed) VALUES ($1, $2, $3, NULL, $4, $5, TRUE)")
+                        .bind(account.id.as_str())
+                        .bind(account.email.as_str())
+                        .bind(&email_lower)
+                        .bind(&account.locale)
+                        .bind(account.created_at)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| StoreError::from_unique(e, "An account with this email address already exists"))?;
+                    (account, Created::New)
+                }
+            };
+            sqlx::query("INSERT INTO api_keys (account_id, key_digest, key_sealed, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(account.id.as_str())
+                .bind(key.digest())
+                .bind(&sealed)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            (account, created)
+        });
+        self.clear_key_cache();
+        Ok((outcome.0, key, outcome.1))
+    }
+
+    /// An account made through the API: unconfirmed and without a key, holding the address only until
+    /// its owner confirms it (see [`Store::confirm_account`]) or the operator claims it. The e-mail
+    /// asking the owner to confirm is stored in the same transaction.
+    pub async fn create_unconfirmed_account(
+        &self,
+        new: NewAccount,
+        created_by: &AccountId,
+        message: impl FnOnce(&str) -> (String, String),
+    ) -> StoreResult<Account> {
         let account = Account {
             id: AccountId::generate(),
             email: new.email,
             callback_url: None,
             locale: new.locale,
             created_at: unix_now(),
+            confirmed: false,
         };
-        let key = ApiKey::generate();
-        let sealed = self.master_key.seal(key.expose().as_bytes());
         let email_lower = account.email.as_str().to_lowercase();
+        let (subject, body) = message(account.id.as_str());
         with_writer!(self, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query("INSERT INTO accounts (id, email, email_lower, callback_url, locale, created_at) VALUES ($1, $2, $3, NULL, $4, $5)")
+            sqlx::query("INSERT INTO accounts (id, email, email_lower, callback_url, locale, created_at, confirmed, created_by) VALUES ($1, $2, $3, NULL, $4, $5, FALSE, $6)")
                 .bind(account.id.as_str())
                 .bind(account.email.as_str())
                 .bind(&email_lower)
                 .bind(&account.locale)
                 .bind(account.created_at)
+                .bind(created_by.as_str())
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| StoreError::from_unique(e, "An account with this email address already exists"))?;
-            sqlx::query("INSERT INTO api_keys (account_id, key_digest, key_sealed, created_at) VALUES ($1, $2, $3, $4)")
+            sqlx::query("INSERT INTO outgoing_emails (account_id, to_address, subject, body, created_at_ms) VALUES ($1, $2, $3, $4, $5)")
                 .bind(account.id.as_str())
-                .bind(key.digest())
-                .bind(sealed)
-                .bind(account.created_at)
+                .bind(account.email.as_str())
+                .bind(&subject)
+                .bind(&body)
+                .bind(countersign_domain::time::now_ms())
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
         });
-        Ok((account, key))
+        self.wake_mailer();
+        Ok(account)
+    }
+
+    /// Confirms an unconfirmed account and issues its first key; `None` if it is not (or no longer)
+    /// unconfirmed.
+    pub async fn confirm_account(&self, id: &AccountId) -> StoreResult<Option<(Account, ApiKey)>> {
+        let key = ApiKey::generate();
+        let sealed = self.master_key.seal(key.expose().as_bytes());
+        let sql = format!(
+            "UPDATE accounts SET confirmed = TRUE WHERE id = $1 AND NOT confirmed AND deleted_at IS NULL RETURNING {ACCOUNT_COLUMNS}"
+        );
+        let confirmed = with_writer!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let row: Option<AccountRow> =
+                sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id.as_str()).fetch_optional(&mut *tx).await?;
+            if row.is_some() {
+                sqlx::query("INSERT INTO api_keys (account_id, key_digest, key_sealed, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(id.as_str())
+                    .bind(key.digest())
+                    .bind(&sealed)
+                    .bind(unix_now())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            row
+        });
+        Ok(confirmed.map(|row| (account_from_row(row), key)))
+    }
+
+    /// A new API key for an account (the operator's `account key create`).
+    pub async fn add_api_key(&self, id: &AccountId) -> StoreResult<(i64, ApiKey)> {
+        let key = ApiKey::generate();
+        let sealed = self.master_key.seal(key.expose().as_bytes());
+        let (key_id,): (i64,) = with_writer!(self, pool => sqlx::query_as(
+            "INSERT INTO api_keys (account_id, key_digest, key_sealed, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
+            .bind(id.as_str())
+            .bind(key.digest())
+            .bind(&sealed)
+            .bind(unix_now())
+            .fetch_one(pool)
+            .await)?;
+        Ok((key_id, key))
+    }
+
+    /// The account's keys, oldest first, revoked ones included.
+    pub async fn api_key_list(&self, id: &AccountId) -> StoreResult<Vec<ApiKeyInfo>> {
+        let rows: Vec<(i64, Vec<u8>, i64, Option<i64>)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT id, key_sealed, created_at, revoked_at FROM api_keys WHERE account_id = $1 ORDER BY id")
+            .bind(id.as_str())
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter()
+            .map(|(key_id, sealed, created_at, revoked_at)| {
+                let key = self.master_key.open_string(&sealed).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                Ok(ApiKeyInfo { key_id, prefix: key.chars().take(6).collect(), created_at, revoked_at })
+            })
+            .collect()
+    }
+
+    /// Revokes one key of the account, named by its id or by the key itself; false if no such key
+    /// is active. This node forgets it at once, other nodes within [`KEY_CACHE_MS`].
+    pub async fn revoke_api_key(&self, id: &AccountId, key_id: Option<i64>, key: Option<&ApiKey>) -> StoreResult<bool> {
+        let digest = key.map(ApiKey::digest);
+        let result = with_writer!(self, pool => sqlx::query(
+            "UPDATE api_keys SET revoked_at = $4 WHERE account_id = $1 AND revoked_at IS NULL \
+             AND (id = $2 OR key_digest = $3)")
+            .bind(id.as_str())
+            .bind(key_id.unwrap_or(-1))
+            .bind(digest.unwrap_or_default())
+            .bind(unix_now())
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        self.clear_key_cache();
+        Ok(result > 0)
+    }
+
+    /// Deletes an account: its keys are revoked, its callback URLs and its apps' are removed, the
+    /// deliveries still due are ended, and its address is free for a new account. Its signature
+    /// requests, events and attempt log stay (they are the record of what was signed and sent).
+    pub async fn delete_account(&self, id: &AccountId) -> StoreResult<bool> {
+        let now = unix_now();
+        let now_ms = countersign_domain::time::now_ms();
+        let deleted = with_writer!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(
+                "UPDATE accounts SET deleted_at = $2, email_lower = 'deleted:' || id, callback_url = NULL \
+                 WHERE id = $1 AND deleted_at IS NULL")
+                .bind(id.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if done > 0 {
+                sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE account_id = $1 AND revoked_at IS NULL")
+                    .bind(id.as_str()).bind(now).execute(&mut *tx).await?;
+                sqlx::query("UPDATE api_apps SET callback_url = NULL WHERE account_id = $1")
+                    .bind(id.as_str()).execute(&mut *tx).await?;
+                sqlx::query("UPDATE callback_endpoints SET disabled_at_ms = $2, disabled_reason = 'the account was deleted' \
+                             WHERE account_id = $1 AND disabled_at_ms IS NULL")
+                    .bind(id.as_str()).bind(now_ms).execute(&mut *tx).await?;
+                sqlx::query("UPDATE deliveries SET state = 'dead', last_error = 'the account was deleted', locked_until_ms = NULL \
+                             WHERE account_id = $1 AND state IN ('pending', 'parked')")
+                    .bind(id.as_str()).execute(&mut *tx).await?;
+                sqlx::query("UPDATE outgoing_emails SET sent_at_ms = $2, last_error = 'the account was deleted' \
+                             WHERE account_id = $1 AND sent_at_ms IS NULL")
+                    .bind(id.as_str()).bind(now_ms).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            done > 0
+        });
+        self.clear_key_cache();
+        Ok(deleted)
+    }
+
+    fn clear_key_cache(&self) {
+        self.key_cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     /// The account an API key belongs to, if the key is known and not revoked. The look-up is by digest
@@ -85,12 +296,13 @@ impl Store {
         }
         let sql = format!(
             "SELECT a.{}, k.key_digest FROM api_keys k JOIN accounts a ON a.id = k.account_id \
-             WHERE k.key_digest = $1 AND k.revoked_at IS NULL",
+             WHERE k.key_digest = $1 AND k.revoked_at IS NULL AND a.confirmed AND a.deleted_at IS NULL",
             ACCOUNT_COLUMNS.replace(", ", ", a.")
         );
         let row: Option<KeyedAccountRow> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&digest).fetch_optional(pool).await)?;
-        let account = row.and_then(|(id, email, callback_url, locale, created_at, stored)| {
-            key.matches_digest(&stored).then(|| account_from_row((id, email, callback_url, locale, created_at)))
+        let account = row.and_then(|(id, email, callback_url, locale, created_at, confirmed, stored)| {
+            key.matches_digest(&stored)
+                .then(|| account_from_row((id, email, callback_url, locale, created_at, confirmed)))
         });
         if let Some(account) = &account {
             let mut cache = self.key_cache.lock().unwrap_or_else(|p| p.into_inner());
@@ -103,7 +315,7 @@ impl Store {
     }
 
     pub async fn account_by_id(&self, id: &AccountId) -> StoreResult<Option<Account>> {
-        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1 AND deleted_at IS NULL");
         let row: Option<AccountRow> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id.as_str()).fetch_optional(pool).await)?;
         Ok(row.map(account_from_row))
     }
@@ -113,6 +325,14 @@ impl Store {
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email_lower = $1");
         let row: Option<AccountRow> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(email.trim().to_lowercase()).fetch_optional(pool).await)?;
         Ok(row.map(account_from_row))
+    }
+
+    /// Every account that is not deleted, oldest first (the operator's `account list`).
+    pub async fn list_accounts(&self) -> StoreResult<Vec<Account>> {
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE deleted_at IS NULL ORDER BY created_at, id");
+        let rows: Vec<AccountRow> =
+            with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(account_from_row).collect())
     }
 
     pub async fn count_accounts(&self) -> StoreResult<i64> {

@@ -20,7 +20,7 @@ pub mod emails;
 pub mod outbox;
 pub mod signature_requests;
 
-pub use accounts::NewAccount;
+pub use accounts::{ApiKeyInfo, Created, NewAccount};
 pub use api_apps::{ApiAppPage, NewApiApp};
 pub use db::{Backend, Store, postgres_scratch_schema};
 

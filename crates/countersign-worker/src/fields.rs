@@ -95,12 +95,14 @@ fn from_tags(
     Ok(fields)
 }
 
+/// A finite number (the API refuses others at create; this keeps a stored job safe all the same).
 fn number(field: &serde_json::Map<String, Value>, key: &str) -> Option<f64> {
     match field.get(key)? {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
+    .filter(|n: &f64| n.is_finite())
 }
 
 fn text(field: &serde_json::Map<String, Value>, key: &str) -> Option<String> {
@@ -188,7 +190,8 @@ fn from_form_fields(
         let name = text(map, "name").unwrap_or_default();
         let required = match map.get("required") {
             Some(Value::Bool(b)) => *b,
-            Some(Value::String(s)) => matches!(s.as_str(), "true" | "1"),
+            Some(Value::Number(n)) => n.as_u64() == Some(1),
+            Some(Value::String(s)) => matches!(s.trim().to_ascii_lowercase().as_str(), "true" | "1"),
             _ => false,
         };
         let value =

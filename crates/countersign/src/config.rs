@@ -88,6 +88,23 @@ pub struct ServeArgs {
     /// How long a node's claim on a document job lasts before another node may take it over.
     #[arg(long, env = "COUNTERSIGN_DOCUMENT_LEASE")]
     pub document_lease: Option<String>,
+    /// Time a client has to send a request's headers, from the connection opening or the previous
+    /// response (so also how long an idle keep-alive connection is kept): `20s`.
+    #[arg(long, env = "COUNTERSIGN_HTTP_HEADER_TIMEOUT")]
+    pub http_header_timeout: Option<String>,
+    /// Time a client has to send a request's body, from its headers: `120s`.
+    #[arg(long, env = "COUNTERSIGN_HTTP_BODY_TIMEOUT")]
+    pub http_body_timeout: Option<String>,
+    /// Connections served at once (also kept below the open-file limit). Default 1024.
+    #[arg(long, env = "COUNTERSIGN_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Failed authentications per minute from one client address before it is answered 429; 0 = off.
+    #[arg(long, env = "COUNTERSIGN_AUTH_FAILURES_PER_MINUTE")]
+    pub auth_failures_per_minute: Option<u32>,
+    /// Allow `POST /v3/account/create` (accounts made through the API stay unconfirmed until their
+    /// owner confirms by e-mail or the operator claims them). Default on.
+    #[arg(long, env = "COUNTERSIGN_API_ACCOUNT_CREATE", value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true")]
+    pub api_account_create: Option<bool>,
     /// E-mail address of the account created on first start with an empty database.
     #[arg(long, env = "COUNTERSIGN_DEFAULT_ACCOUNT_EMAIL")]
     pub default_account_email: Option<String>,
@@ -123,6 +140,11 @@ pub struct FileSettings {
     pub max_fields: Option<usize>,
     pub document_timeout: Option<String>,
     pub document_lease: Option<String>,
+    pub http_header_timeout: Option<String>,
+    pub http_body_timeout: Option<String>,
+    pub max_connections: Option<usize>,
+    pub auth_failures_per_minute: Option<u32>,
+    pub api_account_create: Option<bool>,
 }
 
 impl FileSettings {
@@ -143,6 +165,7 @@ pub const DEFAULT_DATA_DIR: &str = "./countersign-data";
 pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 6000;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 100 * 1024 * 1024;
 pub const DEFAULT_ACCOUNT_EMAIL: &str = "owner@countersign.local";
+pub const DEFAULT_AUTH_FAILURES_PER_MINUTE: u32 = 30;
 
 /// Where the store is, resolved.
 #[derive(Debug, Clone)]
@@ -187,6 +210,10 @@ pub struct ServerConfig {
     pub smtp_from: String,
     /// Document limits and the worker's settings.
     pub worker: WorkerConfig,
+    /// Timeouts and the connection cap of the HTTP edge.
+    pub http: countersign_api::server::ServeLimits,
+    pub auth_failures_per_minute: u32,
+    pub api_account_create: bool,
 }
 
 impl ServerConfig {
@@ -232,8 +259,25 @@ impl ServerConfig {
         if let Some(text) = args.document_lease.as_ref().or(file.document_lease.as_ref()) {
             worker.lease = parse_duration(text).map_err(|e| anyhow::anyhow!("document lease: {e}"))?;
         }
+        let max_body_bytes = args.max_body_bytes.or(file.max_body_bytes).unwrap_or(DEFAULT_MAX_BODY_BYTES);
+        let mut http = countersign_api::server::ServeLimits { max_body_bytes, ..Default::default() };
+        if let Some(text) = args.http_header_timeout.as_ref().or(file.http_header_timeout.as_ref()) {
+            http.header_timeout = parse_duration(text).map_err(|e| anyhow::anyhow!("HTTP header timeout: {e}"))?;
+        }
+        if let Some(text) = args.http_body_timeout.as_ref().or(file.http_body_timeout.as_ref()) {
+            http.body_timeout = parse_duration(text).map_err(|e| anyhow::anyhow!("HTTP body timeout: {e}"))?;
+        }
+        if let Some(n) = args.max_connections.or(file.max_connections) {
+            http.max_connections = n.max(1);
+        }
         Ok(Self {
             worker,
+            http,
+            auth_failures_per_minute: args
+                .auth_failures_per_minute
+                .or(file.auth_failures_per_minute)
+                .unwrap_or(DEFAULT_AUTH_FAILURES_PER_MINUTE),
+            api_account_create: args.api_account_create.or(file.api_account_create).unwrap_or(true),
             addr: args.addr.clone().or_else(|| file.addr.clone()).unwrap_or_else(|| DEFAULT_ADDR.to_owned()),
             public_url: args.public_url.clone().or_else(|| file.public_url.clone()),
             storage: StorageConfig::resolve(&args.storage, file),
@@ -242,7 +286,7 @@ impl ServerConfig {
                 .rate_limit_per_minute
                 .or(file.rate_limit_per_minute)
                 .unwrap_or(DEFAULT_RATE_LIMIT_PER_MINUTE),
-            max_body_bytes: args.max_body_bytes.or(file.max_body_bytes).unwrap_or(DEFAULT_MAX_BODY_BYTES),
+            max_body_bytes,
             default_account_email: args
                 .default_account_email
                 .clone()

@@ -6,10 +6,13 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use countersign::config::{FileSettings, ServeArgs, ServerConfig, StorageArgs, StorageConfig};
 use countersign::startup::{Application, open_store};
+use countersign_domain::account::Account;
 use countersign_domain::account::DEFAULT_LOCALE;
 use countersign_domain::email::EmailAddress;
+use countersign_domain::ids::AccountId;
 use countersign_domain::locale::parse_locale;
-use countersign_store::{NewAccount, StoreError};
+use countersign_domain::secrets::ApiKey;
+use countersign_store::{Created, NewAccount, Store, StoreError};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -55,12 +58,60 @@ enum BenchCommand {
 
 #[derive(Subcommand)]
 enum AccountCommand {
-    /// Create an account and print `{"account_id", "email_address", "api_key"}` on stdout.
+    /// Create an account and print `{"account_id", "email_address", "api_key", "claimed"}` on stdout.
+    /// An unconfirmed account made through the API that holds the address is claimed: confirmed, with
+    /// its keys replaced by the new one (`"claimed": true`).
     Create {
         #[arg(long)]
         email: String,
         #[arg(long)]
         locale: Option<String>,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// List the accounts, one JSON object a line.
+    List {
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Delete an account: its keys stop working, its callbacks stop, its address is free again. Its
+    /// signature requests and event log are kept.
+    Delete {
+        /// The account, by e-mail address or account id.
+        #[arg(long)]
+        account: String,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Manage an account's API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Issue another API key and print `{"account_id", "key_id", "api_key"}` (shown once).
+    Create {
+        /// The account, by e-mail address or account id.
+        #[arg(long)]
+        account: String,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// List the account's keys (id, first characters, created, revoked), one JSON object a line.
+    List {
+        #[arg(long)]
+        account: String,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Revoke a key, by its `key_id` from `key list` or by the key itself. Servers stop accepting it
+    /// within 2 seconds.
+    Revoke {
+        #[arg(long)]
+        account: String,
+        /// A key id (a number) or the API key.
+        key: String,
         #[command(flatten)]
         storage: StorageArgs,
     },
@@ -92,6 +143,35 @@ async fn main() -> anyhow::Result<()> {
         Command::Account(AccountCommand::Create { email, locale, storage }) => {
             create_account(StorageConfig::resolve(&storage, &file), &email, locale.as_deref()).await
         }
+        Command::Account(AccountCommand::List { storage }) => {
+            let store = open_store(&StorageConfig::resolve(&storage, &file)).await?;
+            let accounts = store.list_accounts().await;
+            store.close().await;
+            for account in accounts? {
+                let line = serde_json::json!({
+                    "account_id": account.id.as_str(),
+                    "email_address": account.email.as_str(),
+                    "confirmed": account.confirmed,
+                    "created_at": account.created_at,
+                });
+                println!("{line}");
+            }
+            Ok(())
+        }
+        Command::Account(AccountCommand::Delete { account, storage }) => {
+            let store = open_store(&StorageConfig::resolve(&storage, &file)).await?;
+            let result = async {
+                let found = find_account(&store, &account).await?;
+                anyhow::ensure!(store.delete_account(&found.id).await?, "the account was deleted meanwhile");
+                tracing::info!(account_id = %found.id, "account deleted");
+                println!("{}", serde_json::json!({"account_id": found.id.as_str(), "deleted": true}));
+                Ok(())
+            }
+            .await;
+            store.close().await;
+            result
+        }
+        Command::Account(AccountCommand::Key(command)) => key_command(command, &file).await,
     }
 }
 
@@ -138,24 +218,82 @@ async fn shutdown_signal() {
     tracing::info!("shutdown signal received: finishing requests in flight");
 }
 
+/// An account named by e-mail address or account id.
+async fn find_account(store: &Store, name: &str) -> anyhow::Result<Account> {
+    let found = match AccountId::parse(name.trim()) {
+        Some(id) => store.account_by_id(&id).await?,
+        None => store.account_by_email(name).await?,
+    };
+    found.ok_or_else(|| anyhow::anyhow!("no account {name:?}"))
+}
+
+async fn key_command(command: KeyCommand, file: &FileSettings) -> anyhow::Result<()> {
+    let (account, storage) = match &command {
+        KeyCommand::Create { account, storage }
+        | KeyCommand::List { account, storage }
+        | KeyCommand::Revoke { account, storage, .. } => (account.clone(), storage.clone()),
+    };
+    let store = open_store(&StorageConfig::resolve(&storage, file)).await?;
+    let result = async {
+        let found = find_account(&store, &account).await?;
+        match command {
+            KeyCommand::Create { .. } => {
+                let (key_id, key) = store.add_api_key(&found.id).await?;
+                tracing::info!(account_id = %found.id, key_id, "API key created");
+                let line =
+                    serde_json::json!({"account_id": found.id.as_str(), "key_id": key_id, "api_key": key.expose()});
+                println!("{line}");
+            }
+            KeyCommand::List { .. } => {
+                for info in store.api_key_list(&found.id).await? {
+                    let line = serde_json::json!({
+                        "key_id": info.key_id,
+                        "prefix": info.prefix,
+                        "created_at": info.created_at,
+                        "revoked_at": info.revoked_at,
+                    });
+                    println!("{line}");
+                }
+            }
+            KeyCommand::Revoke { key, .. } => {
+                let key = key.trim();
+                let revoked = match key.parse::<i64>() {
+                    Ok(key_id) if key.len() < 20 => store.revoke_api_key(&found.id, Some(key_id), None).await?,
+                    _ => store.revoke_api_key(&found.id, None, Some(&ApiKey::presented(key))).await?,
+                };
+                anyhow::ensure!(revoked, "no active key {key:?} on account {}", found.id);
+                tracing::info!(account_id = %found.id, "API key revoked");
+                println!("{}", serde_json::json!({"account_id": found.id.as_str(), "revoked": true}));
+            }
+        }
+        Ok(())
+    }
+    .await;
+    store.close().await;
+    result
+}
+
 async fn create_account(storage: StorageConfig, email: &str, locale: Option<&str>) -> anyhow::Result<()> {
     let email = EmailAddress::parse(email, "--email").map_err(|e| anyhow::anyhow!("{}", e.message))?;
     let locale =
         locale.map(|l| parse_locale(l, "--locale")).transpose().map_err(|e| anyhow::anyhow!("{}", e.message))?;
     let store = open_store(&storage).await?;
-    let created =
-        store.create_account(NewAccount { email, locale: locale.unwrap_or_else(|| DEFAULT_LOCALE.to_owned()) }).await;
+    let created = store
+        .create_or_claim_account(NewAccount { email, locale: locale.unwrap_or_else(|| DEFAULT_LOCALE.to_owned()) })
+        .await;
     store.close().await;
-    let (account, api_key) = match created {
+    let (account, api_key, how) = match created {
         Ok(created) => created,
         Err(StoreError::Conflict(msg)) => anyhow::bail!("{msg}"),
         Err(e) => return Err(e).context("creating the account"),
     };
-    tracing::info!(account_id = %account.id, "account created");
+    let claimed = how == Created::Claimed;
+    tracing::info!(account_id = %account.id, claimed, "account created");
     let out = serde_json::json!({
         "account_id": account.id.as_str(),
         "email_address": account.email.as_str(),
         "api_key": api_key.expose(),
+        "claimed": claimed,
     });
     println!("{out}");
     Ok(())

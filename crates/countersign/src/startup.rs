@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use countersign_api::rate_limit::RateLimiter;
+use countersign_api::server::{ServeLimits, serve};
 use countersign_api::telemetry::prometheus_handle;
 use countersign_api::{ApiConfig, AppState};
 use countersign_delivery::mail::{MailConfig, Mailer};
@@ -91,7 +92,53 @@ pub struct Application {
     delivery: DeliveryConfig,
     mail: Option<MailConfig>,
     worker: WorkerConfig,
+    http: ServeLimits,
     pub first_start: Option<FirstStart>,
+}
+
+/// Raises the soft open-file limit to the hard one, and keeps the connection cap to half of what that
+/// allows (the other half is for the database, documents and outgoing callbacks), so that connections
+/// alone can never use up the descriptors the server needs to answer.
+fn connection_cap(configured: usize) -> usize {
+    let soft = raise_open_file_limit();
+    let Some(soft) = soft else {
+        return configured;
+    };
+    let allowed = (soft.saturating_sub(128) / 2).max(16);
+    if allowed < configured {
+        tracing::warn!(
+            configured,
+            allowed,
+            open_file_limit = soft,
+            "the open-file limit is low: serving fewer connections at once than configured"
+        );
+    }
+    configured.min(allowed)
+}
+
+/// The soft `RLIMIT_NOFILE` after raising it to the hard limit.
+#[cfg(unix)]
+fn raise_open_file_limit() -> Option<usize> {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit and setrlimit only read and write the struct passed by pointer.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return None;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                tracing::debug!(from = limit.rlim_cur, to = limit.rlim_max, "raised the open-file limit");
+                limit = raised;
+            }
+        }
+    }
+    usize::try_from(limit.rlim_cur).ok()
+}
+
+#[cfg(not(unix))]
+fn raise_open_file_limit() -> Option<usize> {
+    None
 }
 
 impl Application {
@@ -109,11 +156,13 @@ impl Application {
             callback_dns_timeout: config.callback_dns_timeout,
             public_url,
             document_limits: config.worker.limits,
+            api_account_create: config.api_account_create,
         };
         let state = AppState {
             store,
             blobs: BlobStore::new(config.storage.data_dir.join("blobs")),
             limiter: Arc::new(RateLimiter::new(config.rate_limit_per_minute)),
+            auth_failures: Arc::new(RateLimiter::new(config.auth_failures_per_minute)),
             config: Arc::new(api_config),
             metrics: prometheus_handle(),
         };
@@ -130,7 +179,9 @@ impl Application {
             poll_interval: std::time::Duration::from_secs(30),
         });
         let worker = WorkerConfig { allow_private_urls: config.allow_private_callbacks, ..config.worker.clone() };
-        Ok(Self { listener, state, delivery, mail, worker, first_start })
+        let mut http = ServeLimits { max_body_bytes: config.max_body_bytes, ..config.http };
+        http.max_connections = connection_cap(http.max_connections);
+        Ok(Self { listener, state, delivery, mail, worker, http, first_start })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -158,10 +209,13 @@ impl Application {
             None => None,
         };
         let app = countersign_api::router(self.state);
-        let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("serving HTTP");
+        tracing::info!(
+            max_connections = self.http.max_connections,
+            header_timeout = ?self.http.header_timeout,
+            body_timeout = ?self.http.body_timeout,
+            "serving HTTP"
+        );
+        let served = serve(self.listener, app, self.http, shutdown).await.context("serving HTTP");
         worker.shutdown().await;
         engine.shutdown().await;
         if let Some(mailer) = mailer {

@@ -4,18 +4,23 @@ use std::collections::BTreeMap;
 
 use axum::Extension;
 use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
 use countersign_domain::account::{Account, AccountUpdate, DEFAULT_LOCALE};
 use countersign_domain::callback_url::check_callback_url;
 use countersign_domain::email::EmailAddress;
+use countersign_domain::ids::AccountId;
 use countersign_domain::locale::parse_locale;
+use countersign_domain::time::unix_now;
 use countersign_store::NewAccount;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
+use crate::html;
 use crate::params::{Params, ignored_warnings, lenient};
 use crate::state::AppState;
-use crate::warnings::Reply;
+use crate::warnings::{Reply, Warning};
 
 /// The `AccountResponse` shape. Countersign has no plans or quotas: quota fields are `null` (unlimited),
 /// `is_paid_hs` is true so SDK code that checks for a paid plan proceeds.
@@ -140,23 +145,41 @@ struct CreateParams {
     email_address: Option<String>,
     #[serde(default, deserialize_with = "lenient::string_opt")]
     locale: Option<String>,
-    // Dropbox Sign links the new account to an OAuth app with these; Countersign has no OAuth flow yet,
-    // so they are accepted (the official SDK sends them) and have no effect.
-    #[serde(default, deserialize_with = "lenient::string_opt", rename = "client_id")]
-    _client_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string_opt", rename = "client_secret")]
-    _client_secret: Option<String>,
+    // Dropbox Sign links the new account to an OAuth app with these; Countersign has no OAuth flow yet.
+    // The official SDK sends them empty; a value given is answered with a `parameter_ignored` warning.
+    #[serde(default, deserialize_with = "lenient::string_opt")]
+    client_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::string_opt")]
+    client_secret: Option<String>,
     #[serde(flatten)]
     other: BTreeMap<String, Value>,
 }
 
-/// `POST /v3/account/create`: a new account with that address. Its API key is not in the answer (the
-/// official response has no field for it); the operator issues keys with `countersign account create`.
+/// How long the link in an account-confirmation e-mail works.
+pub const CONFIRM_LINK_LIFETIME_SECS: i64 = 7 * 24 * 3600;
+
+fn confirm_link_message(account_id: &str, expires: i64) -> String {
+    format!("confirm-account:{account_id}:{expires}")
+}
+
+/// `POST /v3/account/create`: a new account with that address, as Dropbox Sign's platforms use it.
+///
+/// The account is **unconfirmed** (a `unconfirmed` warning says so): it has no API key, and its owner
+/// gets an e-mail with a link to confirm it, which issues the first key. Until then the address is
+/// held only loosely: the operator's `countersign account create` for it claims it, so no caller can
+/// lock an address away from its owner. `COUNTERSIGN_API_ACCOUNT_CREATE=false` turns the endpoint off.
 pub async fn create(
     State(state): State<AppState>,
     Extension(caller): Extension<Account>,
     params: Params,
 ) -> ApiResult<Reply> {
+    if !state.config.api_account_create {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Creating accounts through the API is turned off on this server; its operator creates accounts.",
+        ));
+    }
     let params: CreateParams = params.parse()?;
     let raw = params.email_address.ok_or_else(|| ApiError::missing("email_address"))?;
     let email = EmailAddress::parse(&raw, "email_address")?;
@@ -164,10 +187,118 @@ pub async fn create(
         Some(raw) if !raw.trim().is_empty() => parse_locale(raw, "locale")?,
         _ => DEFAULT_LOCALE.to_owned(),
     };
-    let (account, _key) = state.store.create_account(NewAccount { email, locale }).await.map_err(|e| match e {
-        countersign_store::StoreError::Conflict(msg) => ApiError::bad_param("email_address", msg),
-        other => ApiError::from(other),
-    })?;
-    tracing::info!(account_id = %account.id, created_by = %caller.id, "account created through the API");
-    Ok(Reply::ok(json!({ "account": account_json(&account) })).with_warnings(ignored_warnings(params.other.keys())))
+    let base = state.config.public_url.clone();
+    let store = state.store.clone();
+    let inviter = caller.email.as_str().to_owned();
+    let message = move |account_id: &str| {
+        let expires = unix_now() + CONFIRM_LINK_LIFETIME_SECS;
+        let token = store.link_token(&confirm_link_message(account_id, expires));
+        let link = format!("{base}/account/confirm?account_id={account_id}&expires_at={expires}&token={token}");
+        (
+            "Confirm your Countersign account".to_owned(),
+            format!(
+                "An account for this address was created on the Countersign server at {base} by {inviter}.\n\n\
+                 To confirm it and get its API key, open this link within 7 days:\n{link}\n\n\
+                 If you did not expect this, ignore this e-mail: the account stays unconfirmed and cannot be used."
+            ),
+        )
+    };
+    let account =
+        state.store.create_unconfirmed_account(NewAccount { email, locale }, &caller.id, message).await.map_err(
+            |e| match e {
+                countersign_store::StoreError::Conflict(msg) => ApiError::bad_param("email_address", msg),
+                other => ApiError::from(other),
+            },
+        )?;
+    tracing::info!(account_id = %account.id, created_by = %caller.id, "unconfirmed account created through the API");
+    let mut warnings = ignored_warnings(params.other.keys());
+    for (name, value) in [("client_id", &params.client_id), ("client_secret", &params.client_secret)] {
+        if value.as_deref().is_some_and(|v| !v.trim().is_empty()) {
+            warnings.push(Warning::new(
+                "parameter_ignored",
+                format!("The parameter {name} was ignored: linking accounts to OAuth apps is not supported yet."),
+            ));
+        }
+    }
+    warnings.push(Warning::new(
+        "unconfirmed",
+        "The account was created unconfirmed: its owner must confirm it from the e-mail sent to that address before it can be used.",
+    ));
+    Ok(Reply::ok(json!({ "account": account_json(&account) })).with_warnings(warnings))
+}
+
+#[derive(Deserialize)]
+struct ConfirmParams {
+    #[serde(default, deserialize_with = "lenient::string_opt")]
+    account_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::u32_opt")]
+    expires_at: Option<u32>,
+    #[serde(default, deserialize_with = "lenient::string_opt")]
+    token: Option<String>,
+}
+
+/// The account a confirmation link names, if the link is genuine and current.
+fn confirm_link(state: &AppState, params: &Params) -> Option<(AccountId, i64, String)> {
+    let p: ConfirmParams = params.parse().ok()?;
+    let (Some(id), Some(expires), Some(token)) = (p.account_id, p.expires_at, p.token) else {
+        return None;
+    };
+    let expires = i64::from(expires);
+    let id = AccountId::parse(&id)?;
+    (expires >= unix_now() && state.store.check_link_token(&confirm_link_message(id.as_str(), expires), &token))
+        .then_some((id, expires, token))
+}
+
+fn invalid_link() -> Response {
+    html::page(StatusCode::FORBIDDEN, "Link invalid", "<h1>This link is either invalid or expired.</h1>")
+}
+
+/// `GET /account/confirm?account_id=&expires_at=&token=`: the page behind the confirmation e-mail's
+/// link. It only asks; confirming is the form's `POST`, so a mail scanner that follows links cannot
+/// confirm the account or see its key.
+pub async fn confirm_page(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    let Ok(params) = Params::from_query(query.as_deref()) else { return invalid_link() };
+    let Some((id, expires, token)) = confirm_link(&state, &params) else { return invalid_link() };
+    let Ok(Some(account)) = state.store.account_by_id(&id).await else { return invalid_link() };
+    if account.confirmed {
+        return html::page(StatusCode::OK, "Already confirmed", "<h1>This account is already confirmed.</h1>");
+    }
+    let body = format!(
+        "<h1>Confirm your account</h1><p>Confirm the Countersign account for <strong>{email}</strong> to get its API key.</p>\
+         <form method=\"post\" action=\"/account/confirm\">\
+         <input type=\"hidden\" name=\"account_id\" value=\"{id}\"><input type=\"hidden\" name=\"expires_at\" value=\"{expires}\">\
+         <input type=\"hidden\" name=\"token\" value=\"{token}\"><button type=\"submit\">Confirm account</button></form>",
+        email = html::escape(account.email.as_str()),
+        id = html::escape(id.as_str()),
+        token = html::escape(&token),
+    );
+    html::page(StatusCode::OK, "Confirm your account", &body)
+}
+
+/// `POST /account/confirm`: confirms the account and shows its first API key, once.
+pub async fn confirm(State(state): State<AppState>, params: Result<Params, ApiError>) -> Response {
+    let Ok(params) = params else { return invalid_link() };
+    let Some((id, _, _)) = confirm_link(&state, &params) else { return invalid_link() };
+    match state.store.confirm_account(&id).await {
+        Ok(Some((account, key))) => {
+            tracing::info!(account_id = %account.id, "account confirmed by its owner");
+            let body = format!(
+                "<h1>Account confirmed</h1><p>The account for <strong>{email}</strong> is ready. Its API key, shown only this once:</p>\
+                 <p><code>{key}</code></p><p>Use it as the user name of HTTP Basic authentication against <code>{base}/v3</code>.</p>",
+                email = html::escape(account.email.as_str()),
+                key = html::escape(key.expose()),
+                base = html::escape(&state.config.public_url),
+            );
+            html::page(StatusCode::OK, "Account confirmed", &body)
+        }
+        Ok(None) => html::page(StatusCode::OK, "Already confirmed", "<h1>This account is already confirmed.</h1>"),
+        Err(error) => {
+            tracing::error!(%error, account_id = %id, "confirming an account failed");
+            html::page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "<h1>The account could not be confirmed. Please try again.</h1>",
+            )
+        }
+    }
 }

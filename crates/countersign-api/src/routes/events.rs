@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use axum::Extension;
 use axum::extract::{Path, RawQuery, State};
 use countersign_domain::account::Account;
-use countersign_domain::callback::NewEvent;
+use countersign_domain::callback::{NewEvent, is_event_id};
 use countersign_domain::ids::ClientId;
 use countersign_store::deliveries::{AttemptInfo, DeliverySummary, EventSummary};
 use serde::Deserialize;
@@ -153,6 +153,9 @@ pub async fn get(
     Extension(caller): Extension<Account>,
     Path(event_id): Path<String>,
 ) -> ApiResult<Reply> {
+    if !is_event_id(&event_id) {
+        return Err(ApiError::not_found());
+    }
     let (event, attempts) = state.store.event_detail(&caller.id, &event_id).await?.ok_or_else(ApiError::not_found)?;
     Ok(Reply::ok(json!({ "event": event_json(&event, Some(&attempts)) })))
 }
@@ -163,6 +166,9 @@ pub async fn resend(
     Extension(caller): Extension<Account>,
     Path(event_id): Path<String>,
 ) -> ApiResult<Reply> {
+    if !is_event_id(&event_id) {
+        return Err(ApiError::not_found());
+    }
     let queued = state.store.resend_event(&caller.id, &event_id).await?.ok_or_else(ApiError::not_found)?;
     tracing::info!(account_id = %caller.id, event_id = %event_id, queued, "event resent");
     let (event, _) = state.store.event_detail(&caller.id, &event_id).await?.ok_or_else(ApiError::not_found)?;

@@ -50,12 +50,8 @@ pub async fn dashboard(State(state): State<AppState>) -> Response {
          <code>curl -u YOUR_API_KEY: {base}/v3/account</code>.</p>\
          <p>Health: <a href=\"/healthz\">/healthz</a> · <a href=\"/readyz\">/readyz</a> · <a href=\"/metrics\">/metrics</a></p>\
          </body></html>",
-        base = html_escape(base),
+        base = crate::html::escape(base),
         version = env!("CARGO_PKG_VERSION"),
     );
     Html(page).into_response()
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }

@@ -30,6 +30,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::error::{ApiError, ApiResult};
+use countersign_domain::{MAX_NAME_CHARS, parse_name};
+
+use crate::html;
 use crate::params::{Params, UploadedFile, ignored_warnings, lenient};
 use crate::state::AppState;
 use crate::warnings::{Reply, Warning};
@@ -189,10 +192,12 @@ fn custom_fields_json(input: &[Value]) -> ApiResult<Vec<Value>> {
         if let Some(editor) = map.get("editor").and_then(Value::as_str) {
             entry["editor"] = json!(editor);
         }
-        match map.get("required") {
-            Some(Value::Bool(b)) => entry["required"] = json!(b),
-            Some(Value::String(s)) => entry["required"] = json!(matches!(s.as_str(), "true" | "1")),
-            _ => {}
+        if let Some(raw) = map.get("required") {
+            let required = lenient::parse_bool(raw)
+                .map_err(|message| ApiError::bad_param(format!("custom_fields[{i}][required]"), message))?;
+            if let Some(required) = required {
+                entry["required"] = json!(required);
+            }
         }
         if let Some(api_id) = map.get("api_id").and_then(Value::as_str) {
             entry["api_id"] = json!(api_id);
@@ -200,6 +205,58 @@ fn custom_fields_json(input: &[Value]) -> ApiResult<Vec<Value>> {
         out.push(entry);
     }
     Ok(out)
+}
+
+/// The largest coordinate or size accepted, in points: a PDF page is at most 14,400 units on a side.
+const MAX_COORDINATE: f64 = 14_400.0;
+
+/// Refuses, at once, form fields whose numbers could never place a field: not a number, not finite
+/// (`"NaN"`, `"inf"`), negative, or beyond any page; and `required` values that are not booleans.
+/// Whether a field fits its real page is known only once the document is read (`error_component_position`).
+fn check_form_field_numbers(form_fields: &[Value]) -> ApiResult<()> {
+    let mut fields: Vec<(String, &serde_json::Map<String, Value>)> = Vec::new();
+    for (i, entry) in form_fields.iter().enumerate() {
+        match entry {
+            Value::Object(map) => fields.push((format!("form_fields_per_document[{i}]"), map)),
+            Value::Array(list) => {
+                for (j, item) in list.iter().enumerate() {
+                    if let Value::Object(map) = item {
+                        fields.push((format!("form_fields_per_document[{i}][{j}]"), map));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    for (path, map) in fields {
+        for (key, min, max) in [
+            ("x", 0.0, MAX_COORDINATE),
+            ("y", 0.0, MAX_COORDINATE),
+            ("width", 0.0, MAX_COORDINATE),
+            ("height", 0.0, MAX_COORDINATE),
+            ("page", 1.0, 100_000.0),
+            ("document_index", 0.0, 1_000.0),
+        ] {
+            let number = match map.get(key) {
+                None | Some(Value::Null) => continue,
+                Some(Value::Number(n)) => n.as_f64(),
+                Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
+                Some(_) => None,
+            };
+            let at = format!("{path}[{key}]");
+            match number {
+                Some(n) if n.is_finite() && (min..=max).contains(&n) => {}
+                Some(n) if n.is_finite() => {
+                    return Err(ApiError::bad_param(at, format!("{key} must be between {min} and {max}; {n} is not")));
+                }
+                _ => return Err(ApiError::bad_param(at, format!("{key} must be a finite number"))),
+            }
+        }
+        if let Some(raw) = map.get("required") {
+            lenient::parse_bool(raw).map_err(|message| ApiError::bad_param(format!("{path}[required]"), message))?;
+        }
+    }
+    Ok(())
 }
 
 fn parse_signers(params: Option<&Vec<SignerParams>>) -> ApiResult<Vec<NewSigner>> {
@@ -211,9 +268,7 @@ fn parse_signers(params: Option<&Vec<SignerParams>>) -> ApiResult<Vec<NewSigner>
     for (i, s) in signers.iter().enumerate() {
         let name = s.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
         let name = name.ok_or_else(|| ApiError::missing(&format!("signers[{i}][name]")))?;
-        if name.chars().count() > 255 {
-            return Err(ApiError::bad_param(format!("signers[{i}][name]"), "names may be at most 255 characters long"));
-        }
+        let name = parse_name(name, &format!("signers[{i}][name]"), MAX_NAME_CHARS)?;
         let email =
             s.email_address.as_deref().ok_or_else(|| ApiError::missing(&format!("signers[{i}][email_address]")))?;
         let email = EmailAddress::parse(email, &format!("signers[{i}][email_address]"))?;
@@ -223,7 +278,7 @@ fn parse_signers(params: Option<&Vec<SignerParams>>) -> ApiResult<Vec<NewSigner>
             return Err(ApiError::bad_param(format!("signers[{i}][pin]"), "a PIN must be 4 to 12 characters long"));
         }
         out.push(NewSigner {
-            name: name.to_owned(),
+            name,
             email_address: email.as_str().to_owned(),
             order: s.order.map(i64::from),
             has_pin: s.pin.is_some(),
@@ -272,6 +327,7 @@ async fn create(state: AppState, account: Account, params: Params, embedded: boo
     let custom_fields_in = p.custom_fields.clone().unwrap_or_default();
     let custom_fields = custom_fields_json(&custom_fields_in)?;
     let form_fields = p.form_fields_per_document.clone().unwrap_or_default();
+    check_form_field_numbers(&form_fields)?;
 
     // Documents: uploaded parts XOR file URLs.
     let parts = document_parts(&params.files);
@@ -556,7 +612,7 @@ pub async fn cancel(
                     return Err(ApiError::new(
                         StatusCode::BAD_REQUEST,
                         "signature_request_cancel_failed",
-                        format!("A signature request that is {} cannot be canceled.", other.as_str()),
+                        format!("A signature request that {} cannot be canceled.", other.describe()),
                     ));
                 }
             }
@@ -604,7 +660,7 @@ pub async fn remind(
                 return Err(invalid("Reminders cannot be sent for embedded signature requests.".into()));
             }
             if r.status != RequestStatus::Sent {
-                return Err(invalid(format!("A signature request that is {} cannot be reminded.", r.status.as_str())));
+                return Err(invalid(format!("A signature request that {} cannot be reminded.", r.status.describe())));
             }
             let signature = r
                 .body
@@ -659,7 +715,10 @@ pub async fn update(
         Some(e) => Some(EmailAddress::parse(e, "email_address")?.as_str().to_owned()),
         None => None,
     };
-    let name = p.name.as_deref().map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned);
+    let name = match p.name.as_deref().filter(|n| !n.trim().is_empty()) {
+        Some(raw) => Some(parse_name(raw, "name", MAX_NAME_CHARS)?),
+        None => None,
+    };
     if email.is_none() && name.is_none() && p.expires_at.is_none() {
         return Err(ApiError::missing("email_address"));
     }
@@ -671,7 +730,7 @@ pub async fn update(
         .store
         .change_signature_request(&id, |r| {
             if !matches!(r.status, RequestStatus::Processing | RequestStatus::Sent) {
-                return Err(failed(format!("A signature request that is {} cannot be updated.", r.status.as_str())));
+                return Err(failed(format!("A signature request that {} cannot be updated.", r.status.describe())));
             }
             let mut change = Change::default();
             let signature = r.body.signature_mut(signature_id).ok_or_else(|| {
@@ -983,26 +1042,11 @@ struct SignPageParams {
     expires_at: Option<u32>,
 }
 
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
-}
-
-fn html_page(status: StatusCode, title: &str, body: &str) -> Response {
-    let page = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <style>body{{font-family:system-ui,sans-serif;margin:0;padding:1rem 2rem;color:#1a1a1a}}\
-         iframe{{width:100%;height:80vh;border:1px solid #ccc}}li{{margin:.2rem 0}}</style></head><body>{body}</body></html>",
-        html_escape(title)
-    );
-    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
-}
-
 /// `GET /editor/embeddedSign?signature_id=&token=&expires_at=`: the page behind an embedded sign URL.
 /// Until signing is built it shows the document read-only; a canceled request answers 410.
 pub async fn sign_page(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
     let invalid =
-        || html_page(StatusCode::FORBIDDEN, "Link invalid", "<h1>This link is either invalid or expired.</h1>");
+        || html::page(StatusCode::FORBIDDEN, "Link invalid", "<h1>This link is either invalid or expired.</h1>");
     let Ok(params) = Params::from_query(query.as_deref()) else { return invalid() };
     let Ok(p) = params.parse::<SignPageParams>() else { return invalid() };
     let (Some(signature_id), Some(token), Some(expires)) = (p.signature_id, p.token, p.expires_at) else {
@@ -1017,7 +1061,7 @@ pub async fn sign_page(State(state): State<AppState>, RawQuery(query): RawQuery)
         return invalid();
     };
     if owner.replaced || request.removed || matches!(request.status, RequestStatus::Canceled | RequestStatus::Expired) {
-        return html_page(
+        return html::page(
             StatusCode::GONE,
             "Request closed",
             "<h1>This signature request is no longer available.</h1>",
@@ -1033,17 +1077,17 @@ pub async fn sign_page(State(state): State<AppState>, RawQuery(query): RawQuery)
         .map(|s| {
             format!(
                 "<li>{} &lt;{}&gt; — {}</li>",
-                html_escape(&s.signer_name),
-                html_escape(&s.signer_email_address),
-                html_escape(&s.status_code)
+                html::escape(&s.signer_name),
+                html::escape(&s.signer_email_address),
+                html::escape(&s.status_code)
             )
         })
         .collect();
     let body = format!(
         "<h1>{}</h1><p>Signature request <code>{}</code></p><ul>{signers}</ul><iframe title=\"Document\" src=\"{}\"></iframe>",
-        html_escape(&request.body.title),
-        html_escape(&request.id),
-        html_escape(&file_url)
+        html::escape(&request.body.title),
+        html::escape(&request.id),
+        html::escape(&file_url)
     );
-    html_page(StatusCode::OK, &request.body.title, &body)
+    html::page(StatusCode::OK, &request.body.title, &body)
 }

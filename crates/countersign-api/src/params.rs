@@ -213,16 +213,16 @@ fn check_key(key: &str) -> ApiResult<()> {
         }
         if end < key.len() { format!("{}…", &key[..end]) } else { key.to_owned() }
     };
-    if key.len() > MAX_KEY_BYTES {
-        return Err(ApiError::bad_param(
-            shown(),
-            format!("Parameter names may be at most {MAX_KEY_BYTES} bytes long; this one has {}.", key.len()),
-        ));
-    }
     if key.matches('[').count() >= MAX_KEY_SEGMENTS {
         return Err(ApiError::bad_param(
             shown(),
             format!("Parameter names may be nested at most {} levels deep.", MAX_KEY_SEGMENTS - 1),
+        ));
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(ApiError::bad_param(
+            shown(),
+            format!("Parameter names may be at most {MAX_KEY_BYTES} bytes long; this one has {}.", key.len()),
         ));
     }
     Ok(())

@@ -11,8 +11,9 @@
 //!   stops accepting (the kernel's backlog holds newcomers) instead of running out of descriptors.
 //! - **Graceful close** ([`EdgeStream`]): when the server closes a connection whose client is still
 //!   sending (an answer given before an upload was read: 401, 404, 413), it shuts its sending side and
-//!   reads and discards what still arrives, up to four times `max_body_bytes` (a refused upload may be
-//!   larger than the limit) or `body_timeout`, so the client reads the answer instead of a reset.
+//!   reads and discards what still arrives — up to four times `max_body_bytes` (a refused upload may be
+//!   larger than the limit), for at most `body_timeout`, until the client closes or goes quiet for 2 s —
+//!   so the client reads the answer instead of a connection reset.
 //! - **Every error in the error format**: hyper answers malformed heads itself (400, 414 URI too long,
 //!   431 headers too large) with an empty body; [`EdgeStream`] replaces those answers with the same
 //!   status and a Dropbox-Sign-format JSON body.
@@ -108,7 +109,7 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         // An upload refused with 413 may be larger than the limit: discard up to four times the limit.
         let linger_bytes = limits.max_body_bytes.saturating_mul(4);
-        let io = TokioIo::new(EdgeStream::new(stream, linger_bytes, limits.body_timeout));
+        let io = TokioIo::new(EdgeStream::new(stream, limits.header_timeout, linger_bytes, limits.body_timeout));
         let router = router.clone();
         let service = hyper::service::service_fn(move |request: Request<Incoming>| {
             let router = router.clone();
@@ -238,9 +239,15 @@ impl HttpBody for DeadlineBody {
     }
 }
 
+/// How long a closing connection waits for more of an unread upload before it closes anyway.
+const LINGER_IDLE: Duration = Duration::from_secs(2);
+
 /// A TCP connection with a graceful close and error answers in the error format (see the module docs).
 pub struct EdgeStream {
     inner: TcpStream,
+    /// Until the first byte arrives: hyper's header timer starts only once the protocol is known, so
+    /// a connection that sends nothing at all is timed here.
+    first_byte: Option<Pin<Box<Sleep>>>,
     /// Bytes still to send in place of an answer hyper wrote.
     pending: Option<(Bytes, usize)>,
     linger: Linger,
@@ -250,17 +257,31 @@ pub struct EdgeStream {
 
 enum Linger {
     Open,
-    /// The sending side is shut; reading and discarding until the client closes.
+    /// The sending side is shut; reading and discarding until the client closes, goes quiet for
+    /// [`LINGER_IDLE`], or `until` passes.
     Draining {
         discarded: usize,
-        until: Pin<Box<Sleep>>,
+        idle: Pin<Box<Sleep>>,
+        until: Instant,
     },
     Done,
 }
 
 impl EdgeStream {
-    pub fn new(inner: TcpStream, linger_max_bytes: usize, linger_timeout: Duration) -> Self {
-        Self { inner, pending: None, linger: Linger::Open, linger_max_bytes, linger_timeout }
+    pub fn new(
+        inner: TcpStream,
+        first_byte_timeout: Duration,
+        linger_max_bytes: usize,
+        linger_timeout: Duration,
+    ) -> Self {
+        Self {
+            inner,
+            first_byte: Some(Box::pin(tokio::time::sleep(first_byte_timeout))),
+            pending: None,
+            linger: Linger::Open,
+            linger_max_bytes,
+            linger_timeout,
+        }
     }
 
     fn poll_send_pending(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -311,7 +332,25 @@ fn replacement_for(head: &[u8]) -> Option<Bytes> {
 
 impl AsyncRead for EdgeStream {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let this = &mut *self;
+        let before = buf.filled().len();
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                if buf.filled().len() > before {
+                    this.first_byte = None;
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Pending => {
+                let expired = this.first_byte.as_mut().is_some_and(|deadline| deadline.as_mut().poll(cx).is_ready());
+                if expired {
+                    Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "no request arrived in time")))
+                } else {
+                    Poll::Pending
+                }
+            }
+            other => other,
+        }
     }
 }
 
@@ -364,10 +403,11 @@ impl AsyncWrite for EdgeStream {
                 Linger::Open => {
                     ready!(this.poll_send_pending(cx))?;
                     ready!(Pin::new(&mut this.inner).poll_shutdown(cx))?;
-                    let until = Box::pin(tokio::time::sleep(this.linger_timeout));
-                    this.linger = Linger::Draining { discarded: 0, until };
+                    let until = Instant::now() + this.linger_timeout;
+                    let idle = Box::pin(tokio::time::sleep_until(until.min(Instant::now() + LINGER_IDLE)));
+                    this.linger = Linger::Draining { discarded: 0, idle, until };
                 }
-                Linger::Draining { discarded, until } => {
+                Linger::Draining { discarded, idle, until } => {
                     let mut scratch = [0u8; 8192];
                     let mut buf = ReadBuf::new(&mut scratch);
                     match Pin::new(&mut this.inner).poll_read(cx, &mut buf) {
@@ -375,12 +415,14 @@ impl AsyncWrite for EdgeStream {
                             *discarded += buf.filled().len();
                             if *discarded > this.linger_max_bytes {
                                 this.linger = Linger::Done;
+                            } else {
+                                idle.as_mut().reset((*until).min(Instant::now() + LINGER_IDLE));
                             }
                         }
                         // End of stream or an error: the client is gone.
                         Poll::Ready(_) => this.linger = Linger::Done,
                         Poll::Pending => {
-                            ready!(until.as_mut().poll(cx));
+                            ready!(idle.as_mut().poll(cx));
                             this.linger = Linger::Done;
                         }
                     }

@@ -248,8 +248,28 @@ async fn bad_input_names_the_parameter_and_writes_nothing(backend: Backend) {
         .unwrap();
     expect_error(wrong_type, 400, "bad_request").await;
     let oversized = json!({"name": "x".repeat(5000), "domains": ["example.com"]});
-    let error = expect_error(app.post_json("/v3/api_app", &oversized).await, 400, "bad_request").await;
+    let error = expect_error(app.post_json("/v3/api_app", &oversized).await, 413, "payload_too_large").await;
     assert!(error["error_msg"].as_str().unwrap().contains("4096"));
+    // A chunked body (no declared length) over the limit is cut off while it is read, with the same answer.
+    let body = serde_json::to_vec(&oversized).unwrap();
+    let mut raw = format!(
+        "POST /v3/api_app HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        app.basic_auth()
+    )
+    .into_bytes();
+    for chunk in body.chunks(1024) {
+        raw.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        raw.extend_from_slice(chunk);
+        raw.extend_from_slice(b"\r\n");
+    }
+    raw.extend_from_slice(b"0\r\n\r\n");
+    let mut stream = tokio::net::TcpStream::connect(app.addr()).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut stream, &raw).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
+    assert!(answer.contains("\"payload_too_large\""), "{answer}");
     let list: Value = app.get("/v3/api_app/list").await.json().await.unwrap();
     assert_eq!(list["list_info"]["num_results"], 0);
     app.stop().await;

@@ -159,7 +159,8 @@ async fn account_create_prints_one_json_object_with_a_working_key(backend: Backe
     assert_eq!(stdout.trim().lines().count(), 1, "exactly one line: {stdout}");
     let created: Value = serde_json::from_str(stdout.trim()).unwrap();
     let keys: Vec<&String> = created.as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["account_id", "api_key", "email_address"]);
+    assert_eq!(keys, ["account_id", "api_key", "claimed", "email_address"]);
+    assert_eq!(created["claimed"], false);
     assert_eq!(created["email_address"], "cli.user@example.com");
     let me: Value = app
         .request_as(created["api_key"].as_str().unwrap(), reqwest::Method::GET, "/v3/account")

@@ -101,6 +101,11 @@ pub struct Options {
     pub max_body_bytes: usize,
     pub delivery: DeliveryConfig,
     pub smtp_url: Option<String>,
+    /// The HTTP edge's timeouts and connection cap (`max_body_bytes` is taken from above).
+    pub http: countersign_api::server::ServeLimits,
+    /// Failed authentications a minute from one address before 429; 0 (the tests' default) is off.
+    pub auth_failures_per_minute: u32,
+    pub api_account_create: bool,
 }
 
 impl Default for Options {
@@ -111,6 +116,9 @@ impl Default for Options {
             max_body_bytes: 10 * 1024 * 1024,
             delivery: DeliveryConfig { poll_interval: Duration::from_millis(500), ..DeliveryConfig::default() },
             smtp_url: None,
+            http: countersign_api::server::ServeLimits::default(),
+            auth_failures_per_minute: 0,
+            api_account_create: true,
         }
     }
 }
@@ -127,6 +135,9 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> Option<TestAp
     config.max_body_bytes = options.max_body_bytes;
     config.delivery = options.delivery;
     config.smtp_url = options.smtp_url;
+    config.http = options.http;
+    config.auth_failures_per_minute = options.auth_failures_per_minute;
+    config.api_account_create = options.api_account_create;
     config.default_account_email = "owner@example.com".to_owned();
     if backend == Backend::Postgres {
         config.storage.database_url = Some(fresh_postgres_schema().await?);
@@ -162,6 +173,17 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> Option<TestAp
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
+    }
+
+    /// `host:port`, for raw TCP clients.
+    pub fn addr(&self) -> String {
+        self.base.trim_start_matches("http://").to_owned()
+    }
+
+    /// The `Authorization` header value of the default account's key.
+    pub fn basic_auth(&self) -> String {
+        use base64::Engine;
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{}:", self.api_key)))
     }
 
     /// A request authenticated with this app's default account key.

@@ -8,6 +8,7 @@ mod api_app;
 mod auth;
 mod callbacks;
 mod cli;
+mod edge;
 mod mail;
 mod ops;
 mod signature_requests;

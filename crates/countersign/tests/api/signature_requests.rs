@@ -67,7 +67,7 @@ async fn create_embedded(app: &TestApp, client_id: &str, file: &str, signers: us
 }
 
 /// Waits for the first callback of `types` about request `id` and returns its JSON.
-async fn wait_callback(receiver: &Receiver, id: &str, types: &[&str]) -> Value {
+pub async fn wait_callback(receiver: &Receiver, id: &str, types: &[&str]) -> Value {
     wait_for(WAIT, &format!("a callback {types:?} for {id}"), || async {
         receiver.received("/cb").into_iter().map(|r| r.json).find(|j| {
             j["signature_request"]["signature_request_id"] == id && types.iter().any(|t| j["event"]["event_type"] == *t)

@@ -340,6 +340,21 @@ async fn bad_text_is_refused_alike_on_both_databases(backend: Backend) {
     let enable = app.post_json("/v3/callback_endpoints/enable", &json!({"url": "https://e.com/\u{0}"})).await;
     assert_eq!(expect_error(enable, 400, "bad_request").await["error_path"], "url");
     expect_error(app.get("/v3/events/%00").await, 404, "not_found").await;
+    for path in [
+        "/v3/signature_request/%00",
+        "/v3/signature_request/files/%00",
+        "/v3/signature_request/fields/%00",
+        "/v3/embedded/sign_url/%00",
+        "/v3/api_app/%00",
+    ] {
+        assert_eq!(app.get(path).await.status(), 404, "{path}");
+    }
+    for path in
+        ["/v3/signature_request/cancel/%00", "/v3/signature_request/remind/%00", "/v3/api_app/%00/callback_test"]
+    {
+        let response = app.post_json(path, &json!({"email_address": "ada@example.com"})).await;
+        assert_eq!(response.status(), 404, "{path}");
+    }
     expect_error(app.request(Method::POST, "/v3/events/%00/resend").send().await.unwrap(), 404, "not_found").await;
     let negative = app.get("/v3/signature_request/list?page=-1").await;
     let error = expect_error(negative, 400, "bad_request").await;

@@ -32,6 +32,8 @@ pub struct ApiConfig {
 pub struct AppState {
     pub store: Arc<Store>,
     pub blobs: BlobStore,
+    /// Makes and checks the tokens of signed links (sign pages, file URLs, confirmation links).
+    pub links: countersign_domain::links::LinkSigner,
     pub config: Arc<ApiConfig>,
     pub limiter: Arc<RateLimiter>,
     /// Failed authentications per client address (a budget per minute; 0 = off).

@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use countersign_domain::callback::WebhookSecret;
+use countersign_callback::WebhookSecret;
 use countersign_domain::ids::random_hex;
 use countersign_domain::time::now_ms;
 use countersign_store::Store;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use countersign_domain::callback::{WebhookSecret, multipart_body, multipart_boundary};
+use countersign_callback::{WebhookSecret, multipart_body, multipart_boundary};
 use countersign_store::deliveries::ClaimedDelivery;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER, USER_AGENT};
 

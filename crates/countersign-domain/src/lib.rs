@@ -6,10 +6,10 @@
 
 pub mod account;
 pub mod api_app;
-pub mod callback;
 pub mod callback_url;
 pub mod email;
 pub mod ids;
+pub mod links;
 pub mod locale;
 pub mod secrets;
 pub mod signature_request;

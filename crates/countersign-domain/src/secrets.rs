@@ -118,18 +118,10 @@ impl MasterKey {
         self.cipher.decrypt(&Nonce::from(nonce_array), ciphertext).map_err(|_| SecretError::CannotOpen)
     }
 
-    /// A MAC over `message` for a signed link: 20 bytes as 40 lowercase hex. Each link kind puts its
-    /// purpose first in `message`, so a token made for one purpose is useless for another.
-    pub fn link_token(&self, message: &str) -> String {
-        let mut mac =
-            <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&self.link_key).expect("HMAC takes any key length");
-        mac.update(message.as_bytes());
-        hex::encode(&mac.finalize().into_bytes()[..20])
-    }
-
-    /// Whether `token` is [`Self::link_token`] of `message` (constant time).
-    pub fn check_link_token(&self, message: &str, token: &str) -> bool {
-        self.link_token(message).as_bytes().ct_eq(token.as_bytes()).into()
+    /// The signer of links (embedded sign URLs, file URLs, confirmation links), keyed by a key derived
+    /// from this one.
+    pub fn link_signer(&self) -> crate::links::LinkSigner {
+        crate::links::LinkSigner::new(self.link_key)
     }
 
     pub fn open_string(&self, sealed: &[u8]) -> Result<String, SecretError> {

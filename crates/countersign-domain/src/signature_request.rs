@@ -313,8 +313,8 @@ impl ProcessingFailure {
         }
     }
 
-    pub fn event_type(&self) -> crate::callback::EventType {
-        use crate::callback::EventType;
+    pub fn event_type(&self) -> countersign_callback::EventType {
+        use countersign_callback::EventType;
         match self {
             Self::File(_) => EventType::FileError,
             Self::TextTag(_) | Self::ComponentPosition(_) => EventType::SignatureRequestInvalid,

@@ -1,7 +1,7 @@
 //! Deliveries after commit: claiming due ones with a lease, recording every attempt and its outcome,
 //! endpoint health (dead streaks, disabling, parking, replay), resends, and the account's event feed.
 
-use countersign_domain::callback::WebhookSecret;
+use countersign_callback::WebhookSecret;
 use countersign_domain::ids::AccountId;
 
 use crate::db::{Pool, with_pool, with_writer};

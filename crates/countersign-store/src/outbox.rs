@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use countersign_domain::callback::{
+use countersign_callback::{
     NewEvent, PayloadInput, Target, WebhookSecret, content_md5, content_sha256, new_event_id, payload_json,
 };
 use countersign_domain::ids::AccountId;
@@ -217,8 +217,7 @@ fn delivery_rows(targets: &OutboxTargets, event: &NewEvent, input: &mut PayloadI
     };
     // A callback_test for an app goes to that app's URL only; every other event goes to the account's
     // URL and, when made with an app, to the app's URL as well (two independent deliveries).
-    let app_only =
-        event.event_type == countersign_domain::callback::EventType::CallbackTest && event.client_id.is_some();
+    let app_only = event.event_type == countersign_callback::EventType::CallbackTest && event.client_id.is_some();
     if let (false, Some(endpoint)) = (app_only, &targets.account_endpoint) {
         push(endpoint, Target::Account, input);
     }

@@ -6,7 +6,7 @@
 //! signer rows, jobs and events the change produced — so no event is sent for a change that did not
 //! commit, and no half-processed request is ever visible.
 
-use countersign_domain::callback::{EventObject, EventType, NewEvent};
+use countersign_callback::{EventObject, EventType, NewEvent};
 use countersign_domain::ids::AccountId;
 use countersign_domain::signature_request::{
     FieldSpec, ProcessingOptions, RequestStatus, SearchQuery, SignatureRequestBody,
@@ -146,7 +146,7 @@ macro_rules! insert_job {
             "INSERT INTO jobs (id, kind, signature_request_id, state, run_at_ms, created_at_ms) \
              VALUES ($1, $2, $3, 'pending', $4, $5)",
         )
-        .bind(countersign_domain::callback::new_event_id())
+        .bind(countersign_callback::new_event_id())
         .bind($kind)
         .bind($request_id)
         .bind($run_at_ms)
@@ -759,15 +759,6 @@ impl Store {
             Err(ChangeError::NotFound) | Err(ChangeError::Refused(())) => Ok(false),
             Err(ChangeError::Store(e)) => Err(e),
         }
-    }
-
-    /// A token for a signed link (see `MasterKey::link_token`).
-    pub fn link_token(&self, message: &str) -> String {
-        self.master_key.link_token(message)
-    }
-
-    pub fn check_link_token(&self, message: &str, token: &str) -> bool {
-        self.master_key.check_link_token(message, token)
     }
 }
 

@@ -18,8 +18,8 @@ pub mod fields;
 use std::sync::Arc;
 use std::time::Duration;
 
+use countersign_callback::EventType;
 use countersign_delivery::guard::{GuardedResolver, check_host_literal};
-use countersign_domain::callback::EventType;
 use countersign_domain::signature_request::{DocumentLimits, ProcessingFailure, RequestStatus};
 use countersign_domain::time::{now_ms, unix_now};
 use countersign_store::Store;

@@ -16,6 +16,7 @@ use countersign_delivery::{DeliveryConfig, DeliveryEngine};
 use countersign_domain::account::DEFAULT_LOCALE;
 use countersign_domain::callback_url::CallbackPolicy;
 use countersign_domain::email::EmailAddress;
+use countersign_domain::links::LinkSigner;
 use countersign_domain::secrets::{ApiKey, MasterKey};
 use countersign_store::blobs::BlobStore;
 use countersign_store::{NewAccount, Store, StoreError};
@@ -58,9 +59,15 @@ fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
 
 /// Opens the configured store (SQLite under the data dir, or PostgreSQL), migrating it.
 pub async fn open_store(storage: &StorageConfig) -> anyhow::Result<Store> {
+    open_store_and_links(storage).await.map(|(store, _)| store)
+}
+
+/// [`open_store`], and the signer of links keyed from the same master key.
+pub async fn open_store_and_links(storage: &StorageConfig) -> anyhow::Result<(Store, LinkSigner)> {
     std::fs::create_dir_all(&storage.data_dir)
         .with_context(|| format!("creating data dir {}", storage.data_dir.display()))?;
     let key = master_key(storage)?;
+    let links = key.link_signer();
     let store = match &storage.database_url {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
             Store::open_postgres(url, key).await.context("connecting to PostgreSQL")?
@@ -77,7 +84,7 @@ pub async fn open_store(storage: &StorageConfig) -> anyhow::Result<Store> {
         }
     };
     store.verify_master_key().await?;
-    Ok(store)
+    Ok((store, links))
 }
 
 /// What a person needs to start using a fresh instance; printed once, on first start.
@@ -143,7 +150,8 @@ fn raise_open_file_limit() -> Option<usize> {
 
 impl Application {
     pub async fn build(config: ServerConfig) -> anyhow::Result<Self> {
-        let store = Arc::new(open_store(&config.storage).await?);
+        let (store, links) = open_store_and_links(&config.storage).await?;
+        let store = Arc::new(store);
         let first_start = create_default_account(&store, &config.default_account_email).await?;
         let listener = TcpListener::bind(&config.addr).await.with_context(|| format!("binding {}", config.addr))?;
         let local = listener.local_addr()?;
@@ -161,6 +169,7 @@ impl Application {
         let state = AppState {
             store,
             blobs: BlobStore::new(config.storage.data_dir.join("blobs")),
+            links,
             limiter: Arc::new(RateLimiter::new(config.rate_limit_per_minute)),
             auth_failures: Arc::new(RateLimiter::new(config.auth_failures_per_minute)),
             config: Arc::new(api_config),

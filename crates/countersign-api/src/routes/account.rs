@@ -10,6 +10,7 @@ use countersign_domain::account::{Account, AccountUpdate, DEFAULT_LOCALE};
 use countersign_domain::callback_url::check_callback_url;
 use countersign_domain::email::EmailAddress;
 use countersign_domain::ids::AccountId;
+use countersign_domain::links::Link;
 use countersign_domain::locale::parse_locale;
 use countersign_domain::time::unix_now;
 use countersign_store::NewAccount;
@@ -158,10 +159,6 @@ struct CreateParams {
 /// How long the link in an account-confirmation e-mail works.
 pub const CONFIRM_LINK_LIFETIME_SECS: i64 = 7 * 24 * 3600;
 
-fn confirm_link_message(account_id: &str, expires: i64) -> String {
-    format!("confirm-account:{account_id}:{expires}")
-}
-
 /// `POST /v3/account/create`: a new account with that address, as Dropbox Sign's platforms use it.
 ///
 /// The account is **unconfirmed** (a `unconfirmed` warning says so): it has no API key, and its owner
@@ -188,11 +185,11 @@ pub async fn create(
         _ => DEFAULT_LOCALE.to_owned(),
     };
     let base = state.config.public_url.clone();
-    let store = state.store.clone();
+    let links = state.links.clone();
     let inviter = caller.email.as_str().to_owned();
     let message = move |account_id: &str| {
         let expires = unix_now() + CONFIRM_LINK_LIFETIME_SECS;
-        let token = store.link_token(&confirm_link_message(account_id, expires));
+        let token = links.token(&Link::ConfirmAccount { account_id, expires });
         let link = format!("{base}/account/confirm?account_id={account_id}&expires_at={expires}&token={token}");
         (
             "Confirm your Countersign account".to_owned(),
@@ -245,7 +242,9 @@ fn confirm_link(state: &AppState, params: &Params) -> Option<(AccountId, i64, St
     };
     let expires = i64::from(expires);
     let id = AccountId::parse(&id)?;
-    (expires >= unix_now() && state.store.check_link_token(&confirm_link_message(id.as_str(), expires), &token))
+    state
+        .links
+        .check(&Link::ConfirmAccount { account_id: id.as_str(), expires }, &token, unix_now())
         .then_some((id, expires, token))
 }
 

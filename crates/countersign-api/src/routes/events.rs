@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use axum::Extension;
 use axum::extract::{Path, RawQuery, State};
+use countersign_callback::{NewEvent, is_event_id};
 use countersign_domain::account::Account;
-use countersign_domain::callback::{NewEvent, is_event_id};
 use countersign_domain::ids::ClientId;
 use countersign_store::deliveries::{AttemptInfo, DeliverySummary, EventSummary};
 use serde::Deserialize;

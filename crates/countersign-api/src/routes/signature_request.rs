@@ -14,8 +14,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
+use countersign_callback::EventType;
 use countersign_domain::account::Account;
-use countersign_domain::callback::EventType;
 use countersign_domain::email::EmailAddress;
 use countersign_domain::ids::ClientId;
 use countersign_domain::signature_request::{
@@ -30,6 +30,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::error::{ApiError, ApiResult};
+use countersign_domain::links::Link;
 use countersign_domain::{MAX_NAME_CHARS, parse_name};
 
 use crate::html;
@@ -887,10 +888,6 @@ pub async fn files_as_data_uri(
     Ok(Reply::ok(json!({"data_uri": format!("data:application/pdf;base64,{encoded}")})))
 }
 
-fn file_link_message(id: &str, expires: i64) -> String {
-    format!("file|{id}|{expires}")
-}
-
 /// `GET /v3/signature_request/files_as_file_url/{id}?force_download=1`: an expiring link on this server
 /// that needs no credentials.
 pub async fn files_as_file_url(
@@ -905,7 +902,7 @@ pub async fn files_as_file_url(
         return Err(ApiError::conflict("Files are still being processed. Please try again later."));
     }
     let expires = unix_now() + FILE_URL_LIFETIME_SECS;
-    let token = state.store.link_token(&file_link_message(&id, expires));
+    let token = state.links.token(&Link::Files { signature_request_id: &id, expires });
     let download = u8::from(p.force_download.unwrap_or(true));
     let url =
         format!("{}/files/{id}?expires={expires}&token={token}&force_download={download}", state.config.public_url);
@@ -931,7 +928,7 @@ pub async fn file_link(
     let p: FileLinkParams = Params::from_query(query.as_deref())?.parse()?;
     let expires = i64::from(p.expires.unwrap_or(0));
     let token = p.token.unwrap_or_default();
-    if expires < unix_now() || !state.store.check_link_token(&file_link_message(&id, expires), &token) {
+    if !state.links.check(&Link::Files { signature_request_id: &id, expires }, &token, unix_now()) {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "This link is either invalid or expired."));
     }
     let request = state.store.signature_request_state(&id).await?.ok_or_else(ApiError::not_found)?;
@@ -981,10 +978,6 @@ pub async fn fields(
     Ok(Reply::ok(json!({"signature_request_id": id, "fields": fields})))
 }
 
-fn sign_link_message(signature_id: &str, expires: i64) -> String {
-    format!("sign|{signature_id}|{expires}")
-}
-
 /// `GET /v3/embedded/sign_url/{signature_id}`: a single-purpose, expiring link for one signer of an
 /// embedded request, whose path contains `embeddedSign` as `hellosign-embedded` expects.
 pub async fn sign_url(
@@ -1023,7 +1016,7 @@ pub async fn sign_url(
         return Err(ApiError::conflict("This signer has already signed or declined."));
     }
     let expires = unix_now() + SIGN_URL_LIFETIME_SECS;
-    let token = state.store.link_token(&sign_link_message(&signature_id, expires));
+    let token = state.links.token(&Link::Sign { signature_id: &signature_id, expires });
     let url = format!(
         "{}/editor/embeddedSign?signature_id={signature_id}&token={token}&expires_at={expires}",
         state.config.public_url
@@ -1053,7 +1046,7 @@ pub async fn sign_page(State(state): State<AppState>, RawQuery(query): RawQuery)
         return invalid();
     };
     let expires = i64::from(expires);
-    if expires < unix_now() || !state.store.check_link_token(&sign_link_message(&signature_id, expires), &token) {
+    if !state.links.check(&Link::Sign { signature_id: &signature_id, expires }, &token, unix_now()) {
         return invalid();
     }
     let Ok(Some(owner)) = state.store.signature_owner(&signature_id).await else { return invalid() };
@@ -1068,7 +1061,7 @@ pub async fn sign_page(State(state): State<AppState>, RawQuery(query): RawQuery)
         );
     }
     let file_expires = unix_now() + FILE_URL_LIFETIME_SECS;
-    let file_token = state.store.link_token(&file_link_message(&request.id, file_expires));
+    let file_token = state.links.token(&Link::Files { signature_request_id: &request.id, expires: file_expires });
     let file_url = format!("/files/{}?expires={file_expires}&token={file_token}&force_download=0", request.id);
     let signers: String = request
         .body

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
+use countersign_callback::{EventType, NewEvent, WebhookSecret, content_md5, content_sha256, event_hash};
 use countersign_delivery::DeliveryConfig;
-use countersign_domain::callback::{EventType, NewEvent, WebhookSecret, content_md5, content_sha256, event_hash};
 use countersign_domain::ids::AccountId;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -98,7 +98,7 @@ async fn callbacks_are_dropbox_sign_exact(backend: Backend) {
         client_id: Some(client_id.clone()),
         related_signature_id: None,
         event_message: None,
-        object: Some(countersign_domain::callback::EventObject::SignatureRequest(
+        object: Some(countersign_callback::EventObject::SignatureRequest(
             json!({"signature_request_id": "fa5c8a0b0f492d768749333ad6fcc214c111e967"}),
         )),
     };

@@ -10,5 +10,6 @@ mod callbacks;
 mod cli;
 mod edge;
 mod mail;
+mod migrations;
 mod ops;
 mod signature_requests;

@@ -8,7 +8,13 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::Sha256;
 
-use crate::ids::fill_random;
+/// Fill `buf` from the operating system's random source (every secret depends on it, so a failure
+/// aborts loudly).
+fn fill_random(buf: &mut [u8]) {
+    if let Err(err) = getrandom::fill(buf) {
+        panic!("the operating system's random source failed: {err}");
+    }
+}
 
 /// The 23 event types of the official enum, and no others: the official Python SDK rejects any other
 /// value when it parses a callback.
@@ -310,9 +316,26 @@ impl WebhookSecret {
 
     /// `webhook-signature`: `v1,` + base64 HMAC-SHA256 over `id.timestamp.body`.
     pub fn sign(&self, message_id: &str, timestamp: i64, body: &[u8]) -> String {
+        format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(self.mac(message_id, timestamp, body)))
+    }
+
+    fn mac(&self, message_id: &str, timestamp: i64, body: &[u8]) -> Vec<u8> {
         let mut message = format!("{message_id}.{timestamp}.").into_bytes();
         message.extend_from_slice(body);
-        format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(hmac_sha256(&self.key(), &message)))
+        hmac_sha256(&self.key(), &message)
+    }
+
+    /// Whether a `webhook-signature` header (space-separated `v1,…` entries, as during a secret's
+    /// rotation) holds a valid signature of `id.timestamp.body` under this secret, compared in constant
+    /// time. Checking that the timestamp is recent is the receiver's policy, not this function's.
+    pub fn verify(&self, message_id: &str, timestamp: i64, body: &[u8], header: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        let expected = self.mac(message_id, timestamp, body);
+        header.split_whitespace().filter_map(|entry| entry.strip_prefix("v1,")).any(|sig| {
+            base64::engine::general_purpose::STANDARD
+                .decode(sig)
+                .is_ok_and(|given| given.len() == expected.len() && bool::from(given.ct_eq(&expected)))
+        })
     }
 }
 
@@ -421,6 +444,20 @@ mod tests {
         let signature = secret.sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, br#"{"test": 2432232314}"#);
         assert_eq!(signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
         assert!(WebhookSecret::generate().expose().starts_with("whsec_"));
+    }
+
+    #[test]
+    fn standard_webhooks_signatures_verify_and_forgeries_do_not() {
+        let secret = WebhookSecret::from_text("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned());
+        let (id, ts, body) = ("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, br#"{"test": 2432232314}"#.as_slice());
+        let good = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+        assert!(secret.verify(id, ts, body, good));
+        // During a rotation the header carries several signatures; one valid is enough.
+        assert!(secret.verify(id, ts, body, &format!("v1,AAAA {good}")));
+        assert!(!secret.verify(id, ts + 1, body, good), "another timestamp");
+        assert!(!secret.verify(id, ts, b"{}", good), "another body");
+        assert!(!secret.verify(id, ts, body, "v2,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="), "unknown scheme");
+        assert!(!WebhookSecret::generate().verify(id, ts, body, good), "another secret");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use countersign_domain::InvalidInput;
+use countersign_domain::lifecycle::Refusal;
 use countersign_store::StoreError;
 use serde_json::json;
 
@@ -75,6 +76,28 @@ impl ApiError {
 impl From<InvalidInput> for ApiError {
     fn from(e: InvalidInput) -> Self {
         Self::bad_param(e.path, e.message)
+    }
+}
+
+/// Every refusal of the signature-request state machine, with Dropbox Sign's error name and status.
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        let bad = |name, message| Self::new(StatusCode::BAD_REQUEST, name, message);
+        match refusal {
+            Refusal::NotFound => Self::not_found(),
+            Refusal::Canceled => Self::deleted("This signature request has been canceled."),
+            Refusal::CancelFailed(message) => bad("signature_request_cancel_failed", message),
+            Refusal::InvalidReminder(message) => bad("invalid_reminder", message),
+            Refusal::UpdateFailed(message) => bad("signature_request_update_failed", message),
+            Refusal::RemoveFailed(message) => bad("signature_request_remove_failed", message),
+            Refusal::UnknownSignature => {
+                Self::bad_param("signature_id", "No signer of this request has this signature_id.")
+            }
+            // Jobs' refusals never reach a caller; should one, it is the server's fault.
+            Refusal::Moot | Refusal::NotYet(_) => {
+                Self::unknown(format!("a job's refusal reached the API: {refusal:?}"))
+            }
+        }
     }
 }
 

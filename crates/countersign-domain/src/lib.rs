@@ -9,6 +9,7 @@ pub mod api_app;
 pub mod callback_url;
 pub mod email;
 pub mod ids;
+pub mod lifecycle;
 pub mod links;
 pub mod locale;
 pub mod secrets;

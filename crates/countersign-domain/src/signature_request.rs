@@ -152,15 +152,6 @@ pub struct SignatureRequestBody {
 }
 
 impl SignatureRequestBody {
-    /// Marks every signature not yet final with `status_code` (processing errors, expiry).
-    pub fn set_open_signatures(&mut self, status_code: &str) {
-        for s in &mut self.signatures {
-            if matches!(s.status_code.as_str(), "awaiting_signature" | "on_hold") {
-                s.status_code = status_code.to_owned();
-            }
-        }
-    }
-
     /// Marks the request as failed in processing: `has_error`, and every signature `status_code`.
     pub fn fail(&mut self, status_code: &str, error: &str) {
         self.has_error = true;
@@ -489,10 +480,10 @@ impl SearchQuery {
 }
 
 #[cfg(test)]
-mod search_tests {
+pub(crate) mod search_tests {
     use super::*;
 
-    fn body() -> SignatureRequestBody {
+    pub(crate) fn body() -> SignatureRequestBody {
         serde_json::from_str(
             r#"{
             "test_mode": true, "signature_request_id": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "requester_email_address": "me@example.com",

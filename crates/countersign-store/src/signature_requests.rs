@@ -6,8 +6,9 @@
 //! signer rows, jobs and events the change produced — so no event is sent for a change that did not
 //! commit, and no half-processed request is ever visible.
 
-use countersign_callback::{EventObject, EventType, NewEvent};
+use countersign_callback::{EventObject, NewEvent};
 use countersign_domain::ids::AccountId;
+use countersign_domain::lifecycle::JobKind;
 use countersign_domain::signature_request::{
     FieldSpec, ProcessingOptions, RequestStatus, SearchQuery, SignatureRequestBody,
 };
@@ -20,8 +21,8 @@ use crate::outbox::{Lease, OutboxTargets, insert_events_postgres, insert_events_
 use crate::{Store, StoreError, StoreResult};
 
 /// Job kinds.
-pub const JOB_PROCESS: &str = "process_documents";
-pub const JOB_EXPIRE: &str = "expire";
+pub const JOB_PROCESS: &str = JobKind::ProcessDocuments.as_str();
+pub const JOB_EXPIRE: &str = JobKind::Expire.as_str();
 
 /// One document of a new request: uploaded bytes, or a URL the worker fetches.
 #[derive(Debug, Clone)]
@@ -42,41 +43,8 @@ pub struct NewSignatureRequest {
     pub documents: Vec<NewDocument>,
 }
 
-/// A request as loaded for a state change.
-#[derive(Debug, Clone)]
-pub struct RequestState {
-    pub id: String,
-    pub account_id: AccountId,
-    pub client_id: Option<String>,
-    pub is_embedded: bool,
-    pub status: RequestStatus,
-    pub removed: bool,
-    pub body: SignatureRequestBody,
-    pub options: ProcessingOptions,
-}
-
-/// What a state change writes besides the object itself.
-#[derive(Debug, Default)]
-pub struct Change {
-    /// Events to emit, each with the new object: (type, related signature id, message).
-    pub events: Vec<(EventType, Option<String>, Option<String>)>,
-    /// Replaces every field of the request.
-    pub fields: Option<Vec<FieldSpec>>,
-    /// Page sizes found per document: (document index, [[w, h], …]).
-    pub pages: Vec<(i64, Vec<[f64; 2]>)>,
-    /// A document's new bytes (already stored with [`Store::put_blob`]): (document index, SHA-256).
-    pub replace_document: Option<(i64, String)>,
-    /// A signer's new signature id: (old, new, email, name).
-    pub replace_signer: Option<(String, String, String, String)>,
-    /// Renamed signer: (signature id, email, name).
-    pub rename_signer: Option<(String, String, String)>,
-    /// Marks this job done.
-    pub finish_job: Option<String>,
-    /// (kind, run at ms): schedules a job, replacing a pending one of the same kind.
-    pub schedule_job: Option<(&'static str, i64)>,
-    pub options: Option<ProcessingOptions>,
-    pub remove: bool,
-}
+/// The request as a change sees it, and what a change writes: the domain's state machine types.
+pub use countersign_domain::lifecycle::{SignatureRequest, Transition};
 
 /// A claimed job.
 #[derive(Debug, Clone)]
@@ -122,9 +90,9 @@ fn blob_digest(bytes: &[u8]) -> String {
 
 type StateRow = (String, Option<String>, bool, String, bool, String, String);
 
-fn state_from_row(id: &str, row: StateRow) -> StoreResult<RequestState> {
+fn state_from_row(id: &str, row: StateRow) -> StoreResult<SignatureRequest> {
     let (account_id, client_id, is_embedded, status, removed, body, options) = row;
-    Ok(RequestState {
+    Ok(SignatureRequest {
         id: id.to_owned(),
         account_id: AccountId::parse(&account_id).ok_or_else(|| corrupt("account id", &account_id))?,
         client_id,
@@ -238,8 +206,8 @@ macro_rules! define_apply_change {
     ($name:ident, $conn:ty, $insert_events:ident) => {
         async fn $name(
             conn: &mut $conn,
-            state: &RequestState,
-            change: &Change,
+            state: &SignatureRequest,
+            change: &Transition,
             targets: Option<&OutboxTargets>,
             lease: Option<&Lease>,
         ) -> StoreResult<Vec<ClaimedDelivery>> {
@@ -351,7 +319,7 @@ macro_rules! define_apply_change {
                 .execute(&mut *conn)
                 .await?;
             }
-            if let Some((kind, run_at)) = change.schedule_job {
+            if let Some((kind, run_at)) = change.schedule_job.map(|(kind, at)| (kind.as_str(), at)) {
                 sqlx::query(
                     "DELETE FROM jobs WHERE signature_request_id = $1 AND kind = $2 AND state = 'pending' \
                      AND locked_by IS NULL",
@@ -458,7 +426,7 @@ impl Store {
     }
 
     /// One of the account's requests, for a decision the caller makes before changing it.
-    pub async fn signature_request_state(&self, id: &str) -> StoreResult<Option<RequestState>> {
+    pub async fn signature_request_state(&self, id: &str) -> StoreResult<Option<SignatureRequest>> {
         let row: Option<StateRow> =
             with_pool!(self, pool => sqlx::query_as(STATE_SELECT).bind(id).fetch_optional(pool).await)?;
         row.map(|row| state_from_row(id, row)).transpose()
@@ -525,8 +493,8 @@ impl Store {
     pub async fn change_signature_request<E>(
         &self,
         id: &str,
-        decide: impl FnOnce(&mut RequestState) -> Result<Change, E>,
-    ) -> Result<(RequestState, Change), ChangeError<E>> {
+        decide: impl FnOnce(&mut SignatureRequest) -> Result<Transition, E>,
+    ) -> Result<(SignatureRequest, Transition), ChangeError<E>> {
         // The outbox targets are read first (they may create endpoint rows); the request's account and
         // app are known from a plain read.
         let Some(peek) = self.signature_request_state(id).await? else {
@@ -751,7 +719,7 @@ impl Store {
         let result = self
             .change_signature_request::<()>(id, |r| {
                 r.body.expires_at = Some(expires_at);
-                Ok(Change { schedule_job: Some((JOB_EXPIRE, expires_at * 1000)), ..Change::default() })
+                Ok(r.reschedule_expiry(expires_at))
             })
             .await;
         match result {

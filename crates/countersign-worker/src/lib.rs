@@ -18,12 +18,12 @@ pub mod fields;
 use std::sync::Arc;
 use std::time::Duration;
 
-use countersign_callback::EventType;
 use countersign_delivery::guard::{GuardedResolver, check_host_literal};
+use countersign_domain::lifecycle::Refusal;
 use countersign_domain::signature_request::{DocumentLimits, ProcessingFailure, RequestStatus};
 use countersign_domain::time::{now_ms, unix_now};
 use countersign_store::Store;
-use countersign_store::signature_requests::{Change, ChangeError, ClaimedJob, JOB_EXPIRE, JOB_PROCESS};
+use countersign_store::signature_requests::{ChangeError, ClaimedJob, JOB_EXPIRE, JOB_PROCESS};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
@@ -366,21 +366,7 @@ async fn process(inner: &Inner, job: &ClaimedJob) -> Result<(), Transient> {
     let job_id = job.id.clone();
     let outcome = store
         .change_signature_request(id, move |r| {
-            if r.status != RequestStatus::Processing {
-                return Err(());
-            }
-            r.status = RequestStatus::Sent;
-            let mut options = r.options.clone();
-            options.appended_signature_page = placed.appended_signature_page;
-            Ok(Change {
-                events: vec![(EventType::SignatureRequestSent, None, None)],
-                fields: Some(placed.fields),
-                pages,
-                replace_document,
-                finish_job: Some(job_id),
-                options: Some(options),
-                ..Change::default()
-            })
+            r.processed(placed.fields, pages, replace_document, placed.appended_signature_page, &job_id)
         })
         .await;
     match outcome {
@@ -390,7 +376,7 @@ async fn process(inner: &Inner, job: &ClaimedJob) -> Result<(), Transient> {
             tracing::info!(signature_request_id = %id, fields = field_count, pages = total_pages, "documents processed; signature_request_sent");
             Ok(())
         }
-        Err(ChangeError::Refused(())) | Err(ChangeError::NotFound) => {
+        Err(ChangeError::Refused(_)) | Err(ChangeError::NotFound) => {
             store.finish_job(&job.id).await.map_err(Transient::from)
         }
         Err(ChangeError::Store(e)) => Err(Transient(e.to_string())),
@@ -423,22 +409,7 @@ fn file_problem(e: &countersign_pdf::PdfError) -> &'static str {
 async fn commit_failure(inner: &Inner, job: &ClaimedJob, failure: &ProcessingFailure) -> Result<(), Transient> {
     let id = &job.signature_request_id;
     let job_id = job.id.clone();
-    let outcome = inner
-        .store
-        .change_signature_request(id, |r| {
-            if r.status != RequestStatus::Processing {
-                return Err(());
-            }
-            r.status = RequestStatus::Error;
-            r.body.fail(failure.status_code(), failure.message());
-            Ok(Change {
-                events: vec![(failure.event_type(), None, Some(failure.message().to_owned()))],
-                fields: Some(Vec::new()),
-                finish_job: Some(job_id),
-                ..Change::default()
-            })
-        })
-        .await;
+    let outcome = inner.store.change_signature_request(id, |r| r.failed(failure, &job_id)).await;
     match outcome {
         Ok(_) => {
             metrics::counter!("countersign_documents_processed_total", "outcome" => failure.event_type().as_str())
@@ -446,7 +417,7 @@ async fn commit_failure(inner: &Inner, job: &ClaimedJob, failure: &ProcessingFai
             tracing::info!(signature_request_id = %id, event_type = %failure.event_type(), message = failure.message(), "documents could not be processed");
             Ok(())
         }
-        Err(ChangeError::Refused(())) | Err(ChangeError::NotFound) => {
+        Err(ChangeError::Refused(_)) | Err(ChangeError::NotFound) => {
             inner.store.finish_job(&job.id).await.map_err(Transient::from)
         }
         Err(ChangeError::Store(e)) => Err(Transient(e.to_string())),
@@ -458,38 +429,16 @@ async fn expire(inner: &Inner, job: &ClaimedJob) -> Result<(), Transient> {
     let id = &job.signature_request_id;
     let job_id = job.id.clone();
     let now = unix_now();
-    let outcome = inner
-        .store
-        .change_signature_request(id, |r| {
-            match r.body.expires_at {
-                Some(at) if at <= now => {}
-                // Moved later by an update (which scheduled a new job) or removed.
-                _ => return Err(None),
-            }
-            match r.status {
-                RequestStatus::Sent => {}
-                // Still processing: look again in a minute.
-                RequestStatus::Processing => return Err(Some(now_ms() + 60_000)),
-                _ => return Err(None),
-            }
-            r.status = RequestStatus::Expired;
-            r.body.set_open_signatures("expired");
-            Ok(Change {
-                events: vec![(EventType::SignatureRequestExpired, None, None)],
-                finish_job: Some(job_id),
-                ..Change::default()
-            })
-        })
-        .await;
+    let outcome = inner.store.change_signature_request(id, |r| r.expire(now, &job_id)).await;
     match outcome {
         Ok(_) => {
             tracing::info!(signature_request_id = %id, "signature request expired");
             Ok(())
         }
-        Err(ChangeError::Refused(Some(retry_at))) => {
+        Err(ChangeError::Refused(Refusal::NotYet(retry_at))) => {
             inner.store.retry_job(&job.id, "still processing", retry_at).await.map_err(Transient::from)
         }
-        Err(ChangeError::Refused(None)) | Err(ChangeError::NotFound) => {
+        Err(ChangeError::Refused(_)) | Err(ChangeError::NotFound) => {
             inner.store.finish_job(&job.id).await.map_err(Transient::from)
         }
         Err(ChangeError::Store(e)) => Err(Transient(e.to_string())),

@@ -14,7 +14,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use countersign_callback::EventType;
 use countersign_domain::account::Account;
 use countersign_domain::email::EmailAddress;
 use countersign_domain::ids::ClientId;
@@ -23,13 +22,12 @@ use countersign_domain::signature_request::{
     is_signature_id, is_signature_request_id, new_signature_id, new_signature_request_id, parse_expires_at,
 };
 use countersign_domain::time::unix_now;
-use countersign_store::signature_requests::{
-    Change, ChangeError, JOB_EXPIRE, NewDocument, NewSignatureRequest, RequestState,
-};
+use countersign_store::signature_requests::{ChangeError, NewDocument, NewSignatureRequest, SignatureRequest};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::error::{ApiError, ApiResult};
+use countersign_domain::lifecycle::{Refusal, SignatureStatus};
 use countersign_domain::links::Link;
 use countersign_domain::{MAX_NAME_CHARS, parse_name};
 
@@ -397,7 +395,7 @@ async fn create(state: AppState, account: Account, params: Params, embedded: boo
             signer_name: s.name.clone(),
             signer_role: None,
             order: s.order,
-            status_code: "awaiting_signature".into(),
+            status_code: SignatureStatus::AwaitingSignature.as_str().into(),
             decline_reason: None,
             signed_at: None,
             last_viewed_at: None,
@@ -569,7 +567,7 @@ pub async fn list(
 }
 
 /// Loads the caller's request for a change, or answers 404/410.
-async fn owned(state: &AppState, account: &Account, id: &str) -> ApiResult<RequestState> {
+async fn owned(state: &AppState, account: &Account, id: &str) -> ApiResult<SignatureRequest> {
     check_request_id(id)?;
     let request = state.store.signature_request_state(id).await?.ok_or_else(ApiError::not_found)?;
     if request.account_id != account.id {
@@ -579,10 +577,10 @@ async fn owned(state: &AppState, account: &Account, id: &str) -> ApiResult<Reque
     Ok(request)
 }
 
-fn change_error(e: ChangeError<ApiError>) -> ApiError {
+fn change_error(e: ChangeError<Refusal>) -> ApiError {
     match e {
         ChangeError::NotFound => ApiError::not_found(),
-        ChangeError::Refused(e) => e,
+        ChangeError::Refused(refusal) => refusal.into(),
         ChangeError::Store(e) => e.into(),
     }
 }
@@ -600,28 +598,7 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     owned(&state, &account, &id).await?;
-    state
-        .store
-        .change_signature_request(&id, |r| {
-            if r.account_id != account.id {
-                return Err(ApiError::not_found());
-            }
-            match r.status {
-                RequestStatus::Processing | RequestStatus::Sent => {}
-                RequestStatus::Canceled => return Err(ApiError::deleted("This signature request has been canceled.")),
-                other => {
-                    return Err(ApiError::new(
-                        StatusCode::BAD_REQUEST,
-                        "signature_request_cancel_failed",
-                        format!("A signature request that {} cannot be canceled.", other.describe()),
-                    ));
-                }
-            }
-            r.status = RequestStatus::Canceled;
-            Ok(Change { events: vec![(EventType::SignatureRequestCanceled, None, None)], ..Change::default() })
-        })
-        .await
-        .map_err(change_error)?;
+    state.store.change_signature_request(&id, |r| r.cancel(&account.id)).await.map_err(change_error)?;
     Ok(empty_ok())
 }
 
@@ -653,35 +630,9 @@ pub async fn remind(
     let name = p.name.clone();
     owned(&state, &account, &id).await?;
     let now = unix_now();
-    let invalid = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_reminder", m);
     let (request, _) = state
         .store
-        .change_signature_request(&id, |r| {
-            if r.is_embedded {
-                return Err(invalid("Reminders cannot be sent for embedded signature requests.".into()));
-            }
-            if r.status != RequestStatus::Sent {
-                return Err(invalid(format!("A signature request that {} cannot be reminded.", r.status.describe())));
-            }
-            let signature = r
-                .body
-                .signatures
-                .iter_mut()
-                .find(|s| {
-                    s.signer_email_address.eq_ignore_ascii_case(&email)
-                        && name.as_deref().is_none_or(|n| n == s.signer_name)
-                        && s.status_code == "awaiting_signature"
-                })
-                .ok_or_else(|| invalid(format!("No signer of this request awaits a signature at {email}.")))?;
-            if let Some(last) = signature.last_reminded_at
-                && now - last < 3600
-            {
-                return Err(invalid("A reminder was sent less than an hour ago; try again later.".into()));
-            }
-            signature.last_reminded_at = Some(now);
-            let related = Some(signature.signature_id.clone());
-            Ok(Change { events: vec![(EventType::SignatureRequestRemind, related, None)], ..Change::default() })
-        })
+        .change_signature_request(&id, |r| r.remind(&email, name.as_deref(), now))
         .await
         .map_err(change_error)?;
     Ok(Reply::ok(json!({"signature_request": request.body})).with_warnings(ignored_warnings(p.other.keys())))
@@ -726,49 +677,9 @@ pub async fn update(
     let now = unix_now();
     let expires_at = parse_expires_at(p.expires_at, now)?;
     owned(&state, &account, &id).await?;
-    let failed = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "signature_request_update_failed", m);
     let (request, _) = state
         .store
-        .change_signature_request(&id, |r| {
-            if !matches!(r.status, RequestStatus::Processing | RequestStatus::Sent) {
-                return Err(failed(format!("A signature request that {} cannot be updated.", r.status.describe())));
-            }
-            let mut change = Change::default();
-            let signature = r.body.signature_mut(signature_id).ok_or_else(|| {
-                ApiError::bad_param("signature_id", "No signer of this request has this signature_id.")
-            })?;
-            if signature.status_code != "awaiting_signature" {
-                return Err(failed("This signer has already acted on the request.".into()));
-            }
-            if let Some(name) = &name {
-                signature.signer_name = name.clone();
-            }
-            match &email {
-                Some(email) if !email.eq_ignore_ascii_case(&signature.signer_email_address) => {
-                    let new_id = new_signature_id();
-                    change.replace_signer = Some((
-                        signature.signature_id.clone(),
-                        new_id.clone(),
-                        email.clone(),
-                        signature.signer_name.clone(),
-                    ));
-                    signature.signature_id = new_id;
-                    signature.signer_email_address = email.clone();
-                }
-                _ => {
-                    change.rename_signer = Some((
-                        signature.signature_id.clone(),
-                        signature.signer_email_address.clone(),
-                        signature.signer_name.clone(),
-                    ));
-                }
-            }
-            if let Some(at) = expires_at {
-                r.body.expires_at = Some(at);
-                change.schedule_job = Some((JOB_EXPIRE, at * 1000));
-            }
-            Ok(change)
-        })
+        .change_signature_request(&id, |r| r.update_signer(signature_id, email.as_deref(), name.as_deref(), expires_at))
         .await
         .map_err(change_error)?;
     Ok(Reply::ok(json!({"signature_request": request.body})).with_warnings(ignored_warnings(p.other.keys())))
@@ -782,20 +693,7 @@ pub async fn remove(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     owned(&state, &account, &id).await?;
-    state
-        .store
-        .change_signature_request(&id, |r| {
-            if !matches!(r.status, RequestStatus::Complete | RequestStatus::Declined) {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "signature_request_remove_failed",
-                    "Only a completed or declined signature request can be removed.",
-                ));
-            }
-            Ok(Change { remove: true, ..Change::default() })
-        })
-        .await
-        .map_err(change_error)?;
+    state.store.change_signature_request(&id, |r| r.remove()).await.map_err(change_error)?;
     Ok(empty_ok())
 }
 
@@ -808,7 +706,7 @@ struct FilesParams {
 }
 
 /// The request's documents, or 409 while they are being prepared.
-async fn documents(state: &AppState, request: &RequestState) -> ApiResult<Vec<(String, Vec<u8>)>> {
+async fn documents(state: &AppState, request: &SignatureRequest) -> ApiResult<Vec<(String, Vec<u8>)>> {
     if request.status == RequestStatus::Processing {
         return Err(ApiError::conflict("Files are still being processed. Please try again later."));
     }
@@ -843,7 +741,7 @@ fn pdf_response(bytes: Vec<u8>, name: &str, download: bool) -> Response {
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-fn download_name(request: &RequestState, ext: &str) -> String {
+fn download_name(request: &SignatureRequest, ext: &str) -> String {
     let base: String =
         request.body.title.chars().filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.')).collect();
     let base = base.trim().trim_end_matches(".pdf").trim_end_matches(".PDF").to_owned();
@@ -1012,7 +910,7 @@ pub async fn sign_url(
         _ => {}
     }
     let signature = request.body.signatures.iter().find(|s| s.signature_id == signature_id);
-    if signature.is_some_and(|s| s.status_code != "awaiting_signature") {
+    if signature.is_some_and(|s| SignatureStatus::of(&s.status_code) != Some(SignatureStatus::AwaitingSignature)) {
         return Err(ApiError::conflict("This signer has already signed or declined."));
     }
     let expires = unix_now() + SIGN_URL_LIFETIME_SECS;

@@ -1,0 +1,480 @@
+//! The signature-request state machine: every change to a stored request is one method here, taking the
+//! request as it is inside the store's transaction and returning what to commit with it (a
+//! [`Transition`]: the events and the rows to write besides the object) or why not (a [`Refusal`]).
+//! Handlers and jobs call `store.change_signature_request(&id, |r| r.cancel(&caller))`; no status
+//! rule lives outside this module.
+//!
+//! The states (`RequestStatus`):
+//!
+//! ```text
+//!  processing ──processed──► sent ──expire──► expired
+//!      │  │                   │ │
+//!      │  └──failed──► error  │ └──cancel──► canceled
+//!      └──────cancel──────────┘
+//!                    (sign / decline / finalize → complete, declined: the signing issue)
+//! ```
+
+use countersign_callback::EventType;
+
+use crate::ids::AccountId;
+use crate::signature_request::{
+    FieldSpec, ProcessingFailure, ProcessingOptions, RequestStatus, SignatureRequestBody, new_signature_id,
+};
+
+/// The kinds of background job a signature request has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    /// Read the documents, place the fields, and send (or fail).
+    ProcessDocuments,
+    /// Expire the request once `expires_at` has passed.
+    Expire,
+}
+
+impl JobKind {
+    pub const ALL: [JobKind; 2] = [JobKind::ProcessDocuments, JobKind::Expire];
+
+    /// The name stored in the `jobs` table.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ProcessDocuments => "process_documents",
+            Self::Expire => "expire",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// A signer's state (`signatures[].status_code`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureStatus {
+    AwaitingSignature,
+    OnHold,
+    Signed,
+    Declined,
+    Expired,
+    ErrorFile,
+    ErrorTextTag,
+    ErrorComponentPosition,
+    ErrorUnknown,
+}
+
+impl SignatureStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AwaitingSignature => "awaiting_signature",
+            Self::OnHold => "on_hold",
+            Self::Signed => "signed",
+            Self::Declined => "declined",
+            Self::Expired => "expired",
+            Self::ErrorFile => "error_file",
+            Self::ErrorTextTag => "error_text_tag",
+            Self::ErrorComponentPosition => "error_component_position",
+            Self::ErrorUnknown => "error_unknown",
+        }
+    }
+
+    pub fn of(status_code: &str) -> Option<Self> {
+        [
+            Self::AwaitingSignature,
+            Self::OnHold,
+            Self::Signed,
+            Self::Declined,
+            Self::Expired,
+            Self::ErrorFile,
+            Self::ErrorTextTag,
+            Self::ErrorComponentPosition,
+            Self::ErrorUnknown,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == status_code)
+    }
+
+    /// Still to act: waiting for a signature, or for an earlier signer in order.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::AwaitingSignature | Self::OnHold)
+    }
+}
+
+/// A stored signature request as a change sees it.
+#[derive(Debug, Clone)]
+pub struct SignatureRequest {
+    pub id: String,
+    pub account_id: AccountId,
+    pub client_id: Option<String>,
+    pub is_embedded: bool,
+    pub status: RequestStatus,
+    pub removed: bool,
+    pub body: SignatureRequestBody,
+    pub options: ProcessingOptions,
+}
+
+/// What a change writes besides the object itself, in the same transaction.
+#[derive(Debug, Default)]
+pub struct Transition {
+    /// Events to emit, each with the new object: (type, related signature id, message).
+    pub events: Vec<(EventType, Option<String>, Option<String>)>,
+    /// Replaces every field of the request.
+    pub fields: Option<Vec<FieldSpec>>,
+    /// Page sizes found per document: (document index, [[w, h], …]).
+    pub pages: Vec<(i64, Vec<[f64; 2]>)>,
+    /// A document's new bytes (already stored as a blob): (document index, SHA-256).
+    pub replace_document: Option<(i64, String)>,
+    /// A signer's new signature id: (old, new, email, name).
+    pub replace_signer: Option<(String, String, String, String)>,
+    /// Renamed signer: (signature id, email, name).
+    pub rename_signer: Option<(String, String, String)>,
+    /// Marks this job done.
+    pub finish_job: Option<String>,
+    /// Schedules a job at (unix ms), replacing a pending one of the same kind.
+    pub schedule_job: Option<(JobKind, i64)>,
+    pub options: Option<ProcessingOptions>,
+    pub remove: bool,
+}
+
+/// Why a change was refused. The API maps each to Dropbox Sign's error name and status; jobs read the
+/// ones that concern them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Not the caller's (or no such request): answered as not found.
+    NotFound,
+    /// Already canceled.
+    Canceled,
+    CancelFailed(String),
+    InvalidReminder(String),
+    UpdateFailed(String),
+    RemoveFailed(String),
+    /// No signer of the request has the given `signature_id`.
+    UnknownSignature,
+    /// A job's work is moot: the request left the state the job was for.
+    Moot,
+    /// A job's work must wait: try again at (unix ms).
+    NotYet(i64),
+}
+
+/// The least time between two reminders to one signer, in seconds.
+pub const REMINDER_INTERVAL_SECS: i64 = 3600;
+
+impl SignatureRequest {
+    /// `cancel`: allowed while processing or out for signature; the request is then gone (410).
+    pub fn cancel(&mut self, caller: &AccountId) -> Result<Transition, Refusal> {
+        if &self.account_id != caller {
+            return Err(Refusal::NotFound);
+        }
+        match self.status {
+            RequestStatus::Processing | RequestStatus::Sent => {}
+            RequestStatus::Canceled => return Err(Refusal::Canceled),
+            other => {
+                return Err(Refusal::CancelFailed(format!(
+                    "A signature request that {} cannot be canceled.",
+                    other.describe()
+                )));
+            }
+        }
+        self.status = RequestStatus::Canceled;
+        Ok(Transition { events: vec![(EventType::SignatureRequestCanceled, None, None)], ..Transition::default() })
+    }
+
+    /// `remind`: one signer (by e-mail address, and name when given) still awaiting, not for embedded
+    /// requests, not within [`REMINDER_INTERVAL_SECS`] of the last reminder.
+    pub fn remind(&mut self, email: &str, name: Option<&str>, now: i64) -> Result<Transition, Refusal> {
+        if self.is_embedded {
+            return Err(Refusal::InvalidReminder("Reminders cannot be sent for embedded signature requests.".into()));
+        }
+        if self.status != RequestStatus::Sent {
+            return Err(Refusal::InvalidReminder(format!(
+                "A signature request that {} cannot be reminded.",
+                self.status.describe()
+            )));
+        }
+        let signature = self
+            .body
+            .signatures
+            .iter_mut()
+            .find(|s| {
+                s.signer_email_address.eq_ignore_ascii_case(email)
+                    && name.is_none_or(|n| n == s.signer_name)
+                    && SignatureStatus::of(&s.status_code) == Some(SignatureStatus::AwaitingSignature)
+            })
+            .ok_or_else(|| {
+                Refusal::InvalidReminder(format!("No signer of this request awaits a signature at {email}."))
+            })?;
+        if let Some(last) = signature.last_reminded_at
+            && now - last < REMINDER_INTERVAL_SECS
+        {
+            return Err(Refusal::InvalidReminder("A reminder was sent less than an hour ago; try again later.".into()));
+        }
+        signature.last_reminded_at = Some(now);
+        let related = Some(signature.signature_id.clone());
+        Ok(Transition { events: vec![(EventType::SignatureRequestRemind, related, None)], ..Transition::default() })
+    }
+
+    /// `update`: a signer's e-mail address (a new address issues a new `signature_id`, so links made
+    /// for the old one stop working) or name, and the request's expiry.
+    pub fn update_signer(
+        &mut self,
+        signature_id: &str,
+        email: Option<&str>,
+        name: Option<&str>,
+        expires_at: Option<i64>,
+    ) -> Result<Transition, Refusal> {
+        if !matches!(self.status, RequestStatus::Processing | RequestStatus::Sent) {
+            return Err(Refusal::UpdateFailed(format!(
+                "A signature request that {} cannot be updated.",
+                self.status.describe()
+            )));
+        }
+        let mut transition = Transition::default();
+        let signature = self.body.signature_mut(signature_id).ok_or(Refusal::UnknownSignature)?;
+        if SignatureStatus::of(&signature.status_code) != Some(SignatureStatus::AwaitingSignature) {
+            return Err(Refusal::UpdateFailed("This signer has already acted on the request.".into()));
+        }
+        if let Some(name) = name {
+            signature.signer_name = name.to_owned();
+        }
+        match email {
+            Some(email) if !email.eq_ignore_ascii_case(&signature.signer_email_address) => {
+                let new_id = new_signature_id();
+                transition.replace_signer = Some((
+                    signature.signature_id.clone(),
+                    new_id.clone(),
+                    email.to_owned(),
+                    signature.signer_name.clone(),
+                ));
+                signature.signature_id = new_id;
+                signature.signer_email_address = email.to_owned();
+            }
+            _ => {
+                transition.rename_signer = Some((
+                    signature.signature_id.clone(),
+                    signature.signer_email_address.clone(),
+                    signature.signer_name.clone(),
+                ));
+            }
+        }
+        if let Some(at) = expires_at {
+            self.set_expiry(at, &mut transition);
+        }
+        Ok(transition)
+    }
+
+    /// Moves the expiry (and its job) to `at` (unix seconds).
+    pub fn reschedule_expiry(&mut self, at: i64) -> Transition {
+        let mut transition = Transition::default();
+        self.set_expiry(at, &mut transition);
+        transition
+    }
+
+    fn set_expiry(&mut self, at: i64, transition: &mut Transition) {
+        self.body.expires_at = Some(at);
+        transition.schedule_job = Some((JobKind::Expire, at * 1000));
+    }
+
+    /// `remove`: the caller loses access to a completed or declined request.
+    pub fn remove(&mut self) -> Result<Transition, Refusal> {
+        if !matches!(self.status, RequestStatus::Complete | RequestStatus::Declined) {
+            return Err(Refusal::RemoveFailed("Only a completed or declined signature request can be removed.".into()));
+        }
+        Ok(Transition { remove: true, ..Transition::default() })
+    }
+
+    /// The `expire` job at `now` (unix seconds): open signatures become `expired`. Moot when the expiry
+    /// moved later or the request is no longer out; not yet while its documents are still processed.
+    pub fn expire(&mut self, now: i64, job_id: &str) -> Result<Transition, Refusal> {
+        match self.body.expires_at {
+            Some(at) if at <= now => {}
+            // Moved later by an update (which scheduled a new job) or removed.
+            _ => return Err(Refusal::Moot),
+        }
+        match self.status {
+            RequestStatus::Sent => {}
+            RequestStatus::Processing => return Err(Refusal::NotYet(now * 1000 + 60_000)),
+            _ => return Err(Refusal::Moot),
+        }
+        self.status = RequestStatus::Expired;
+        self.set_open_signatures(SignatureStatus::Expired);
+        Ok(Transition {
+            events: vec![(EventType::SignatureRequestExpired, None, None)],
+            finish_job: Some(job_id.to_owned()),
+            ..Transition::default()
+        })
+    }
+
+    /// The documents were read and the fields placed: the request is out for signature.
+    pub fn processed(
+        &mut self,
+        fields: Vec<FieldSpec>,
+        pages: Vec<(i64, Vec<[f64; 2]>)>,
+        replace_document: Option<(i64, String)>,
+        appended_signature_page: bool,
+        job_id: &str,
+    ) -> Result<Transition, Refusal> {
+        if self.status != RequestStatus::Processing {
+            return Err(Refusal::Moot);
+        }
+        self.status = RequestStatus::Sent;
+        let mut options = self.options.clone();
+        options.appended_signature_page = appended_signature_page;
+        Ok(Transition {
+            events: vec![(EventType::SignatureRequestSent, None, None)],
+            fields: Some(fields),
+            pages,
+            replace_document,
+            finish_job: Some(job_id.to_owned()),
+            options: Some(options),
+            ..Transition::default()
+        })
+    }
+
+    /// The documents could not be processed: status `error`, `has_error`, every signature's
+    /// `status_code`, the failure's event with its message, and no fields.
+    pub fn failed(&mut self, failure: &ProcessingFailure, job_id: &str) -> Result<Transition, Refusal> {
+        if self.status != RequestStatus::Processing {
+            return Err(Refusal::Moot);
+        }
+        self.status = RequestStatus::Error;
+        self.body.fail(failure.status_code(), failure.message());
+        Ok(Transition {
+            events: vec![(failure.event_type(), None, Some(failure.message().to_owned()))],
+            fields: Some(Vec::new()),
+            finish_job: Some(job_id.to_owned()),
+            ..Transition::default()
+        })
+    }
+
+    /// Marks every signature still open with `status`.
+    fn set_open_signatures(&mut self, status: SignatureStatus) {
+        for s in &mut self.body.signatures {
+            if SignatureStatus::of(&s.status_code).is_some_and(SignatureStatus::is_open) {
+                s.status_code = status.as_str().to_owned();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signature_request::search_tests::body;
+
+    fn request(status: RequestStatus) -> SignatureRequest {
+        SignatureRequest {
+            id: "a".repeat(40),
+            account_id: AccountId::from_trusted("1".repeat(40)),
+            client_id: None,
+            is_embedded: false,
+            status,
+            removed: false,
+            body: body(),
+            options: ProcessingOptions {
+                use_text_tags: true,
+                hide_text_tags: false,
+                form_fields_per_document: Vec::new(),
+                custom_fields: Vec::new(),
+                appended_signature_page: false,
+            },
+        }
+    }
+
+    const SIGNATURE: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+    #[test]
+    fn cancel_is_for_open_requests_of_the_caller() {
+        let owner = AccountId::from_trusted("1".repeat(40));
+        let mut r = request(RequestStatus::Sent);
+        assert_eq!(r.cancel(&AccountId::from_trusted("2".repeat(40))).unwrap_err(), Refusal::NotFound);
+        let t = r.cancel(&owner).unwrap();
+        assert_eq!(r.status, RequestStatus::Canceled);
+        assert_eq!(t.events[0].0, EventType::SignatureRequestCanceled);
+        assert_eq!(r.cancel(&owner).unwrap_err(), Refusal::Canceled);
+        let mut done = request(RequestStatus::Complete);
+        assert!(matches!(done.cancel(&owner), Err(Refusal::CancelFailed(m)) if m.contains("is complete")));
+        assert!(request(RequestStatus::Processing).cancel(&owner).is_ok(), "allowed while processing");
+    }
+
+    #[test]
+    fn reminders_need_a_waiting_signer_and_an_hour_between_them() {
+        let mut r = request(RequestStatus::Sent);
+        let t = r.remind("JILL@example.com", None, 10_000).unwrap();
+        assert_eq!(t.events[0], (EventType::SignatureRequestRemind, Some(SIGNATURE.to_owned()), None));
+        assert!(
+            matches!(r.remind("jill@example.com", None, 10_000 + 3599), Err(Refusal::InvalidReminder(m)) if m.contains("hour"))
+        );
+        assert!(r.remind("jill@example.com", None, 10_000 + 3600).is_ok());
+        assert!(matches!(r.remind("nobody@example.com", None, 99_999), Err(Refusal::InvalidReminder(_))));
+        assert!(r.remind("jill@example.com", Some("Someone Else"), 99_999).is_err(), "the name must match when given");
+        let mut failed = request(RequestStatus::Error);
+        assert!(
+            matches!(failed.remind("jill@example.com", None, 1), Err(Refusal::InvalidReminder(m)) if m.contains("failed processing"))
+        );
+        let mut embedded = request(RequestStatus::Sent);
+        embedded.is_embedded = true;
+        assert!(embedded.remind("jill@example.com", None, 1).is_err());
+    }
+
+    #[test]
+    fn a_new_address_issues_a_new_signature_id_and_a_name_only_renames() {
+        let mut r = request(RequestStatus::Sent);
+        let t = r.update_signer(SIGNATURE, None, Some("Jill Z."), None).unwrap();
+        assert_eq!(t.rename_signer.unwrap().2, "Jill Z.");
+        let t = r.update_signer(SIGNATURE, Some("new@example.com"), None, Some(5_000)).unwrap();
+        let (old, new, email, _) = t.replace_signer.unwrap();
+        assert_eq!((old.as_str(), email.as_str()), (SIGNATURE, "new@example.com"));
+        assert_eq!(r.body.signatures[0].signature_id, new);
+        assert_eq!(t.schedule_job, Some((JobKind::Expire, 5_000_000)));
+        assert_eq!(
+            r.update_signer(SIGNATURE, Some("x@example.com"), None, None).unwrap_err(),
+            Refusal::UnknownSignature
+        );
+        assert!(matches!(
+            request(RequestStatus::Expired).update_signer(SIGNATURE, None, Some("n"), None),
+            Err(Refusal::UpdateFailed(_))
+        ));
+    }
+
+    #[test]
+    fn jobs_act_only_in_the_state_they_were_for() {
+        let failure = ProcessingFailure::File("bad".into());
+        let mut sent = request(RequestStatus::Sent);
+        assert_eq!(
+            sent.failed(&failure, "j").unwrap_err(),
+            Refusal::Moot,
+            "a result after a cancel or a retry is moot"
+        );
+        assert_eq!(sent.processed(Vec::new(), Vec::new(), None, false, "j").unwrap_err(), Refusal::Moot);
+        let mut processing = request(RequestStatus::Processing);
+        let t = processing.failed(&failure, "j").unwrap();
+        assert_eq!(processing.status, RequestStatus::Error);
+        assert!(processing.body.has_error);
+        assert_eq!(processing.body.signatures[0].status_code, "error_file");
+        assert_eq!(t.finish_job.as_deref(), Some("j"));
+        assert_eq!(t.fields, Some(Vec::new()), "a failed request keeps no fields");
+
+        let mut expiring = request(RequestStatus::Sent);
+        expiring.body.expires_at = Some(100);
+        assert_eq!(expiring.expire(99, "j").unwrap_err(), Refusal::Moot, "moved later");
+        expiring.expire(100, "j").unwrap();
+        assert_eq!(expiring.status, RequestStatus::Expired);
+        assert_eq!(expiring.body.signatures[0].status_code, "expired");
+        let mut early = request(RequestStatus::Processing);
+        early.body.expires_at = Some(100);
+        assert_eq!(early.expire(200, "j").unwrap_err(), Refusal::NotYet(260_000));
+    }
+
+    #[test]
+    fn only_finished_requests_are_removed() {
+        assert!(request(RequestStatus::Complete).remove().unwrap().remove);
+        assert!(request(RequestStatus::Declined).remove().is_ok());
+        assert!(matches!(request(RequestStatus::Sent).remove(), Err(Refusal::RemoveFailed(_))));
+    }
+
+    #[test]
+    fn job_kinds_and_signature_states_round_trip_their_names() {
+        for kind in JobKind::ALL {
+            assert_eq!(JobKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(SignatureStatus::of("awaiting_signature"), Some(SignatureStatus::AwaitingSignature));
+        assert_eq!(SignatureStatus::of("nonsense"), None);
+    }
+}

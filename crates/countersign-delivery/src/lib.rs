@@ -6,13 +6,12 @@
 //! ([`sender`]), judges the answer (HTTP 200 and a body containing `Hello API Event Received`),
 //! records every attempt, and schedules the next one or gives up ([`schedule`]). Connections go only to
 //! public addresses unless the operator allows private ones, checked on the resolved IP at connect time
-//! ([`guard`]).
+//! (`countersign-guard`).
 //!
 //! Not for: deciding who gets an event or what it says (that is fixed at commit), HTTP serving.
 
 pub mod config;
 pub mod engine;
-pub mod guard;
 pub mod mail;
 pub mod schedule;
 pub mod sender;

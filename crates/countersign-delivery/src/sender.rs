@@ -9,8 +9,8 @@ use countersign_store::deliveries::ClaimedDelivery;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER, USER_AGENT};
 
 use crate::config::DeliveryConfig;
-use crate::guard::{GuardedResolver, check_literal};
 use crate::schedule::{ACK_TEXT, Answer, parse_retry_after};
+use countersign_guard::{GuardedResolver, check_literal};
 
 pub const USER_AGENT_TEXT: &str = "Countersign (HelloSign API compatible)";
 

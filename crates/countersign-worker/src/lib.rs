@@ -18,10 +18,10 @@ pub mod fields;
 use std::sync::Arc;
 use std::time::Duration;
 
-use countersign_delivery::guard::{GuardedResolver, check_host_literal};
 use countersign_domain::lifecycle::Refusal;
 use countersign_domain::signature_request::{DocumentLimits, ProcessingFailure, RequestStatus};
 use countersign_domain::time::{now_ms, unix_now};
+use countersign_guard::{GuardedResolver, check_host_literal};
 use countersign_store::Store;
 use countersign_store::signature_requests::{ChangeError, ClaimedJob, JOB_EXPIRE, JOB_PROCESS};
 use tokio::sync::{Semaphore, watch};

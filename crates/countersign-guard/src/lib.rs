@@ -1,10 +1,12 @@
-//! The SSRF guard: callbacks reach only public addresses unless the operator allows private ones.
+//! The SSRF guard: callbacks and fetched documents reach only public addresses unless the operator
+//! allows private ones.
 //!
 //! The check is made on the addresses a name resolves to, at connect time: the resolver below drops
 //! every forbidden address and reqwest connects only to what it returns, so a name that resolved to
 //! a public address when the URL was saved and to `127.0.0.1` now (DNS rebinding) still cannot reach
 //! this machine. IP-literal URLs do not go through a resolver, so [`check_literal`] covers them;
-//! redirects are never followed and proxies from the environment are ignored (see `sender.rs`).
+//! the callback sender follows no redirect and the document fetcher checks every hop; both ignore proxies
+//! from the environment.
 
 use std::net::{IpAddr, SocketAddr};
 

@@ -12,7 +12,6 @@
 
 pub mod config;
 pub mod engine;
-pub mod mail;
 pub mod schedule;
 pub mod sender;
 

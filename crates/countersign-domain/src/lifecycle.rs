@@ -21,23 +21,26 @@ use crate::signature_request::{
     FieldSpec, ProcessingFailure, ProcessingOptions, RequestStatus, SignatureRequestBody, new_signature_id,
 };
 
-/// The kinds of background job a signature request has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The kinds of background job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JobKind {
     /// Read the documents, place the fields, and send (or fail).
     ProcessDocuments,
     /// Expire the request once `expires_at` has passed.
     Expire,
+    /// Send one stored e-mail over SMTP.
+    SendEmail,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 2] = [JobKind::ProcessDocuments, JobKind::Expire];
+    pub const ALL: [JobKind; 3] = [JobKind::ProcessDocuments, JobKind::Expire, JobKind::SendEmail];
 
     /// The name stored in the `jobs` table.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::ProcessDocuments => "process_documents",
             Self::Expire => "expire",
+            Self::SendEmail => "send_email",
         }
     }
 

@@ -150,14 +150,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| StoreError::from_unique(e, "An account with this email address already exists"))?;
-            sqlx::query("INSERT INTO outgoing_emails (account_id, to_address, subject, body, created_at_ms) VALUES ($1, $2, $3, $4, $5)")
-                .bind(account.id.as_str())
-                .bind(account.email.as_str())
-                .bind(&subject)
-                .bind(&body)
-                .bind(countersign_domain::time::now_ms())
-                .execute(&mut *tx)
-                .await?;
+            crate::jobs::queue_email!(tx, account.id.as_str(), account.email.as_str(), &subject, &body);
             tx.commit().await?;
         });
         self.wake_mailer();

@@ -60,8 +60,6 @@ pub struct Store {
     pub(crate) master_key: MasterKey,
     /// Woken after a commit that made deliveries due (see `outbox.rs`).
     pub(crate) delivery_wakeup: Arc<Notify>,
-    /// Woken after a commit that stored an e-mail.
-    pub(crate) mail_wakeup: Arc<Notify>,
     /// Woken after a commit that made a document job due.
     pub(crate) job_wakeup: Arc<Notify>,
     /// SQLite only: the one connection every write goes through (see [`with_writer!`]).
@@ -92,7 +90,6 @@ impl Store {
             pool: Pool::Sqlite(pool),
             master_key,
             delivery_wakeup: Arc::new(Notify::new()),
-            mail_wakeup: Arc::new(Notify::new()),
             job_wakeup: Arc::new(Notify::new()),
             sqlite_writer: Some(writer),
             handoff: std::sync::RwLock::new(None),
@@ -113,7 +110,6 @@ impl Store {
             pool: Pool::Postgres(pool),
             master_key,
             delivery_wakeup: Arc::new(Notify::new()),
-            mail_wakeup: Arc::new(Notify::new()),
             job_wakeup: Arc::new(Notify::new()),
             sqlite_writer: None,
             handoff: std::sync::RwLock::new(None),

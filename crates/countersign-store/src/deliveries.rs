@@ -817,14 +817,7 @@ macro_rules! define_record_attempts {
                          or call POST /v3/callback_endpoints/enable with url={url}, and every parked event is sent.\n",
                         url = record.url
                     );
-                    sqlx::query("INSERT INTO outgoing_emails (account_id, to_address, subject, body, created_at_ms) VALUES ($1, $2, $3, $4, $5)")
-                        .bind(&record.account_id)
-                        .bind(&email)
-                        .bind("Countersign: your callback URL was disabled")
-                        .bind(&body)
-                        .bind(now)
-                        .execute(&mut *conn)
-                        .await?;
+                    crate::jobs::queue_email!(conn, &record.account_id, &email, "Countersign: your callback URL was disabled", &body);
                 }
                 tracing::warn!(account_id = %record.account_id, url = %record.url, %reason, parked, "callback URL disabled");
                 disabled.push(DisabledEndpoint {

@@ -1,5 +1,6 @@
-//! E-mails to account owners (a callback URL was disabled, …): written in the same transaction as the
-//! change that calls for them, sent by the mailer when SMTP is configured, kept either way.
+//! E-mails to account owners (a callback URL was disabled, an account to confirm): written with their
+//! `send_email` job in the same transaction as the change that calls for them (`jobs::queue_email!`),
+//! sent by the job runner when SMTP is configured, kept either way.
 
 use crate::db::{with_pool, with_writer};
 use crate::{Store, StoreResult};
@@ -16,22 +17,21 @@ pub struct OutgoingEmail {
 }
 
 impl Store {
-    /// Claims up to `limit` unsent e-mails for `lease_ms`.
-    pub async fn claim_emails(&self, limit: i64, lease_ms: i64) -> StoreResult<Vec<OutgoingEmail>> {
-        let now = now_ms();
-        let rows: Vec<(i64, String, String, String, i64)> = with_writer!(self, pool => sqlx::query_as(
-            "UPDATE outgoing_emails SET locked_until_ms = $1 WHERE id IN (SELECT id FROM outgoing_emails \
-             WHERE sent_at_ms IS NULL AND (locked_until_ms IS NULL OR locked_until_ms < $2) ORDER BY id LIMIT $3) \
-             RETURNING id, to_address, subject, body, attempts")
-            .bind(now + lease_ms)
-            .bind(now)
-            .bind(limit)
-            .fetch_all(pool)
+    /// The e-mail a `send_email` job sends; `None` once it is sent (a job run twice sends nothing
+    /// the second time).
+    pub async fn email_to_send(&self, id: i64) -> StoreResult<Option<OutgoingEmail>> {
+        let row: Option<(i64, String, String, String, i64)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT id, to_address, subject, body, attempts FROM outgoing_emails WHERE id = $1 AND sent_at_ms IS NULL")
+            .bind(id)
+            .fetch_optional(pool)
             .await)?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, to_address, subject, body, attempts)| OutgoingEmail { id, to_address, subject, body, attempts })
-            .collect())
+        Ok(row.map(|(id, to_address, subject, body, attempts)| OutgoingEmail {
+            id,
+            to_address,
+            subject,
+            body,
+            attempts,
+        }))
     }
 
     pub async fn mark_email_sent(&self, id: i64) -> StoreResult<()> {
@@ -45,26 +45,21 @@ impl Store {
         Ok(())
     }
 
-    /// Records a failed send; the e-mail may be tried again from `retry_at_ms`.
-    pub async fn mark_email_failed(&self, id: i64, error: &str, retry_at_ms: i64) -> StoreResult<()> {
+    /// Records a failed send (its job tries again later).
+    pub async fn mark_email_failed(&self, id: i64, error: &str) -> StoreResult<()> {
         with_writer!(self, pool => sqlx::query(
-            "UPDATE outgoing_emails SET attempts = attempts + 1, last_error = $2, locked_until_ms = $3 WHERE id = $1")
+            "UPDATE outgoing_emails SET attempts = attempts + 1, last_error = $2 WHERE id = $1")
             .bind(id)
             .bind(error)
-            .bind(retry_at_ms)
             .execute(pool)
             .await
             .map(|_| ()))?;
         Ok(())
     }
 
-    /// Wakes the mailer (after a commit that stored an e-mail).
-    pub fn wake_mailer(&self) {
-        self.mail_wakeup.notify_one();
-    }
-
-    pub fn mail_wakeup(&self) -> std::sync::Arc<tokio::sync::Notify> {
-        self.mail_wakeup.clone()
+    /// Wakes the job runner after a commit that stored an e-mail (and its `send_email` job).
+    pub(crate) fn wake_mailer(&self) {
+        self.job_wakeup.notify_one();
     }
 
     /// How many of the account's stored e-mails are still unsent.

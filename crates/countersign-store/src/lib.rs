@@ -17,6 +17,7 @@ pub mod blobs;
 mod db;
 pub mod deliveries;
 pub mod emails;
+pub mod jobs;
 pub mod outbox;
 pub mod signature_requests;
 

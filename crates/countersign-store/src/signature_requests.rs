@@ -46,15 +46,6 @@ pub struct NewSignatureRequest {
 /// The request as a change sees it, and what a change writes: the domain's state machine types.
 pub use countersign_domain::lifecycle::{SignatureRequest, Transition};
 
-/// A claimed job.
-#[derive(Debug, Clone)]
-pub struct ClaimedJob {
-    pub id: String,
-    pub kind: String,
-    pub signature_request_id: String,
-    pub attempts: i64,
-}
-
 /// One document row.
 #[derive(Debug, Clone)]
 pub struct DocumentRow {
@@ -622,95 +613,6 @@ impl Store {
             .fetch_all(pool)
             .await)?;
         Ok(rows.into_iter().map(field_from_row).collect())
-    }
-
-    /// Claims up to `limit` due jobs for `node` until `now + lease_ms`. An expired lease is claimable
-    /// again: a node that died mid-job loses it to another.
-    pub async fn claim_jobs(&self, node: &str, lease_ms: i64, limit: i64) -> StoreResult<Vec<ClaimedJob>> {
-        let now = now_ms();
-        let lock = if self.backend() == crate::Backend::Postgres { "FOR UPDATE SKIP LOCKED" } else { "" };
-        let sql = format!(
-            "UPDATE jobs SET locked_by = $1, locked_until_ms = $2, attempts = attempts + 1 WHERE id IN (\
-               SELECT id FROM jobs WHERE state = 'pending' AND run_at_ms <= $3 \
-               AND (locked_until_ms IS NULL OR locked_until_ms < $3) ORDER BY run_at_ms LIMIT $4 {lock}) \
-             RETURNING id, kind, signature_request_id, attempts"
-        );
-        let rows: Vec<(String, String, String, i64)> = with_writer!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(node)
-            .bind(now + lease_ms)
-            .bind(now)
-            .bind(limit)
-            .fetch_all(pool)
-            .await)?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, kind, signature_request_id, attempts)| ClaimedJob { id, kind, signature_request_id, attempts })
-            .collect())
-    }
-
-    /// When the next pending job not under a live lease falls due (ms).
-    pub async fn next_job_ms(&self) -> StoreResult<Option<i64>> {
-        let (due,): (Option<i64>,) = with_pool!(self, pool => sqlx::query_as(
-            "SELECT MIN(run_at_ms) FROM jobs WHERE state = 'pending' AND locked_by IS NULL")
-            .fetch_one(pool)
-            .await)?;
-        Ok(due)
-    }
-
-    /// Marks a job done without any other change (its request moved on meanwhile).
-    pub async fn finish_job(&self, job_id: &str) -> StoreResult<()> {
-        with_writer!(self, pool => sqlx::query(
-            "UPDATE jobs SET state = 'done', finished_at_ms = $2, locked_by = NULL, locked_until_ms = NULL WHERE id = $1")
-            .bind(job_id)
-            .bind(now_ms())
-            .execute(pool)
-            .await
-            .map(|_| ()))?;
-        Ok(())
-    }
-
-    /// Gives a failed job back, to run again at `retry_at_ms`.
-    pub async fn retry_job(&self, job_id: &str, error: &str, retry_at_ms: i64) -> StoreResult<()> {
-        with_writer!(self, pool => sqlx::query(
-            "UPDATE jobs SET locked_by = NULL, locked_until_ms = NULL, run_at_ms = $2, last_error = $3 WHERE id = $1")
-            .bind(job_id)
-            .bind(retry_at_ms)
-            .bind(error)
-            .execute(pool)
-            .await
-            .map(|_| ()))?;
-        Ok(())
-    }
-
-    /// SQLite has one process: job leases left by a process that died are released at start, so its
-    /// jobs run again now rather than when their lease would have expired.
-    pub async fn release_stale_job_leases_at_start(&self) -> StoreResult<u64> {
-        if self.backend() != crate::Backend::Sqlite {
-            return Ok(0);
-        }
-        with_writer!(self, pool => sqlx::query(
-            "UPDATE jobs SET locked_by = NULL, locked_until_ms = NULL WHERE locked_by IS NOT NULL AND state = 'pending'")
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(Into::into)
-    }
-
-    /// Releases the job leases `node` holds (at shutdown).
-    pub async fn release_job_leases_of(&self, node: &str) -> StoreResult<u64> {
-        with_writer!(self, pool => sqlx::query(
-            "UPDATE jobs SET locked_by = NULL, locked_until_ms = NULL, attempts = attempts - 1 \
-             WHERE locked_by = $1 AND state = 'pending'")
-            .bind(node)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(Into::into)
-    }
-
-    /// What the document workers wait on between claims.
-    pub fn job_wakeup(&self) -> std::sync::Arc<tokio::sync::Notify> {
-        self.job_wakeup.clone()
     }
 
     /// Moves a request's `expires_at` (and its expiry job) to `expires_at`, bypassing the API's 1-day

@@ -11,7 +11,6 @@ use countersign_api::rate_limit::RateLimiter;
 use countersign_api::server::{ServeLimits, serve};
 use countersign_api::telemetry::prometheus_handle;
 use countersign_api::{ApiConfig, AppState};
-use countersign_delivery::mail::{MailConfig, Mailer};
 use countersign_delivery::{DeliveryConfig, DeliveryEngine};
 use countersign_domain::account::DEFAULT_LOCALE;
 use countersign_domain::callback_url::CallbackPolicy;
@@ -20,7 +19,7 @@ use countersign_domain::links::LinkSigner;
 use countersign_domain::secrets::{ApiKey, MasterKey};
 use countersign_store::blobs::BlobStore;
 use countersign_store::{NewAccount, Store, StoreError};
-use countersign_worker::{DocumentWorker, WorkerConfig};
+use countersign_worker::{JobRunner, MailConfig, WorkerConfig};
 use tokio::net::TcpListener;
 
 use crate::config::{ServerConfig, StorageConfig};
@@ -182,11 +181,7 @@ impl Application {
             "countersign is listening"
         );
         let delivery = DeliveryConfig { allow_private: config.allow_private_callbacks, ..config.delivery.clone() };
-        let mail = config.smtp_url.clone().map(|smtp_url| MailConfig {
-            smtp_url,
-            from: config.smtp_from.clone(),
-            poll_interval: std::time::Duration::from_secs(30),
-        });
+        let mail = config.smtp_url.clone().map(|smtp_url| MailConfig { smtp_url, from: config.smtp_from.clone() });
         let worker = WorkerConfig { allow_private_urls: config.allow_private_callbacks, ..config.worker.clone() };
         let mut http = ServeLimits { max_body_bytes: config.max_body_bytes, ..config.http };
         http.max_connections = connection_cap(http.max_connections);
@@ -206,17 +201,14 @@ impl Application {
         self.state.store.clone()
     }
 
-    /// Starts the delivery engine and serves until `shutdown` completes; then stops accepting, lets
-    /// requests in flight finish, stops the engine (deliveries in flight finish or their leases are
-    /// released), and closes the database pool.
+    /// Starts every background task — the delivery engine and the job runner (documents, expiry,
+    /// e-mail) — and serves until `shutdown` completes; then stops accepting, lets requests in flight
+    /// finish, stops the runner and the engine (work in flight finishes or its leases are released),
+    /// and closes the database pool.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let store = self.state.store.clone();
         let engine = DeliveryEngine::spawn(store.clone(), self.delivery).context("starting the delivery engine")?;
-        let worker = DocumentWorker::spawn(store.clone(), self.worker).context("starting the document worker")?;
-        let mailer = match self.mail {
-            Some(mail) => Some(Mailer::spawn(store.clone(), mail).context("starting the mailer")?),
-            None => None,
-        };
+        let jobs = JobRunner::spawn(store.clone(), self.worker, self.mail).context("starting the job runner")?;
         let app = countersign_api::router(self.state);
         tracing::info!(
             max_connections = self.http.max_connections,
@@ -225,11 +217,8 @@ impl Application {
             "serving HTTP"
         );
         let served = serve(self.listener, app, self.http, shutdown).await.context("serving HTTP");
-        worker.shutdown().await;
+        jobs.shutdown().await;
         engine.shutdown().await;
-        if let Some(mailer) = mailer {
-            mailer.shutdown().await;
-        }
         store.close().await;
         tracing::info!("countersign stopped");
         served

@@ -240,7 +240,9 @@ async fn deliveries_survive_sigkill(backend: Backend) {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let receiver = crate::receiver::Receiver::start().await;
-    receiver.set_default("/cb", crate::receiver::Behaviour::Hang(Duration::from_millis(500)));
+    // Each delivery hangs long enough that the 40 commits below are surely done before the first
+    // 32 (the per-URL limit) are answered: the kill then finds deliveries on the wire and others waiting.
+    receiver.set_default("/cb", crate::receiver::Behaviour::Hang(Duration::from_secs(3)));
     let (child, stdout) = spawn_server(dir.path(), port, database_url.as_deref());
     let key = first_key(&stdout, &base).await;
     let client = reqwest::Client::new();

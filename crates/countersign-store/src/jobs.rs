@@ -1,0 +1,159 @@
+//! Background jobs: one table, one lease protocol, for every kind (`JobKind`). A job is claimed with
+//! a lease for a node; a node that dies loses its lease to another node (PostgreSQL) or gets its jobs
+//! back at its next start (SQLite). What a job does lives in `countersign-worker`.
+
+use countersign_domain::lifecycle::JobKind;
+use countersign_domain::time::now_ms;
+
+use crate::db::{with_pool, with_writer};
+use crate::{Store, StoreError, StoreResult};
+
+/// A claimed job.
+#[derive(Debug, Clone)]
+pub struct ClaimedJob {
+    pub id: String,
+    pub kind: JobKind,
+    /// The signature request it works on (document and expiry jobs).
+    pub signature_request_id: Option<String>,
+    /// The `outgoing_emails` row it sends (`send_email` jobs).
+    pub email_id: Option<i64>,
+    /// Claims so far, this one included.
+    pub attempts: i64,
+}
+
+type JobRow = (String, String, Option<String>, Option<i64>, i64);
+
+impl Store {
+    /// Claims up to `limit` due jobs of `kind` for `node` until `now + lease_ms`. An expired lease is
+    /// claimable again: a node that died mid-job loses it to another.
+    pub async fn claim_jobs(
+        &self,
+        node: &str,
+        lease_ms: i64,
+        kind: JobKind,
+        limit: i64,
+    ) -> StoreResult<Vec<ClaimedJob>> {
+        let now = now_ms();
+        let lock = if self.backend() == crate::Backend::Postgres { "FOR UPDATE SKIP LOCKED" } else { "" };
+        let sql = format!(
+            "UPDATE jobs SET locked_by = $1, locked_until_ms = $2, attempts = attempts + 1 WHERE id IN (\
+               SELECT id FROM jobs WHERE state = 'pending' AND kind = $5 AND run_at_ms <= $3 \
+               AND (locked_until_ms IS NULL OR locked_until_ms < $3) ORDER BY run_at_ms LIMIT $4 {lock}) \
+             RETURNING id, kind, signature_request_id, email_id, attempts"
+        );
+        let rows: Vec<JobRow> = with_writer!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(node)
+            .bind(now + lease_ms)
+            .bind(now)
+            .bind(limit)
+            .bind(kind.as_str())
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter()
+            .map(|(id, kind, signature_request_id, email_id, attempts)| {
+                let kind = JobKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("job kind {kind:?}")))?;
+                Ok(ClaimedJob { id, kind, signature_request_id, email_id, attempts })
+            })
+            .collect()
+    }
+
+    /// When the next pending job of one of `kinds`, not under a live lease, falls due (ms).
+    pub async fn next_job_ms(&self, kinds: &[JobKind]) -> StoreResult<Option<i64>> {
+        let list = kinds.iter().map(|k| format!("'{}'", k.as_str())).collect::<Vec<_>>().join(", ");
+        if list.is_empty() {
+            return Ok(None);
+        }
+        // The kinds are this crate's constants, never input.
+        let sql = format!(
+            "SELECT MIN(run_at_ms) FROM jobs WHERE state = 'pending' AND locked_by IS NULL AND kind IN ({list})"
+        );
+        let (due,): (Option<i64>,) =
+            with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_one(pool).await)?;
+        Ok(due)
+    }
+
+    /// Marks a job done without any other change (its request moved on meanwhile).
+    pub async fn finish_job(&self, job_id: &str) -> StoreResult<()> {
+        with_writer!(self, pool => sqlx::query(
+            "UPDATE jobs SET state = 'done', finished_at_ms = $2, locked_by = NULL, locked_until_ms = NULL WHERE id = $1")
+            .bind(job_id)
+            .bind(now_ms())
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Gives a failed job back, to run again at `retry_at_ms`.
+    pub async fn retry_job(&self, job_id: &str, error: &str, retry_at_ms: i64) -> StoreResult<()> {
+        with_writer!(self, pool => sqlx::query(
+            "UPDATE jobs SET locked_by = NULL, locked_until_ms = NULL, run_at_ms = $2, last_error = $3 WHERE id = $1")
+            .bind(job_id)
+            .bind(retry_at_ms)
+            .bind(error)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// SQLite has one process: job leases left by a process that died are released at start, so its
+    /// jobs run again now rather than when their lease would have expired.
+    pub async fn release_stale_job_leases_at_start(&self) -> StoreResult<u64> {
+        if self.backend() != crate::Backend::Sqlite {
+            return Ok(0);
+        }
+        with_writer!(self, pool => sqlx::query(
+            "UPDATE jobs SET locked_by = NULL, locked_until_ms = NULL WHERE locked_by IS NOT NULL AND state = 'pending'")
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(Into::into)
+    }
+
+    /// Releases the job leases `node` holds (at shutdown).
+    pub async fn release_job_leases_of(&self, node: &str) -> StoreResult<u64> {
+        with_writer!(self, pool => sqlx::query(
+            "UPDATE jobs SET locked_by = NULL, locked_until_ms = NULL, attempts = attempts - 1 \
+             WHERE locked_by = $1 AND state = 'pending'")
+            .bind(node)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(Into::into)
+    }
+
+    /// What the job runner waits on between claims.
+    pub fn job_wakeup(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.job_wakeup.clone()
+    }
+}
+
+/// Stores an e-mail and its `send_email` job on an open connection or transaction:
+/// `queue_email!(conn, account_id, to, subject, body)`. The job runner sends it once committed.
+macro_rules! queue_email {
+    ($conn:expr, $account_id:expr, $to:expr, $subject:expr, $body:expr) => {{
+        let now = countersign_domain::time::now_ms();
+        let (email_id,): (i64,) = sqlx::query_as(
+            "INSERT INTO outgoing_emails (account_id, to_address, subject, body, created_at_ms) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind($account_id)
+        .bind($to)
+        .bind($subject)
+        .bind($body)
+        .bind(now)
+        .fetch_one(&mut *$conn)
+        .await?;
+        sqlx::query(
+            "INSERT INTO jobs (id, kind, email_id, state, run_at_ms, created_at_ms) VALUES ($1, $2, $3, 'pending', $4, $4)",
+        )
+        .bind(format!("email-{email_id}"))
+        .bind(countersign_domain::lifecycle::JobKind::SendEmail.as_str())
+        .bind(email_id)
+        .bind(now)
+        .execute(&mut *$conn)
+        .await?;
+    }};
+}
+pub(crate) use queue_email;

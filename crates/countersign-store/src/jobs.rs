@@ -57,19 +57,15 @@ impl Store {
             .collect()
     }
 
-    /// When the next pending job of one of `kinds`, not under a live lease, falls due (ms).
-    pub async fn next_job_ms(&self, kinds: &[JobKind]) -> StoreResult<Option<i64>> {
-        let list = kinds.iter().map(|k| format!("'{}'", k.as_str())).collect::<Vec<_>>().join(", ");
-        if list.is_empty() {
-            return Ok(None);
-        }
-        // The kinds are this crate's constants, never input.
-        let sql = format!(
-            "SELECT MIN(run_at_ms) FROM jobs WHERE state = 'pending' AND locked_by IS NULL AND kind IN ({list})"
-        );
-        let (due,): (Option<i64>,) =
-            with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_one(pool).await)?;
-        Ok(due)
+    /// For each kind with claimable jobs (pending, and not under a live lease), when its first one
+    /// falls due (ms). A read: the runner claims (a write) only the kinds that have due jobs.
+    pub async fn due_jobs(&self) -> StoreResult<Vec<(JobKind, i64)>> {
+        let rows: Vec<(String, i64)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT kind, MIN(run_at_ms) FROM jobs WHERE state = 'pending'              AND (locked_until_ms IS NULL OR locked_until_ms < $1) GROUP BY kind")
+            .bind(now_ms())
+            .fetch_all(pool)
+            .await)?;
+        Ok(rows.into_iter().filter_map(|(kind, due)| JobKind::parse(&kind).map(|k| (k, due))).collect())
     }
 
     /// Marks a job done without any other change (its request moved on meanwhile).

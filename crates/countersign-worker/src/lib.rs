@@ -181,13 +181,28 @@ async fn run(inner: Arc<Inner>, mut shutdown: watch::Receiver<bool>) {
         if *shutdown.borrow() {
             break;
         }
-        // Claim, per kind, as many due jobs as that kind has free slots.
+        // Which kinds have claimable jobs, and when they fall due (one read); then claim, per kind that has
+        // due jobs and free slots, as many as it has slots (a write only when there is work).
+        let due = match inner.store.due_jobs().await {
+            Ok(due) => due,
+            Err(error) => {
+                tracing::warn!(%error, "looking for due jobs failed");
+                Vec::new()
+            }
+        };
+        let now = now_ms();
         let mut filled_a_kind = false;
-        let mut kinds_with_room = Vec::new();
+        let mut next_due: Option<i64> = None;
         for (kind, _) in &served {
+            let Some(due_at) = due.iter().find(|(k, _)| k == kind).map(|(_, at)| *at) else { continue };
             let slots = &permits[kind];
             let free = slots.available_permits();
             if free == 0 {
+                // A finishing job wakes the loop (join_next below).
+                continue;
+            }
+            if due_at > now {
+                next_due = Some(next_due.map_or(due_at, |n| n.min(due_at)));
                 continue;
             }
             let claimed = match inner.store.claim_jobs(&inner.node, lease_ms, *kind, free as i64).await {
@@ -199,8 +214,6 @@ async fn run(inner: Arc<Inner>, mut shutdown: watch::Receiver<bool>) {
             };
             if claimed.len() == free {
                 filled_a_kind = true;
-            } else {
-                kinds_with_room.push(*kind);
             }
             for job in claimed {
                 let Ok(permit) = slots.clone().acquire_owned().await else { break };
@@ -215,12 +228,10 @@ async fn run(inner: Arc<Inner>, mut shutdown: watch::Receiver<bool>) {
         if filled_a_kind {
             continue;
         }
-        // Sleep until woken, a job of a kind with room falls due, a running job ends, or the poll
-        // interval passes.
-        let wait = match inner.store.next_job_ms(&kinds_with_room).await {
-            Ok(Some(due)) => Duration::from_millis((due - now_ms()).clamp(0, 2000) as u64),
-            _ => Duration::from_secs(2),
-        };
+        // Sleep until woken, a job falls due, a running job ends, or the poll interval passes (which
+        // also finds jobs whose lease a dead node left to expire).
+        let wait = next_due
+            .map_or(Duration::from_secs(2), |due| Duration::from_millis((due - now_ms()).clamp(0, 2000) as u64));
         tokio::select! {
             _ = wakeup.notified() => {}
             _ = tokio::time::sleep(wait) => {}

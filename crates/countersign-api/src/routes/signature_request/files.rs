@@ -1,0 +1,202 @@
+//! `files`, `files_as_data_uri`, `files_as_file_url`, the expiring `/files/{id}` link, and the
+//! `fields` extension.
+
+use axum::Extension;
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use countersign_domain::account::Account;
+use countersign_domain::signature_request::RequestStatus;
+use countersign_domain::time::unix_now;
+use countersign_store::signature_requests::SignatureRequest;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, ApiResult};
+use countersign_domain::links::Link;
+
+use super::{FILE_URL_LIFETIME_SECS, owned, visible};
+use crate::params::{Params, lenient};
+use crate::state::AppState;
+use crate::warnings::Reply;
+
+#[derive(Deserialize)]
+pub(super) struct FilesParams {
+    #[serde(default, deserialize_with = "lenient::string_opt")]
+    file_type: Option<String>,
+    #[serde(default, deserialize_with = "lenient::bool_opt")]
+    force_download: Option<bool>,
+}
+
+/// The request's documents, or 409 while they are being prepared.
+pub(super) async fn documents(state: &AppState, request: &SignatureRequest) -> ApiResult<Vec<(String, Vec<u8>)>> {
+    if request.status == RequestStatus::Processing {
+        return Err(ApiError::conflict("Files are still being processed. Please try again later."));
+    }
+    let mut out = Vec::new();
+    for doc in state.store.documents_of(&request.id).await? {
+        let Some(sha) = &doc.blob_sha256 else {
+            return Err(ApiError::bad_request("This signature request's files could not be retrieved."));
+        };
+        let bytes = state.store.blob(sha).await?.ok_or_else(|| ApiError::unknown("a document blob is missing"))?;
+        out.push((doc.file_name, bytes));
+    }
+    Ok(out)
+}
+
+/// All documents as one PDF.
+pub(super) fn merged_pdf(docs: Vec<(String, Vec<u8>)>) -> ApiResult<Vec<u8>> {
+    if docs.len() == 1 {
+        return Ok(docs.into_iter().next().map(|(_, b)| b).unwrap_or_default());
+    }
+    let parts: Vec<&[u8]> = docs.iter().map(|(_, b)| b.as_slice()).collect();
+    countersign_pdf::merge(&parts).map_err(|e| ApiError::bad_request(format!("The files could not be merged: {e}")))
+}
+
+pub(super) fn pdf_response(bytes: Vec<u8>, name: &str, download: bool) -> Response {
+    let disposition = if download { "attachment" } else { "inline" };
+    let name = name.replace(['"', '\\', '\r', '\n'], "_");
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/pdf")
+        .header(header::CONTENT_DISPOSITION, format!("{disposition}; filename=\"{name}\""))
+        .body(Body::from(bytes))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+pub(super) fn download_name(request: &SignatureRequest, ext: &str) -> String {
+    let base: String =
+        request.body.title.chars().filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.')).collect();
+    let base = base.trim().trim_end_matches(".pdf").trim_end_matches(".PDF").to_owned();
+    if base.is_empty() { format!("{}.{ext}", request.id) } else { format!("{base}.{ext}") }
+}
+
+/// `GET /v3/signature_request/files/{id}?file_type=pdf|zip`.
+pub async fn files(
+    State(state): State<AppState>,
+    Extension(account): Extension<Account>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Response> {
+    let p: FilesParams = Params::from_query(query.as_deref())?.parse()?;
+    let request = owned(&state, &account, &id).await?;
+    let kind = p.file_type.as_deref().unwrap_or("pdf");
+    if !matches!(kind, "pdf" | "zip") {
+        return Err(ApiError::bad_param("file_type", "file_type must be pdf or zip"));
+    }
+    let docs = documents(&state, &request).await?;
+    if kind == "zip" {
+        let zip = crate::zip::stored_zip(&docs);
+        return Ok(Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, "application/zip")
+            .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}\"", download_name(&request, "zip")))
+            .body(Body::from(zip))
+            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()));
+    }
+    Ok(pdf_response(merged_pdf(docs)?, &download_name(&request, "pdf"), true))
+}
+
+/// `GET /v3/signature_request/files_as_data_uri/{id}`.
+pub async fn files_as_data_uri(
+    State(state): State<AppState>,
+    Extension(account): Extension<Account>,
+    Path(id): Path<String>,
+) -> ApiResult<Reply> {
+    let request = owned(&state, &account, &id).await?;
+    let pdf = merged_pdf(documents(&state, &request).await?)?;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(pdf);
+    Ok(Reply::ok(json!({"data_uri": format!("data:application/pdf;base64,{encoded}")})))
+}
+
+/// `GET /v3/signature_request/files_as_file_url/{id}?force_download=1`: an expiring link on this server
+/// that needs no credentials.
+pub async fn files_as_file_url(
+    State(state): State<AppState>,
+    Extension(account): Extension<Account>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Reply> {
+    let p: FilesParams = Params::from_query(query.as_deref())?.parse()?;
+    let request = owned(&state, &account, &id).await?;
+    if request.status == RequestStatus::Processing {
+        return Err(ApiError::conflict("Files are still being processed. Please try again later."));
+    }
+    let expires = unix_now() + FILE_URL_LIFETIME_SECS;
+    let token = state.links.token(&Link::Files { signature_request_id: &id, expires });
+    let download = u8::from(p.force_download.unwrap_or(true));
+    let url =
+        format!("{}/files/{id}?expires={expires}&token={token}&force_download={download}", state.config.public_url);
+    Ok(Reply::ok(json!({"file_url": url, "expires_at": expires})))
+}
+
+#[derive(Deserialize)]
+pub(super) struct FileLinkParams {
+    #[serde(default, deserialize_with = "lenient::u32_opt")]
+    expires: Option<u32>,
+    #[serde(default, deserialize_with = "lenient::string_opt")]
+    token: Option<String>,
+    #[serde(default, deserialize_with = "lenient::bool_opt")]
+    force_download: Option<bool>,
+}
+
+/// `GET /files/{id}?expires=&token=`: what a file URL points at.
+pub async fn file_link(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Response> {
+    let p: FileLinkParams = Params::from_query(query.as_deref())?.parse()?;
+    let expires = i64::from(p.expires.unwrap_or(0));
+    let token = p.token.unwrap_or_default();
+    if !state.links.check(&Link::Files { signature_request_id: &id, expires }, &token, unix_now()) {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "This link is either invalid or expired."));
+    }
+    let request = state.store.signature_request_state(&id).await?.ok_or_else(ApiError::not_found)?;
+    visible(request.status, request.removed)?;
+    let pdf = merged_pdf(documents(&state, &request).await?)?;
+    Ok(pdf_response(pdf, &download_name(&request, "pdf"), p.force_download.unwrap_or(true)))
+}
+
+/// `GET /v3/signature_request/fields/{id}` (our extension): where processing placed each field.
+pub async fn fields(
+    State(state): State<AppState>,
+    Extension(account): Extension<Account>,
+    Path(id): Path<String>,
+) -> ApiResult<Reply> {
+    let request = owned(&state, &account, &id).await?;
+    if request.status == RequestStatus::Processing {
+        return Err(ApiError::conflict("The documents are still being processed. Please try again later."));
+    }
+    let signatures = &request.body.signatures;
+    let fields: Vec<Value> = state
+        .store
+        .fields_of(&id)
+        .await?
+        .into_iter()
+        .map(|f| {
+            let signature_id = f.signer_index.and_then(|i| signatures.get(i as usize)).map(|s| s.signature_id.clone());
+            json!({
+                "api_id": f.api_id,
+                "name": f.name,
+                "type": f.field_type,
+                "signer": f.signer_index.map_or_else(|| json!("sender"), |i| json!(i)),
+                "signature_id": signature_id,
+                "required": f.required,
+                "document_index": f.document_index,
+                "page": f.page,
+                "x": f.x,
+                "y": f.y,
+                "width": f.width,
+                "height": f.height,
+                "validation_type": f.validation_type,
+                "auto_fill": f.auto_fill,
+                "source": f.source,
+                "value": f.value,
+            })
+        })
+        .collect();
+    Ok(Reply::ok(json!({"signature_request_id": id, "fields": fields})))
+}

@@ -1,0 +1,130 @@
+//! `cancel`, `remind`, `update`, `remove`: each one transition of the domain's state machine,
+//! committed with its events by `change_signature_request`.
+
+use std::collections::BTreeMap;
+
+use axum::Extension;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use countersign_domain::account::Account;
+use countersign_domain::email::EmailAddress;
+use countersign_domain::signature_request::parse_expires_at;
+use countersign_domain::time::unix_now;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, ApiResult};
+use countersign_domain::{MAX_NAME_CHARS, parse_name};
+
+use super::{change_error, empty_ok, owned};
+use crate::params::{Params, ignored_warnings, lenient};
+use crate::state::AppState;
+use crate::warnings::Reply;
+
+/// `POST /v3/signature_request/cancel/{id}`. Dropbox Sign queues the cancel and answers an empty 200;
+/// here the cancel commits at once with its `signature_request_canceled` event (the callback still
+/// arrives asynchronously), so a GET right after already shows it. Allowed while processing or sent.
+pub async fn cancel(
+    State(state): State<AppState>,
+    Extension(account): Extension<Account>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    owned(&state, &account, &id).await?;
+    state.store.change_signature_request(&id, |r| r.cancel(&account.id)).await.map_err(change_error)?;
+    Ok(empty_ok())
+}
+
+#[derive(Deserialize)]
+pub(super) struct RemindParams {
+    #[serde(default, deserialize_with = "lenient::string_opt")]
+    email_address: Option<String>,
+    #[serde(default, deserialize_with = "lenient::string_opt")]
+    name: Option<String>,
+    #[serde(flatten)]
+    other: BTreeMap<String, Value>,
+}
+
+/// `POST /v3/signature_request/remind/{id}`: one signer, not for embedded requests, not within an hour
+/// of the last reminder.
+pub async fn remind(
+    State(state): State<AppState>,
+    Extension(account): Extension<Account>,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Reply> {
+    let p: RemindParams = params.parse()?;
+    let email = p
+        .email_address
+        .as_deref()
+        .filter(|e| !e.trim().is_empty())
+        .ok_or_else(|| ApiError::missing("email_address"))?;
+    let email = EmailAddress::parse(email, "email_address")?.as_str().to_owned();
+    let name = p.name.clone();
+    owned(&state, &account, &id).await?;
+    let now = unix_now();
+    let (request, _) = state
+        .store
+        .change_signature_request(&id, |r| r.remind(&email, name.as_deref(), now))
+        .await
+        .map_err(change_error)?;
+    Ok(Reply::ok(json!({"signature_request": request.body})).with_warnings(ignored_warnings(p.other.keys())))
+}
+
+#[derive(Deserialize)]
+pub(super) struct UpdateParams {
+    #[serde(default, deserialize_with = "lenient::string_opt")]
+    signature_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::string_opt")]
+    email_address: Option<String>,
+    #[serde(default, deserialize_with = "lenient::string_opt")]
+    name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::u32_opt")]
+    expires_at: Option<u32>,
+    #[serde(flatten)]
+    other: BTreeMap<String, Value>,
+}
+
+/// `POST /v3/signature_request/update/{id}`: a signer's e-mail address (which issues a new
+/// `signature_id`, so links made for the old address stop working), name, or the expiry.
+pub async fn update(
+    State(state): State<AppState>,
+    Extension(account): Extension<Account>,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Reply> {
+    let p: UpdateParams = params.parse()?;
+    let signature_id =
+        p.signature_id.as_deref().filter(|s| !s.trim().is_empty()).ok_or_else(|| ApiError::missing("signature_id"))?;
+    let email = match p.email_address.as_deref().filter(|e| !e.trim().is_empty()) {
+        Some(e) => Some(EmailAddress::parse(e, "email_address")?.as_str().to_owned()),
+        None => None,
+    };
+    let name = match p.name.as_deref().filter(|n| !n.trim().is_empty()) {
+        Some(raw) => Some(parse_name(raw, "name", MAX_NAME_CHARS)?),
+        None => None,
+    };
+    if email.is_none() && name.is_none() && p.expires_at.is_none() {
+        return Err(ApiError::missing("email_address"));
+    }
+    let now = unix_now();
+    let expires_at = parse_expires_at(p.expires_at, now)?;
+    owned(&state, &account, &id).await?;
+    let (request, _) = state
+        .store
+        .change_signature_request(&id, |r| r.update_signer(signature_id, email.as_deref(), name.as_deref(), expires_at))
+        .await
+        .map_err(change_error)?;
+    Ok(Reply::ok(json!({"signature_request": request.body})).with_warnings(ignored_warnings(p.other.keys())))
+}
+
+/// `POST /v3/signature_request/remove/{id}`: the caller loses access to a completed (all signed or
+/// declined) request.
+pub async fn remove(
+    State(state): State<AppState>,
+    Extension(account): Extension<Account>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    owned(&state, &account, &id).await?;
+    state.store.change_signature_request(&id, |r| r.remove()).await.map_err(change_error)?;
+    Ok(empty_ok())
+}

@@ -67,12 +67,9 @@ fn client_key(request: &Request) -> Option<Vec<u8>> {
     })
 }
 
-fn too_many_failures(decision: &RateDecision) -> Response {
-    let mut response = ApiError::exceeded_rate(format!(
-        "Too many failed authentications from this address: at most {} a minute. Try again later.",
-        decision.limit
-    ))
-    .into_response();
+/// `429 exceeded_rate` with `message` and a `Retry-After` until the window of `decision` resets.
+fn rate_refusal(message: String, decision: &RateDecision) -> Response {
+    let mut response = ApiError::exceeded_rate(message).into_response();
     let wait = (decision.reset_at - countersign_domain::time::unix_now()).max(1);
     response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(wait));
     response
@@ -83,7 +80,13 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
     let client = client_key(&request).filter(|_| state.auth_failures.enabled());
     if let Some(decision) = client.as_deref().and_then(|c| state.auth_failures.exhausted(c)) {
         tracing::warn!("request refused: too many failed authentications from this address");
-        return too_many_failures(&decision);
+        return rate_refusal(
+            format!(
+                "Too many failed authentications from this address: at most {} a minute. Try again later.",
+                decision.limit
+            ),
+            &decision,
+        );
     }
     let count_failure = || {
         if let Some(client) = &client {
@@ -111,14 +114,9 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
     let decision = state.limiter.enabled().then(|| state.limiter.check(&key.digest()));
     if let Some(decision) = decision.filter(|d| !d.allowed) {
         tracing::warn!(account_id = %account.id, "request refused: rate limit exceeded");
-        let mut response = ApiError::exceeded_rate(format!(
-            "Rate limit exceeded: at most {} requests per minute for an API key.",
-            decision.limit
-        ))
-        .into_response();
+        let message = format!("Rate limit exceeded: at most {} requests per minute for an API key.", decision.limit);
+        let mut response = rate_refusal(message, &decision);
         rate_headers(response.headers_mut(), &decision);
-        let wait = (decision.reset_at - countersign_domain::time::unix_now()).max(1);
-        response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(wait));
         return response;
     }
     tracing::Span::current().record("account_id", tracing::field::display(&account.id));

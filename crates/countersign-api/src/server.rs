@@ -304,6 +304,16 @@ impl EdgeStream {
     }
 }
 
+impl EdgeStream {
+    /// Sends `replacement` in place of the `written` bytes hyper handed over, which count as sent; the
+    /// replacement goes out now or on the next flush.
+    fn send_instead(&mut self, cx: &mut Context<'_>, replacement: Bytes, written: usize) -> Poll<io::Result<usize>> {
+        self.pending = Some((replacement, 0));
+        let _ = self.poll_send_pending(cx)?;
+        Poll::Ready(Ok(written))
+    }
+}
+
 /// hyper's own answer to a head it could not parse: `HTTP/1.1 400|414|431 …` with `content-length: 0`
 /// and nothing else to follow. Countersign's handlers never answer 4xx without a body.
 fn replacement_for(head: &[u8]) -> Option<Bytes> {
@@ -364,10 +374,7 @@ impl AsyncWrite for EdgeStream {
         let this = &mut *self;
         ready!(this.poll_send_pending(cx))?;
         if let Some(replacement) = replacement_for(buf) {
-            this.pending = Some((replacement, 0));
-            // What hyper wrote counts as sent; the replacement goes out now or on the next flush.
-            let _ = this.poll_send_pending(cx)?;
-            return Poll::Ready(Ok(buf.len()));
+            return this.send_instead(cx, replacement, buf.len());
         }
         Pin::new(&mut this.inner).poll_write(cx, buf)
     }
@@ -383,9 +390,7 @@ impl AsyncWrite for EdgeStream {
         if let (Some(only), None) = (non_empty.next(), non_empty.next())
             && let Some(replacement) = replacement_for(only)
         {
-            this.pending = Some((replacement, 0));
-            let _ = this.poll_send_pending(cx)?;
-            return Poll::Ready(Ok(only.len()));
+            return this.send_instead(cx, replacement, only.len());
         }
         Pin::new(&mut this.inner).poll_write_vectored(cx, bufs)
     }

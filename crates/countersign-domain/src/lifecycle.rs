@@ -36,7 +36,7 @@ impl JobKind {
     pub const ALL: [JobKind; 3] = [JobKind::ProcessDocuments, JobKind::Expire, JobKind::SendEmail];
 
     /// The name stored in the `jobs` table.
-    pub const fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::ProcessDocuments => "process_documents",
             Self::Expire => "expire",

@@ -20,10 +20,6 @@ use crate::deliveries::ClaimedDelivery;
 use crate::outbox::{Lease, OutboxTargets, insert_events_postgres, insert_events_sqlite};
 use crate::{Store, StoreError, StoreResult};
 
-/// Job kinds.
-pub const JOB_PROCESS: &str = JobKind::ProcessDocuments.as_str();
-pub const JOB_EXPIRE: &str = JobKind::Expire.as_str();
-
 /// One document of a new request: uploaded bytes, or a URL the worker fetches.
 #[derive(Debug, Clone)]
 pub struct NewDocument {
@@ -180,9 +176,9 @@ macro_rules! define_insert_request {
                 .execute(&mut *conn)
                 .await?;
             }
-            insert_job!(&mut *conn, id, JOB_PROCESS, now);
+            insert_job!(&mut *conn, id, JobKind::ProcessDocuments.as_str(), now);
             if let Some(expires_at) = new.body.expires_at {
-                insert_job!(&mut *conn, id, JOB_EXPIRE, expires_at * 1000);
+                insert_job!(&mut *conn, id, JobKind::Expire.as_str(), expires_at * 1000);
             }
             Ok(())
         }

@@ -9,6 +9,13 @@ use crate::helpers::fresh_postgres_schema;
 
 type Schema = (BTreeSet<String>, BTreeSet<String>, BTreeSet<String>);
 
+/// The first column of every row `sql` returns, as a set: `names!(&mut conn, "SELECT …")`.
+macro_rules! names {
+    ($conn:expr, $sql:expr) => {
+        sqlx::query($sql).fetch_all($conn).await.unwrap().iter().map(|r| r.get::<String, _>(0)).collect::<BTreeSet<_>>()
+    };
+}
+
 async fn sqlite_schema() -> Schema {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("schema.sqlite3");
@@ -16,35 +23,21 @@ async fn sqlite_schema() -> Schema {
     let store = countersign_store::Store::open_sqlite(&path, key).await.unwrap();
     store.close().await;
     let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite:{}", path.display())).await.unwrap();
-    let tables: Vec<String> = sqlx::query(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%'",
+    // The migrations' own tables (not SQLite's or sqlx's bookkeeping).
+    let ours = "m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx%'";
+    (
+        names!(&mut conn, sqlx::AssertSqlSafe(format!("SELECT m.name FROM sqlite_master m WHERE {ours}"))),
+        names!(
+            &mut conn,
+            sqlx::AssertSqlSafe(format!(
+                "SELECT m.name || '.' || p.name FROM sqlite_master m, pragma_table_info(m.name) p WHERE {ours}"
+            ))
+        ),
+        names!(
+            &mut conn,
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"
+        ),
     )
-    .fetch_all(&mut conn)
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| r.get::<String, _>(0))
-    .collect();
-    let mut columns = BTreeSet::new();
-    for table in &tables {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA table_info(\"{table}\")")))
-            .fetch_all(&mut conn)
-            .await
-            .unwrap();
-        for row in rows {
-            columns.insert(format!("{table}.{}", row.get::<String, _>("name")));
-        }
-    }
-    let indexes = sqlx::query(
-        "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND name NOT LIKE 'sqlite_%'",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| r.get::<String, _>(0))
-    .collect();
-    (tables.into_iter().collect(), columns, indexes)
 }
 
 async fn postgres_schema() -> Option<Schema> {
@@ -53,39 +46,23 @@ async fn postgres_schema() -> Option<Schema> {
     let store = countersign_store::Store::open_postgres(&url, key).await.unwrap();
     store.close().await;
     let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-    let names = |sql: &'static str| sqlx::query(sql);
-    let tables = names(
+    let tables = names!(
+        &mut conn,
         "SELECT table_name::text FROM information_schema.tables \
-         WHERE table_schema = current_schema() AND table_name NOT LIKE '\\_sqlx%'",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| r.get::<String, _>(0))
-    .collect();
-    let columns = names(
+         WHERE table_schema = current_schema() AND table_name NOT LIKE '\\_sqlx%'"
+    );
+    let columns = names!(
+        &mut conn,
         "SELECT table_name::text || '.' || column_name::text FROM information_schema.columns \
-         WHERE table_schema = current_schema() AND table_name NOT LIKE '\\_sqlx%'",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| r.get::<String, _>(0))
-    .collect();
+         WHERE table_schema = current_schema() AND table_name NOT LIKE '\\_sqlx%'"
+    );
     // Indexes the migrations create by name (primary keys and UNIQUE constraints get generated names,
     // which differ by dialect, so only explicit indexes are compared).
-    let indexes = names(
+    let indexes = names!(
+        &mut conn,
         "SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema() \
-         AND indexname NOT LIKE '%\\_pkey' AND indexname NOT LIKE '%\\_key'",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| r.get::<String, _>(0))
-    .collect();
+         AND indexname NOT LIKE '%\\_pkey' AND indexname NOT LIKE '%\\_key'"
+    );
     Some((tables, columns, indexes))
 }
 

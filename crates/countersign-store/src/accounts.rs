@@ -50,6 +50,23 @@ pub enum Created {
     Claimed,
 }
 
+/// Stores an API key (its digest and sealed copy) for an account on a pool, connection or
+/// transaction, giving its `key_id`: `insert_key!(conn, account_id, &key, &sealed)`.
+macro_rules! insert_key {
+    ($conn:expr, $account_id:expr, $key:expr, $sealed:expr) => {{
+        let (key_id,): (i64,) = sqlx::query_as(
+            "INSERT INTO api_keys (account_id, key_digest, key_sealed, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind($account_id)
+        .bind($key.digest())
+        .bind($sealed)
+        .bind(unix_now())
+        .fetch_one($conn)
+        .await?;
+        key_id
+    }};
+}
+
 /// How long an API key's account is kept in memory after a look-up.
 pub const KEY_CACHE_MS: i64 = 2000;
 
@@ -105,13 +122,7 @@ impl Store {
                     (account, Created::New)
                 }
             };
-            sqlx::query("INSERT INTO api_keys (account_id, key_digest, key_sealed, created_at) VALUES ($1, $2, $3, $4)")
-                .bind(account.id.as_str())
-                .bind(key.digest())
-                .bind(&sealed)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            insert_key!(&mut *tx, account.id.as_str(), &key, &sealed);
             tx.commit().await?;
             (account, created)
         });
@@ -170,13 +181,7 @@ impl Store {
             let row: Option<AccountRow> =
                 sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id.as_str()).fetch_optional(&mut *tx).await?;
             if row.is_some() {
-                sqlx::query("INSERT INTO api_keys (account_id, key_digest, key_sealed, created_at) VALUES ($1, $2, $3, $4)")
-                    .bind(id.as_str())
-                    .bind(key.digest())
-                    .bind(&sealed)
-                    .bind(unix_now())
-                    .execute(&mut *tx)
-                    .await?;
+                insert_key!(&mut *tx, id.as_str(), &key, &sealed);
             }
             tx.commit().await?;
             row
@@ -188,14 +193,7 @@ impl Store {
     pub async fn add_api_key(&self, id: &AccountId) -> StoreResult<(i64, ApiKey)> {
         let key = ApiKey::generate();
         let sealed = self.master_key.seal(key.expose().as_bytes());
-        let (key_id,): (i64,) = with_writer!(self, pool => sqlx::query_as(
-            "INSERT INTO api_keys (account_id, key_digest, key_sealed, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
-            .bind(id.as_str())
-            .bind(key.digest())
-            .bind(&sealed)
-            .bind(unix_now())
-            .fetch_one(pool)
-            .await)?;
+        let key_id = with_writer!(self, pool => insert_key!(pool, id.as_str(), &key, &sealed));
         Ok((key_id, key))
     }
 

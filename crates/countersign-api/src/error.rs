@@ -86,6 +86,7 @@ impl From<Refusal> for ApiError {
         match refusal {
             Refusal::NotFound => Self::not_found(),
             Refusal::Canceled => Self::deleted("This signature request has been canceled."),
+            Refusal::Removed => Self::deleted("This signature request has been removed."),
             Refusal::CancelFailed(message) => bad("signature_request_cancel_failed", message),
             Refusal::InvalidReminder(message) => bad("invalid_reminder", message),
             Refusal::UpdateFailed(message) => bad("signature_request_update_failed", message),

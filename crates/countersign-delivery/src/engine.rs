@@ -38,7 +38,6 @@ use crate::sender::{build_client, prepare, send};
 pub struct DeliveryEngine {
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
-    listener: Option<tokio::task::JoinHandle<()>>,
     pub node_id: String,
 }
 
@@ -65,7 +64,6 @@ impl DeliveryEngine {
         let client = build_client(&config)?;
         let node_id = format!("{}-{}", std::process::id(), random_hex(4));
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let listener = store.spawn_background(shutdown_rx.clone());
         let shared = Arc::new(Shared {
             global: Semaphore::new(config.max_in_flight.max(1)),
             store,
@@ -78,13 +76,13 @@ impl DeliveryEngine {
         });
         // Deliveries committed on this node come straight here, already leased to it.
         let (handoff_tx, handoff_rx) = mpsc::channel(shared.config.max_in_flight.max(1) * 4);
-        shared.store.set_handoff(Some(countersign_store::outbox::Handoff {
+        shared.store.set_handoff(Some(countersign_store::handoff::Handoff {
             node: node_id.clone(),
             lease_ms: shared.config.lease.as_millis() as i64,
             sender: handoff_tx,
         }));
         let task = tokio::spawn(run(shared, shutdown_rx, handoff_rx));
-        Ok(Self { shutdown, task, listener, node_id })
+        Ok(Self { shutdown, task, node_id })
     }
 
     /// Stops claiming, lets deliveries in flight finish (within the grace period), records them and
@@ -92,9 +90,6 @@ impl DeliveryEngine {
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
-        if let Some(listener) = self.listener {
-            let _ = listener.await;
-        }
     }
 }
 

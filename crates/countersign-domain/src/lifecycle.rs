@@ -142,8 +142,10 @@ pub struct Transition {
 pub enum Refusal {
     /// Not the caller's (or no such request): answered as not found.
     NotFound,
-    /// Already canceled.
+    /// Already canceled (answered as gone).
     Canceled,
+    /// Removed by its owner (answered as gone).
+    Removed,
     CancelFailed(String),
     InvalidReminder(String),
     UpdateFailed(String),
@@ -160,14 +162,26 @@ pub enum Refusal {
 pub const REMINDER_INTERVAL_SECS: i64 = 3600;
 
 impl SignatureRequest {
-    /// `cancel`: allowed while processing or out for signature; the request is then gone (410).
-    pub fn cancel(&mut self, caller: &AccountId) -> Result<Transition, Refusal> {
+    /// Whether `caller` may see and change this request: another account's is not found, a removed or
+    /// canceled one is gone. Every change an API caller asks for begins here.
+    pub fn visible_to(&self, caller: &AccountId) -> Result<(), Refusal> {
         if &self.account_id != caller {
             return Err(Refusal::NotFound);
         }
+        if self.removed {
+            return Err(Refusal::Removed);
+        }
+        if self.status == RequestStatus::Canceled {
+            return Err(Refusal::Canceled);
+        }
+        Ok(())
+    }
+
+    /// `cancel`: allowed while processing or out for signature; the request is then gone (410).
+    pub fn cancel(&mut self, caller: &AccountId) -> Result<Transition, Refusal> {
+        self.visible_to(caller)?;
         match self.status {
             RequestStatus::Processing | RequestStatus::Sent => {}
-            RequestStatus::Canceled => return Err(Refusal::Canceled),
             other => {
                 return Err(Refusal::CancelFailed(format!(
                     "A signature request that {} cannot be canceled.",
@@ -181,7 +195,14 @@ impl SignatureRequest {
 
     /// `remind`: one signer (by e-mail address, and name when given) still awaiting, not for embedded
     /// requests, not within [`REMINDER_INTERVAL_SECS`] of the last reminder.
-    pub fn remind(&mut self, email: &str, name: Option<&str>, now: i64) -> Result<Transition, Refusal> {
+    pub fn remind(
+        &mut self,
+        caller: &AccountId,
+        email: &str,
+        name: Option<&str>,
+        now: i64,
+    ) -> Result<Transition, Refusal> {
+        self.visible_to(caller)?;
         if self.is_embedded {
             return Err(Refusal::InvalidReminder("Reminders cannot be sent for embedded signature requests.".into()));
         }
@@ -217,11 +238,13 @@ impl SignatureRequest {
     /// for the old one stop working) or name, and the request's expiry.
     pub fn update_signer(
         &mut self,
+        caller: &AccountId,
         signature_id: &str,
         email: Option<&str>,
         name: Option<&str>,
         expires_at: Option<i64>,
     ) -> Result<Transition, Refusal> {
+        self.visible_to(caller)?;
         if !matches!(self.status, RequestStatus::Processing | RequestStatus::Sent) {
             return Err(Refusal::UpdateFailed(format!(
                 "A signature request that {} cannot be updated.",
@@ -275,7 +298,8 @@ impl SignatureRequest {
     }
 
     /// `remove`: the caller loses access to a completed or declined request.
-    pub fn remove(&mut self) -> Result<Transition, Refusal> {
+    pub fn remove(&mut self, caller: &AccountId) -> Result<Transition, Refusal> {
+        self.visible_to(caller)?;
         if !matches!(self.status, RequestStatus::Complete | RequestStatus::Declined) {
             return Err(Refusal::RemoveFailed("Only a completed or declined signature request can be removed.".into()));
         }
@@ -382,6 +406,25 @@ mod tests {
 
     const SIGNATURE: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 
+    fn owner() -> AccountId {
+        AccountId::from_trusted("1".repeat(40))
+    }
+
+    #[test]
+    fn another_accounts_request_is_not_found_and_a_removed_or_canceled_one_is_gone() {
+        let stranger = AccountId::from_trusted("2".repeat(40));
+        let mut r = request(RequestStatus::Sent);
+        assert_eq!(r.remind(&stranger, "jill@example.com", None, 1).unwrap_err(), Refusal::NotFound);
+        assert_eq!(r.update_signer(&stranger, SIGNATURE, None, Some("n"), None).unwrap_err(), Refusal::NotFound);
+        let mut removed = request(RequestStatus::Complete);
+        removed.removed = true;
+        assert_eq!(removed.remove(&owner()).unwrap_err(), Refusal::Removed);
+        assert_eq!(removed.cancel(&owner()).unwrap_err(), Refusal::Removed);
+        let mut canceled = request(RequestStatus::Canceled);
+        assert_eq!(canceled.remind(&owner(), "jill@example.com", None, 1).unwrap_err(), Refusal::Canceled);
+        assert_eq!(canceled.visible_to(&stranger).unwrap_err(), Refusal::NotFound, "not found before gone");
+    }
+
     #[test]
     fn cancel_is_for_open_requests_of_the_caller() {
         let owner = AccountId::from_trusted("1".repeat(40));
@@ -399,39 +442,42 @@ mod tests {
     #[test]
     fn reminders_need_a_waiting_signer_and_an_hour_between_them() {
         let mut r = request(RequestStatus::Sent);
-        let t = r.remind("JILL@example.com", None, 10_000).unwrap();
+        let t = r.remind(&owner(), "JILL@example.com", None, 10_000).unwrap();
         assert_eq!(t.events[0], (EventType::SignatureRequestRemind, Some(SIGNATURE.to_owned()), None));
         assert!(
-            matches!(r.remind("jill@example.com", None, 10_000 + 3599), Err(Refusal::InvalidReminder(m)) if m.contains("hour"))
+            matches!(r.remind(&owner(), "jill@example.com", None, 10_000 + 3599), Err(Refusal::InvalidReminder(m)) if m.contains("hour"))
         );
-        assert!(r.remind("jill@example.com", None, 10_000 + 3600).is_ok());
-        assert!(matches!(r.remind("nobody@example.com", None, 99_999), Err(Refusal::InvalidReminder(_))));
-        assert!(r.remind("jill@example.com", Some("Someone Else"), 99_999).is_err(), "the name must match when given");
+        assert!(r.remind(&owner(), "jill@example.com", None, 10_000 + 3600).is_ok());
+        assert!(matches!(r.remind(&owner(), "nobody@example.com", None, 99_999), Err(Refusal::InvalidReminder(_))));
+        assert!(
+            r.remind(&owner(), "jill@example.com", Some("Someone Else"), 99_999).is_err(),
+            "the name must match when given"
+        );
         let mut failed = request(RequestStatus::Error);
         assert!(
-            matches!(failed.remind("jill@example.com", None, 1), Err(Refusal::InvalidReminder(m)) if m.contains("failed processing"))
+            matches!(failed.remind(&owner(), "jill@example.com", None, 1), Err(Refusal::InvalidReminder(m)) if m.contains("failed processing"))
         );
         let mut embedded = request(RequestStatus::Sent);
         embedded.is_embedded = true;
-        assert!(embedded.remind("jill@example.com", None, 1).is_err());
+        assert!(embedded.remind(&owner(), "jill@example.com", None, 1).is_err());
     }
 
     #[test]
     fn a_new_address_issues_a_new_signature_id_and_a_name_only_renames() {
         let mut r = request(RequestStatus::Sent);
-        let t = r.update_signer(SIGNATURE, None, Some("Jill Z."), None).unwrap();
+        let t = r.update_signer(&owner(), SIGNATURE, None, Some("Jill Z."), None).unwrap();
         assert_eq!(t.rename_signer.unwrap().2, "Jill Z.");
-        let t = r.update_signer(SIGNATURE, Some("new@example.com"), None, Some(5_000)).unwrap();
+        let t = r.update_signer(&owner(), SIGNATURE, Some("new@example.com"), None, Some(5_000)).unwrap();
         let (old, new, email, _) = t.replace_signer.unwrap();
         assert_eq!((old.as_str(), email.as_str()), (SIGNATURE, "new@example.com"));
         assert_eq!(r.body.signatures[0].signature_id, new);
         assert_eq!(t.schedule_job, Some((JobKind::Expire, 5_000_000)));
         assert_eq!(
-            r.update_signer(SIGNATURE, Some("x@example.com"), None, None).unwrap_err(),
+            r.update_signer(&owner(), SIGNATURE, Some("x@example.com"), None, None).unwrap_err(),
             Refusal::UnknownSignature
         );
         assert!(matches!(
-            request(RequestStatus::Expired).update_signer(SIGNATURE, None, Some("n"), None),
+            request(RequestStatus::Expired).update_signer(&owner(), SIGNATURE, None, Some("n"), None),
             Err(Refusal::UpdateFailed(_))
         ));
     }
@@ -467,9 +513,9 @@ mod tests {
 
     #[test]
     fn only_finished_requests_are_removed() {
-        assert!(request(RequestStatus::Complete).remove().unwrap().remove);
-        assert!(request(RequestStatus::Declined).remove().is_ok());
-        assert!(matches!(request(RequestStatus::Sent).remove(), Err(Refusal::RemoveFailed(_))));
+        assert!(request(RequestStatus::Complete).remove(&owner()).unwrap().remove);
+        assert!(request(RequestStatus::Declined).remove(&owner()).is_ok());
+        assert!(matches!(request(RequestStatus::Sent).remove(&owner()), Err(Refusal::RemoveFailed(_))));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use countersign_domain::secrets::ApiKey;
 use countersign_domain::time::unix_now;
 
 use crate::db::{with_pool, with_writer};
+use crate::tx::on_tx;
 use crate::{Store, StoreError, StoreResult};
 
 /// What creating an account needs.
@@ -15,19 +16,36 @@ pub struct NewAccount {
     pub locale: String,
 }
 
-type AccountRow = (String, String, Option<String>, String, i64, bool);
-/// An account row followed by the stored digest of the key that found it.
-type KeyedAccountRow = (String, String, Option<String>, String, i64, bool, Vec<u8>);
+#[derive(sqlx::FromRow)]
+struct AccountRow {
+    id: String,
+    email: String,
+    callback_url: Option<String>,
+    locale: String,
+    created_at: i64,
+    confirmed: bool,
+}
+
+/// An account row and the stored digest of the key that found it.
+#[derive(sqlx::FromRow)]
+struct KeyedAccountRow {
+    #[sqlx(flatten)]
+    account: AccountRow,
+    key_digest: Vec<u8>,
+}
+
 const ACCOUNT_COLUMNS: &str = "id, email, callback_url, locale, created_at, confirmed";
 
-fn account_from_row((id, email, callback_url, locale, created_at, confirmed): AccountRow) -> Account {
-    Account {
-        id: AccountId::from_trusted(id),
-        email: EmailAddress::from_trusted(email),
-        callback_url,
-        locale,
-        created_at,
-        confirmed,
+impl From<AccountRow> for Account {
+    fn from(r: AccountRow) -> Self {
+        Account {
+            id: AccountId::from_trusted(r.id),
+            email: EmailAddress::from_trusted(r.email),
+            callback_url: r.callback_url,
+            locale: r.locale,
+            created_at: r.created_at,
+            confirmed: r.confirmed,
+        }
     }
 }
 
@@ -86,19 +104,18 @@ impl Store {
         let email_lower = new.email.as_str().to_lowercase();
         let now = unix_now();
         let select = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email_lower = $1");
-        let outcome = with_writer!(self, pool => {
-            let mut tx = pool.begin().await?;
+        let outcome = self.write(async |tx| {
             let holder: Option<AccountRow> =
-                sqlx::query_as(sqlx::AssertSqlSafe(select.clone())).bind(&email_lower).fetch_optional(&mut *tx).await?;
+                on_tx!(tx, c => sqlx::query_as(sqlx::AssertSqlSafe(select)).bind(&email_lower).fetch_optional(c).await)?;
             let (account, created) = match holder {
-                Some(row) if !row.5 => {
-                    sqlx::query("UPDATE accounts SET confirmed = TRUE WHERE id = $1").bind(&row.0).execute(&mut *tx).await?;
-                    sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE account_id = $1 AND revoked_at IS NULL")
-                        .bind(&row.0)
+                Some(row) if !row.confirmed => {
+                    on_tx!(tx, c => sqlx::query("UPDATE accounts SET confirmed = TRUE WHERE id = $1").bind(&row.id).execute(c).await.map(|r| r.rows_affected()))?;
+                    on_tx!(tx, c => sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE account_id = $1 AND revoked_at IS NULL")
+                        .bind(&row.id)
                         .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                    (Account { confirmed: true, ..account_from_row(row) }, Created::Claimed)
+                        .execute(c)
+                        .await.map(|r| r.rows_affected()))?;
+                    (Account { confirmed: true, ..Account::from(row) }, Created::Claimed)
                 }
                 Some(_) => return Err(StoreError::Conflict("An account with this email address already exists".into())),
                 None => {
@@ -110,22 +127,21 @@ impl Store {
                         created_at: now,
                         confirmed: true,
                     };
-                    sqlx::query("INSERT INTO accounts (id, email, email_lower, callback_url, locale, created_at, confirmed) VALUES ($1, $2, $3, NULL, $4, $5, TRUE)")
+                    on_tx!(tx, c => sqlx::query("INSERT INTO accounts (id, email, email_lower, callback_url, locale, created_at, confirmed) VALUES ($1, $2, $3, NULL, $4, $5, TRUE)")
                         .bind(account.id.as_str())
                         .bind(account.email.as_str())
                         .bind(&email_lower)
                         .bind(&account.locale)
                         .bind(account.created_at)
-                        .execute(&mut *tx)
-                        .await
+                        .execute(c)
+                        .await.map(|r| r.rows_affected()))
                         .map_err(|e| StoreError::from_unique(e, "An account with this email address already exists"))?;
                     (account, Created::New)
                 }
             };
-            insert_key!(&mut *tx, account.id.as_str(), &key, &sealed);
-            tx.commit().await?;
-            (account, created)
-        });
+            on_tx!(tx, c => insert_key!(c, account.id.as_str(), &key, &sealed));
+            Ok::<_, StoreError>((account, created))
+        }).await?;
         self.clear_key_cache();
         Ok((outcome.0, key, outcome.1))
     }
@@ -149,22 +165,20 @@ impl Store {
         };
         let email_lower = account.email.as_str().to_lowercase();
         let (subject, body) = message(account.id.as_str());
-        with_writer!(self, pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query("INSERT INTO accounts (id, email, email_lower, callback_url, locale, created_at, confirmed, created_by) VALUES ($1, $2, $3, NULL, $4, $5, FALSE, $6)")
+        self.write(async |tx| {
+            on_tx!(tx, c => sqlx::query("INSERT INTO accounts (id, email, email_lower, callback_url, locale, created_at, confirmed, created_by) VALUES ($1, $2, $3, NULL, $4, $5, FALSE, $6)")
                 .bind(account.id.as_str())
                 .bind(account.email.as_str())
                 .bind(&email_lower)
                 .bind(&account.locale)
                 .bind(account.created_at)
                 .bind(created_by.as_str())
-                .execute(&mut *tx)
-                .await
+                .execute(c)
+                .await.map(|r| r.rows_affected()))
                 .map_err(|e| StoreError::from_unique(e, "An account with this email address already exists"))?;
-            crate::jobs::queue_email!(tx, account.id.as_str(), account.email.as_str(), &subject, &body);
-            tx.commit().await?;
-        });
-        self.wake_mailer();
+            crate::jobs::queue_email(tx, account.id.as_str(), account.email.as_str(), &subject, &body).await
+        })
+        .await?;
         Ok(account)
     }
 
@@ -176,17 +190,17 @@ impl Store {
         let sql = format!(
             "UPDATE accounts SET confirmed = TRUE WHERE id = $1 AND NOT confirmed AND deleted_at IS NULL RETURNING {ACCOUNT_COLUMNS}"
         );
-        let confirmed = with_writer!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let row: Option<AccountRow> =
-                sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id.as_str()).fetch_optional(&mut *tx).await?;
-            if row.is_some() {
-                insert_key!(&mut *tx, id.as_str(), &key, &sealed);
-            }
-            tx.commit().await?;
-            row
-        });
-        Ok(confirmed.map(|row| (account_from_row(row), key)))
+        let confirmed = self
+            .write(async |tx| {
+                let row: Option<AccountRow> =
+                    on_tx!(tx, c => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id.as_str()).fetch_optional(c).await)?;
+                if row.is_some() {
+                    on_tx!(tx, c => insert_key!(c, id.as_str(), &key, &sealed));
+                }
+                Ok::<_, StoreError>(row)
+            })
+            .await?;
+        Ok(confirmed.map(|row| (Account::from(row), key)))
     }
 
     /// A new API key for an account (the operator's `account key create`).
@@ -236,34 +250,34 @@ impl Store {
     pub async fn delete_account(&self, id: &AccountId) -> StoreResult<bool> {
         let now = unix_now();
         let now_ms = countersign_domain::time::now_ms();
-        let deleted = with_writer!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let done = sqlx::query(
-                "UPDATE accounts SET deleted_at = $2, email_lower = 'deleted:' || id, callback_url = NULL \
-                 WHERE id = $1 AND deleted_at IS NULL")
-                .bind(id.as_str())
-                .bind(now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if done > 0 {
-                sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE account_id = $1 AND revoked_at IS NULL")
-                    .bind(id.as_str()).bind(now).execute(&mut *tx).await?;
-                sqlx::query("UPDATE api_apps SET callback_url = NULL WHERE account_id = $1")
-                    .bind(id.as_str()).execute(&mut *tx).await?;
-                sqlx::query("UPDATE callback_endpoints SET disabled_at_ms = $2, disabled_reason = 'the account was deleted' \
+        let deleted = self
+            .write(async |tx| {
+                let done = on_tx!(tx, c => sqlx::query(
+                    "UPDATE accounts SET deleted_at = $2, email_lower = 'deleted:' || id, callback_url = NULL \
+                     WHERE id = $1 AND deleted_at IS NULL")
+                    .bind(id.as_str())
+                    .bind(now)
+                    .execute(c)
+                    .await.map(|r| r.rows_affected()))?;
+                if done == 0 {
+                    return Ok::<_, StoreError>(false);
+                }
+                on_tx!(tx, c => sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE account_id = $1 AND revoked_at IS NULL")
+                    .bind(id.as_str()).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+                on_tx!(tx, c => sqlx::query("UPDATE api_apps SET callback_url = NULL WHERE account_id = $1")
+                    .bind(id.as_str()).execute(c).await.map(|r| r.rows_affected()))?;
+                on_tx!(tx, c => sqlx::query("UPDATE callback_endpoints SET disabled_at_ms = $2, disabled_reason = 'the account was deleted' \
                              WHERE account_id = $1 AND disabled_at_ms IS NULL")
-                    .bind(id.as_str()).bind(now_ms).execute(&mut *tx).await?;
-                sqlx::query("UPDATE deliveries SET state = 'dead', last_error = 'the account was deleted', locked_until_ms = NULL \
+                    .bind(id.as_str()).bind(now_ms).execute(c).await.map(|r| r.rows_affected()))?;
+                on_tx!(tx, c => sqlx::query("UPDATE deliveries SET state = 'dead', last_error = 'the account was deleted', locked_until_ms = NULL \
                              WHERE account_id = $1 AND state IN ('pending', 'parked')")
-                    .bind(id.as_str()).execute(&mut *tx).await?;
-                sqlx::query("UPDATE outgoing_emails SET sent_at_ms = $2, last_error = 'the account was deleted' \
+                    .bind(id.as_str()).execute(c).await.map(|r| r.rows_affected()))?;
+                on_tx!(tx, c => sqlx::query("UPDATE outgoing_emails SET sent_at_ms = $2, last_error = 'the account was deleted' \
                              WHERE account_id = $1 AND sent_at_ms IS NULL")
-                    .bind(id.as_str()).bind(now_ms).execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-            done > 0
-        });
+                    .bind(id.as_str()).bind(now_ms).execute(c).await.map(|r| r.rows_affected()))?;
+                Ok(true)
+            })
+            .await?;
         self.clear_key_cache();
         Ok(deleted)
     }
@@ -291,10 +305,7 @@ impl Store {
             ACCOUNT_COLUMNS.replace(", ", ", a.")
         );
         let row: Option<KeyedAccountRow> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&digest).fetch_optional(pool).await)?;
-        let account = row.and_then(|(id, email, callback_url, locale, created_at, confirmed, stored)| {
-            key.matches_digest(&stored)
-                .then(|| account_from_row((id, email, callback_url, locale, created_at, confirmed)))
-        });
+        let account = row.and_then(|row| key.matches_digest(&row.key_digest).then(|| Account::from(row.account)));
         if let Some(account) = &account {
             let mut cache = self.key_cache.lock().unwrap_or_else(|p| p.into_inner());
             if cache.len() > 10_000 {
@@ -308,14 +319,14 @@ impl Store {
     pub async fn account_by_id(&self, id: &AccountId) -> StoreResult<Option<Account>> {
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1 AND deleted_at IS NULL");
         let row: Option<AccountRow> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id.as_str()).fetch_optional(pool).await)?;
-        Ok(row.map(account_from_row))
+        Ok(row.map(Account::from))
     }
 
     /// Case-insensitive look-up by e-mail address.
     pub async fn account_by_email(&self, email: &str) -> StoreResult<Option<Account>> {
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email_lower = $1");
         let row: Option<AccountRow> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(email.trim().to_lowercase()).fetch_optional(pool).await)?;
-        Ok(row.map(account_from_row))
+        Ok(row.map(Account::from))
     }
 
     /// Every account that is not deleted, oldest first (the operator's `account list`).
@@ -323,7 +334,7 @@ impl Store {
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE deleted_at IS NULL ORDER BY created_at, id");
         let rows: Vec<AccountRow> =
             with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await)?;
-        Ok(rows.into_iter().map(account_from_row).collect())
+        Ok(rows.into_iter().map(Account::from).collect())
     }
 
     pub async fn count_accounts(&self) -> StoreResult<i64> {
@@ -352,7 +363,7 @@ impl Store {
             .await)?;
         // Cleared again after the write: a look-up that ran meanwhile may have cached the old row.
         self.key_cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
-        Ok(row.map(account_from_row))
+        Ok(row.map(Account::from))
     }
 
     /// The plain API keys of an account (opened from their sealed copies), newest first: what the

@@ -1,17 +1,16 @@
-//! The connection to whichever database is configured, and the dispatch macro.
+//! The connection to whichever database is configured, and the dispatch macros for single statements
+//! (transactions: `tx.rs`).
 
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
-
-use tokio::sync::Notify;
 
 use countersign_domain::secrets::MasterKey;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::StoreResult;
+use crate::handoff::Wakeups;
 
 /// SQLite write transactions begin with `BEGIN IMMEDIATE`: a deferred transaction that reads before
 /// it writes can fail with `SQLITE_BUSY` (without waiting) when another writer commits in between.
@@ -58,17 +57,13 @@ pub enum Backend {
 pub struct Store {
     pub(crate) pool: Pool,
     pub(crate) master_key: MasterKey,
-    /// Woken after a commit that made deliveries due (see `outbox.rs`).
-    pub(crate) delivery_wakeup: Arc<Notify>,
-    /// Woken after a commit that made a document job due.
-    pub(crate) job_wakeup: Arc<Notify>,
+    /// Wake-ups and the hand-off to this node's engine (see `handoff.rs`, acted on by `tx.rs`).
+    pub(crate) wakeups: Wakeups,
     /// SQLite only: the one connection every write goes through (see [`with_writer!`]).
     pub(crate) sqlite_writer: Option<SqlitePool>,
     /// API key digest → (account, valid until ms): see `account_by_api_key`.
     pub(crate) key_cache:
         std::sync::Mutex<std::collections::HashMap<Vec<u8>, (countersign_domain::account::Account, i64)>>,
-    /// The engine on this node that takes committed deliveries directly, if one runs.
-    pub(crate) handoff: std::sync::RwLock<Option<crate::outbox::Handoff>>,
 }
 
 impl Store {
@@ -89,10 +84,8 @@ impl Store {
         Ok(Self {
             pool: Pool::Sqlite(pool),
             master_key,
-            delivery_wakeup: Arc::new(Notify::new()),
-            job_wakeup: Arc::new(Notify::new()),
+            wakeups: Wakeups::default(),
             sqlite_writer: Some(writer),
-            handoff: std::sync::RwLock::new(None),
             key_cache: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
@@ -109,10 +102,8 @@ impl Store {
         Ok(Self {
             pool: Pool::Postgres(pool),
             master_key,
-            delivery_wakeup: Arc::new(Notify::new()),
-            job_wakeup: Arc::new(Notify::new()),
+            wakeups: Wakeups::default(),
             sqlite_writer: None,
-            handoff: std::sync::RwLock::new(None),
             key_cache: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
@@ -127,78 +118,6 @@ impl Store {
     /// The SQLite writer connection's pool.
     pub(crate) fn writer(&self) -> &SqlitePool {
         self.sqlite_writer.as_ref().expect("a SQLite store always has its writer")
-    }
-
-    /// What the delivery engine waits on between claims.
-    pub fn delivery_wakeup(&self) -> Arc<Notify> {
-        self.delivery_wakeup.clone()
-    }
-
-    /// The store's background work, until `shutdown` fires. On PostgreSQL: wakes this node's delivery
-    /// engine whenever any node commits deliveries (`LISTEN`), reconnecting after a lost connection (the
-    /// engine's slow poll covers the gap). On SQLite: checkpoints the WAL every 200 ms in `PASSIVE` mode,
-    /// which never blocks the writer, so the automatic checkpoint a commit runs when the WAL passes
-    /// 1000 pages finds little left to copy and stays short; and truncates the WAL at shutdown.
-    pub fn spawn_background(
-        &self,
-        mut shutdown: tokio::sync::watch::Receiver<bool>,
-    ) -> Option<tokio::task::JoinHandle<()>> {
-        if let Pool::Sqlite(pool) = &self.pool {
-            let pool = pool.clone();
-            return Some(tokio::spawn(async move {
-                loop {
-                    tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_millis(200)) => {
-                            if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
-                                tracing::warn!(%error, "WAL checkpoint failed");
-                            }
-                        }
-                        _ = shutdown.changed() => {
-                            let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&pool).await;
-                            return;
-                        }
-                    }
-                }
-            }));
-        }
-        let Pool::Postgres(pool) = &self.pool else { return None };
-        let pool = pool.clone();
-        let wakeup = self.delivery_wakeup.clone();
-        let job_wakeup = self.job_wakeup.clone();
-        Some(tokio::spawn(async move {
-            loop {
-                let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
-                    Ok(listener) => listener,
-                    Err(error) => {
-                        tracing::warn!(%error, "cannot LISTEN for deliveries; retrying");
-                        tokio::select! {
-                            _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                            _ = shutdown.changed() => return,
-                        }
-                    }
-                };
-                let channels = [crate::outbox::DELIVERY_CHANNEL, crate::signature_requests::JOB_CHANNEL];
-                if let Err(error) = listener.listen_all(channels).await {
-                    tracing::warn!(%error, "LISTEN failed; retrying");
-                    continue;
-                }
-                loop {
-                    tokio::select! {
-                        received = listener.recv() => match received {
-                            Ok(notification) if notification.channel() == crate::signature_requests::JOB_CHANNEL => {
-                                job_wakeup.notify_one()
-                            }
-                            Ok(_) => wakeup.notify_one(),
-                            Err(error) => {
-                                tracing::warn!(%error, "delivery notifications interrupted; reconnecting");
-                                break;
-                            }
-                        },
-                        _ = shutdown.changed() => return,
-                    }
-                }
-            }
-        }))
     }
 
     /// One round trip to the database: what `/readyz` reports.

@@ -1,13 +1,23 @@
 //! E-mails to account owners (a callback URL was disabled, an account to confirm): written with their
-//! `send_email` job in the same transaction as the change that calls for them (`jobs::queue_email!`),
+//! `send_email` job in the same transaction as the change that calls for them (`jobs::queue_email`),
 //! sent by the job runner when SMTP is configured, kept either way.
 
 use crate::db::{with_pool, with_writer};
 use crate::{Store, StoreResult};
+use countersign_domain::ids::AccountId;
 use countersign_domain::time::now_ms;
 
+/// An e-mail as stored (what would have been sent without SMTP).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredEmail {
+    pub to_address: String,
+    pub subject: String,
+    pub body: String,
+    pub created_at_ms: i64,
+}
+
 /// An e-mail claimed for sending.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OutgoingEmail {
     pub id: i64,
     pub to_address: String,
@@ -20,18 +30,11 @@ impl Store {
     /// The e-mail a `send_email` job sends; `None` once it is sent (a job run twice sends nothing
     /// the second time).
     pub async fn email_to_send(&self, id: i64) -> StoreResult<Option<OutgoingEmail>> {
-        let row: Option<(i64, String, String, String, i64)> = with_pool!(self, pool => sqlx::query_as(
+        Ok(with_pool!(self, pool => sqlx::query_as(
             "SELECT id, to_address, subject, body, attempts FROM outgoing_emails WHERE id = $1 AND sent_at_ms IS NULL")
             .bind(id)
             .fetch_optional(pool)
-            .await)?;
-        Ok(row.map(|(id, to_address, subject, body, attempts)| OutgoingEmail {
-            id,
-            to_address,
-            subject,
-            body,
-            attempts,
-        }))
+            .await)?)
     }
 
     pub async fn mark_email_sent(&self, id: i64) -> StoreResult<()> {
@@ -57,9 +60,13 @@ impl Store {
         Ok(())
     }
 
-    /// Wakes the job runner after a commit that stored an e-mail (and its `send_email` job).
-    pub(crate) fn wake_mailer(&self) {
-        self.job_wakeup.notify_one();
+    /// E-mails stored for an account (newest last): what would have been sent without SMTP.
+    pub async fn stored_emails(&self, account_id: &AccountId) -> StoreResult<Vec<StoredEmail>> {
+        Ok(with_pool!(self, pool => sqlx::query_as(
+            "SELECT to_address, subject, body, created_at_ms FROM outgoing_emails WHERE account_id = $1 ORDER BY id")
+            .bind(account_id.as_str())
+            .fetch_all(pool)
+            .await)?)
     }
 
     /// How many of the account's stored e-mails are still unsent.

@@ -6,6 +6,7 @@ use countersign_domain::lifecycle::JobKind;
 use countersign_domain::time::now_ms;
 
 use crate::db::{with_pool, with_writer};
+use crate::tx::{Tx, on_tx};
 use crate::{Store, StoreError, StoreResult};
 
 /// A claimed job.
@@ -21,7 +22,14 @@ pub struct ClaimedJob {
     pub attempts: i64,
 }
 
-type JobRow = (String, String, Option<String>, Option<i64>, i64);
+#[derive(sqlx::FromRow)]
+struct JobRow {
+    id: String,
+    kind: String,
+    signature_request_id: Option<String>,
+    email_id: Option<i64>,
+    attempts: i64,
+}
 
 impl Store {
     /// Claims up to `limit` due jobs of `kind` for `node` until `now + lease_ms`. An expired lease is
@@ -50,7 +58,7 @@ impl Store {
             .fetch_all(pool)
             .await)?;
         rows.into_iter()
-            .map(|(id, kind, signature_request_id, email_id, attempts)| {
+            .map(|JobRow { id, kind, signature_request_id, email_id, attempts }| {
                 let kind = JobKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("job kind {kind:?}")))?;
                 Ok(ClaimedJob { id, kind, signature_request_id, email_id, attempts })
             })
@@ -61,7 +69,7 @@ impl Store {
     /// falls due (ms). A read: the runner claims (a write) only the kinds that have due jobs.
     pub async fn due_jobs(&self) -> StoreResult<Vec<(JobKind, i64)>> {
         let rows: Vec<(String, i64)> = with_pool!(self, pool => sqlx::query_as(
-            "SELECT kind, MIN(run_at_ms) FROM jobs WHERE state = 'pending'              AND (locked_until_ms IS NULL OR locked_until_ms < $1) GROUP BY kind")
+            "SELECT kind, MIN(run_at_ms) FROM jobs WHERE state = 'pending' AND (locked_until_ms IS NULL OR locked_until_ms < $1) GROUP BY kind")
             .bind(now_ms())
             .fetch_all(pool)
             .await)?;
@@ -118,38 +126,30 @@ impl Store {
             .map(|r| r.rows_affected()))
         .map_err(Into::into)
     }
-
-    /// What the job runner waits on between claims.
-    pub fn job_wakeup(&self) -> std::sync::Arc<tokio::sync::Notify> {
-        self.job_wakeup.clone()
-    }
 }
 
-/// Stores an e-mail and its `send_email` job on an open connection or transaction:
-/// `queue_email!(conn, account_id, to, subject, body)`. The job runner sends it once committed.
-macro_rules! queue_email {
-    ($conn:expr, $account_id:expr, $to:expr, $subject:expr, $body:expr) => {{
-        let now = countersign_domain::time::now_ms();
-        let (email_id,): (i64,) = sqlx::query_as(
-            "INSERT INTO outgoing_emails (account_id, to_address, subject, body, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        )
-        .bind($account_id)
-        .bind($to)
-        .bind($subject)
-        .bind($body)
+/// Stores an e-mail and its `send_email` job in an open transaction; the job runner sends it once
+/// committed.
+pub(crate) async fn queue_email(tx: &mut Tx, account_id: &str, to: &str, subject: &str, body: &str) -> StoreResult<()> {
+    let now = now_ms();
+    let (email_id,): (i64,) = on_tx!(tx, c => sqlx::query_as(
+        "INSERT INTO outgoing_emails (account_id, to_address, subject, body, created_at_ms) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id")
+        .bind(account_id)
+        .bind(to)
+        .bind(subject)
+        .bind(body)
         .bind(now)
-        .fetch_one(&mut *$conn)
-        .await?;
-        sqlx::query(
-            "INSERT INTO jobs (id, kind, email_id, state, run_at_ms, created_at_ms) VALUES ($1, $2, $3, 'pending', $4, $4)",
-        )
+        .fetch_one(c)
+        .await)?;
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO jobs (id, kind, email_id, state, run_at_ms, created_at_ms) VALUES ($1, $2, $3, 'pending', $4, $4)")
         .bind(format!("email-{email_id}"))
-        .bind(countersign_domain::lifecycle::JobKind::SendEmail.as_str())
+        .bind(JobKind::SendEmail.as_str())
         .bind(email_id)
         .bind(now)
-        .execute(&mut *$conn)
-        .await?;
-    }};
+        .execute(c)
+        .await.map(|r| r.rows_affected()))?;
+    tx.jobs_due();
+    Ok(())
 }
-pub(crate) use queue_email;

@@ -4,12 +4,9 @@
 //!
 //! Not for: HTTP, or deciding what is valid (inputs arrive as `countersign-domain` types). Only this
 //! crate knows SQL. Every statement is written once, with `$N` placeholders that both backends accept,
-//! and run through [`with_pool!`] against whichever pool is configured; statements that must differ
+//! and run through `with_pool!` (one statement) or `on_tx!` inside `Store::write`'s transaction
+//! (several) against whichever backend is configured; statements that must differ
 //! (claiming deliveries with `FOR UPDATE SKIP LOCKED`, the event feed's order) are an explicit `match`.
-
-// Rows are decoded into tuples that mirror the SELECT list written beside them; naming each tuple
-// type would only move the column list away from its query.
-#![allow(clippy::type_complexity)]
 
 mod accounts;
 mod api_apps;
@@ -17,9 +14,12 @@ pub mod blobs;
 mod db;
 pub mod deliveries;
 pub mod emails;
+pub mod handoff;
 pub mod jobs;
+mod listener;
 pub mod outbox;
 pub mod signature_requests;
+mod tx;
 
 pub use accounts::{ApiKeyInfo, Created, NewAccount};
 pub use api_apps::{ApiAppPage, NewApiApp};

@@ -137,6 +137,9 @@ pub async fn run_callbacks(args: CallbackBenchArgs) -> anyhow::Result<()> {
     };
     let storage = StorageConfig { data_dir: data_dir.path().to_owned(), database_url, master_key: None };
     let store = Arc::new(open_store(&storage).await?);
+    // As the server runs it: WAL checkpoints on SQLite, LISTEN on PostgreSQL.
+    let (stop_listener, listener_stopped) = tokio::sync::watch::channel(false);
+    let store_listener = store.spawn_listener(listener_stopped);
 
     // The receiver.
     let arrivals = Arc::new(Mutex::new(Arrivals::default()));
@@ -280,6 +283,8 @@ pub async fn run_callbacks(args: CallbackBenchArgs) -> anyhow::Result<()> {
 
     // The ceiling: the same payloads, the same receiver, a bare keep-alive client, the same concurrency.
     let ceiling_per_sec = ceiling(&store, &targets, receiver_addr, args.events, concurrency, args.per_url).await?;
+    let _ = stop_listener.send(true);
+    let _ = store_listener.await;
     store.close().await;
     let result = json!({
         "events": args.events,

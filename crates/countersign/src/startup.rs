@@ -201,12 +201,14 @@ impl Application {
         self.state.store.clone()
     }
 
-    /// Starts every background task — the delivery engine and the job runner (documents, expiry,
-    /// e-mail) — and serves until `shutdown` completes; then stops accepting, lets requests in flight
-    /// finish, stops the runner and the engine (work in flight finishes or its leases are released),
-    /// and closes the database pool.
+    /// Starts every background task — the store's listener (PostgreSQL `LISTEN`, SQLite checkpoints),
+    /// the delivery engine and the job runner (documents, expiry, e-mail) — and serves until `shutdown`
+    /// completes; then stops accepting, lets requests in flight finish, stops the runner and the engine
+    /// (work in flight finishes or its leases are released), then the listener, and closes the pool.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let store = self.state.store.clone();
+        let (stop_listener, listener_stopped) = tokio::sync::watch::channel(false);
+        let listener = store.spawn_listener(listener_stopped);
         let engine = DeliveryEngine::spawn(store.clone(), self.delivery).context("starting the delivery engine")?;
         let jobs = JobRunner::spawn(store.clone(), self.worker, self.mail).context("starting the job runner")?;
         let app = countersign_api::router(self.state);
@@ -219,6 +221,8 @@ impl Application {
         let served = serve(self.listener, app, self.http, shutdown).await.context("serving HTTP");
         jobs.shutdown().await;
         engine.shutdown().await;
+        let _ = stop_listener.send(true);
+        let _ = listener.await;
         store.close().await;
         tracing::info!("countersign stopped");
         served

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::error::{ApiError, ApiResult};
 use countersign_domain::{MAX_NAME_CHARS, parse_name};
 
-use super::{change_error, empty_ok, owned};
+use super::{change_error, check_request_id, empty_ok};
 use crate::params::{Params, ignored_warnings, lenient};
 use crate::state::AppState;
 use crate::warnings::Reply;
@@ -29,7 +29,7 @@ pub async fn cancel(
     Extension(account): Extension<Account>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    owned(&state, &account, &id).await?;
+    check_request_id(&id)?;
     state.store.change_signature_request(&id, |r| r.cancel(&account.id)).await.map_err(change_error)?;
     Ok(empty_ok())
 }
@@ -60,11 +60,11 @@ pub async fn remind(
         .ok_or_else(|| ApiError::missing("email_address"))?;
     let email = EmailAddress::parse(email, "email_address")?.as_str().to_owned();
     let name = p.name.clone();
-    owned(&state, &account, &id).await?;
+    check_request_id(&id)?;
     let now = unix_now();
     let (request, _) = state
         .store
-        .change_signature_request(&id, |r| r.remind(&email, name.as_deref(), now))
+        .change_signature_request(&id, |r| r.remind(&account.id, &email, name.as_deref(), now))
         .await
         .map_err(change_error)?;
     Ok(Reply::ok(json!({"signature_request": request.body})).with_warnings(ignored_warnings(p.other.keys())))
@@ -108,10 +108,12 @@ pub async fn update(
     }
     let now = unix_now();
     let expires_at = parse_expires_at(p.expires_at, now)?;
-    owned(&state, &account, &id).await?;
+    check_request_id(&id)?;
     let (request, _) = state
         .store
-        .change_signature_request(&id, |r| r.update_signer(signature_id, email.as_deref(), name.as_deref(), expires_at))
+        .change_signature_request(&id, |r| {
+            r.update_signer(&account.id, signature_id, email.as_deref(), name.as_deref(), expires_at)
+        })
         .await
         .map_err(change_error)?;
     Ok(Reply::ok(json!({"signature_request": request.body})).with_warnings(ignored_warnings(p.other.keys())))
@@ -124,7 +126,7 @@ pub async fn remove(
     Extension(account): Extension<Account>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    owned(&state, &account, &id).await?;
-    state.store.change_signature_request(&id, |r| r.remove()).await.map_err(change_error)?;
+    check_request_id(&id)?;
+    state.store.change_signature_request(&id, |r| r.remove(&account.id)).await.map_err(change_error)?;
     Ok(empty_ok())
 }

@@ -131,14 +131,11 @@ pub async fn list(
     Ok(raw_json(StatusCode::OK, text))
 }
 
-/// Loads the caller's request for a change, or answers 404/410.
+/// Loads the caller's request for a read, or answers 404/410.
 pub(super) async fn owned(state: &AppState, account: &Account, id: &str) -> ApiResult<SignatureRequest> {
     check_request_id(id)?;
     let request = state.store.signature_request_state(id).await?.ok_or_else(ApiError::not_found)?;
-    if request.account_id != account.id {
-        return Err(ApiError::not_found());
-    }
-    visible(request.status, request.removed)?;
+    request.visible_to(&account.id)?;
     Ok(request)
 }
 

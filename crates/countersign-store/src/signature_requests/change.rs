@@ -1,0 +1,149 @@
+//! What a committed transition writes besides the request row's new object: fields, page sizes, a
+//! replaced document or signer, job bookkeeping, and the events with their deliveries.
+
+use countersign_callback::{EventObject, NewEvent};
+use countersign_domain::secrets::MasterKey;
+use countersign_domain::time::now_ms;
+
+use super::{SignatureRequest, Transition, corrupt, insert_job};
+use crate::StoreResult;
+use crate::outbox::{insert_events, targets_in};
+use crate::tx::{Tx, on_tx};
+
+/// Writes `state` and what `change` says, in the transaction in which the request row was read.
+pub(super) async fn apply(
+    tx: &mut Tx,
+    master_key: &MasterKey,
+    state: &SignatureRequest,
+    change: &Transition,
+) -> StoreResult<()> {
+    let now = now_ms();
+    let id = &state.id;
+    let body = serde_json::to_string(&state.body).map_err(|e| corrupt("body", e))?;
+    let options = change.options.as_ref().unwrap_or(&state.options);
+    let options = serde_json::to_string(options).map_err(|e| corrupt("options", e))?;
+    on_tx!(tx, c => sqlx::query(
+        "UPDATE signature_requests SET status = $2, body = $3, options = $4, expires_at = $5, \
+         removed = $6, updated_at_ms = $7 WHERE id = $1")
+        .bind(id)
+        .bind(state.status.as_str())
+        .bind(&body)
+        .bind(&options)
+        .bind(state.body.expires_at)
+        .bind(state.removed || change.remove)
+        .bind(now)
+        .execute(c)
+        .await.map(|r| r.rows_affected()))?;
+    if let Some(fields) = &change.fields {
+        on_tx!(tx, c => sqlx::query("DELETE FROM fields WHERE signature_request_id = $1").bind(id).execute(c).await.map(|r| r.rows_affected()))?;
+        for (index, f) in fields.iter().enumerate() {
+            on_tx!(tx, c => sqlx::query(
+                "INSERT INTO fields (signature_request_id, field_index, document_index, api_id, name, field_type, \
+                 signer_index, required, page, x, y, width, height, validation_type, auto_fill, source, value) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)")
+                .bind(id)
+                .bind(index as i64)
+                .bind(f.document_index)
+                .bind(&f.api_id)
+                .bind(&f.name)
+                .bind(&f.field_type)
+                .bind(f.signer_index)
+                .bind(f.required)
+                .bind(f.page)
+                .bind(f.x)
+                .bind(f.y)
+                .bind(f.width)
+                .bind(f.height)
+                .bind(&f.validation_type)
+                .bind(&f.auto_fill)
+                .bind(&f.source)
+                .bind(&f.value)
+                .execute(c)
+                .await.map(|r| r.rows_affected()))?;
+        }
+    }
+    for (document_index, pages) in &change.pages {
+        let pages_json = serde_json::to_string(pages).map_err(|e| corrupt("pages", e))?;
+        on_tx!(tx, c => sqlx::query(
+            "UPDATE documents SET page_count = $3, pages = $4 WHERE signature_request_id = $1 AND document_index = $2")
+            .bind(id)
+            .bind(document_index)
+            .bind(pages.len() as i64)
+            .bind(&pages_json)
+            .execute(c)
+            .await.map(|r| r.rows_affected()))?;
+    }
+    if let Some((document_index, sha256)) = &change.replace_document {
+        on_tx!(tx, c => sqlx::query(
+            "UPDATE documents SET blob_sha256 = $3 WHERE signature_request_id = $1 AND document_index = $2")
+            .bind(id)
+            .bind(document_index)
+            .bind(sha256)
+            .execute(c)
+            .await.map(|r| r.rows_affected()))?;
+    }
+    if let Some((old, new, email, name)) = &change.replace_signer {
+        let (index,): (i64,) = on_tx!(tx, c => sqlx::query_as("SELECT signer_index FROM signers WHERE signature_id = $1")
+            .bind(old)
+            .fetch_one(c)
+            .await)?;
+        on_tx!(tx, c => sqlx::query("UPDATE signers SET replaced = TRUE WHERE signature_id = $1")
+            .bind(old)
+            .execute(c)
+            .await.map(|r| r.rows_affected()))?;
+        on_tx!(tx, c => sqlx::query(
+            "INSERT INTO signers (signature_id, signature_request_id, signer_index, email_address, name) \
+             VALUES ($1, $2, $3, $4, $5)")
+            .bind(new)
+            .bind(id)
+            .bind(index)
+            .bind(email)
+            .bind(name)
+            .execute(c)
+            .await.map(|r| r.rows_affected()))?;
+    }
+    if let Some((signature_id, email, name)) = &change.rename_signer {
+        on_tx!(tx, c => sqlx::query("UPDATE signers SET email_address = $2, name = $3 WHERE signature_id = $1")
+            .bind(signature_id)
+            .bind(email)
+            .bind(name)
+            .execute(c)
+            .await.map(|r| r.rows_affected()))?;
+    }
+    if let Some(job_id) = &change.finish_job {
+        on_tx!(tx, c => sqlx::query(
+            "UPDATE jobs SET state = 'done', finished_at_ms = $2, locked_by = NULL, locked_until_ms = NULL WHERE id = $1")
+            .bind(job_id)
+            .bind(now)
+            .execute(c)
+            .await.map(|r| r.rows_affected()))?;
+    }
+    if let Some((kind, run_at)) = change.schedule_job {
+        on_tx!(tx, c => sqlx::query(
+            "DELETE FROM jobs WHERE signature_request_id = $1 AND kind = $2 AND state = 'pending' AND locked_by IS NULL")
+            .bind(id)
+            .bind(kind.as_str())
+            .execute(c)
+            .await.map(|r| r.rows_affected()))?;
+        insert_job(tx, id, kind, run_at).await?;
+    }
+    if !change.events.is_empty() {
+        let client_ids: Vec<&str> = state.client_id.as_deref().into_iter().collect();
+        let targets = targets_in(tx, master_key, &state.account_id, &client_ids).await?;
+        let object = EventObject::SignatureRequest(state.body.to_value());
+        let events: Vec<NewEvent> = change
+            .events
+            .iter()
+            .map(|(event_type, related, message)| NewEvent {
+                event_type: *event_type,
+                signature_request_id: Some(id.clone()),
+                client_id: state.client_id.clone(),
+                related_signature_id: related.clone(),
+                event_message: message.clone(),
+                object: Some(object.clone()),
+            })
+            .collect();
+        insert_events(tx, &targets, &events).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,358 @@
+//! Signature requests: creating one, reading it, and changing it through the domain's state machine.
+//!
+//! A request is created in one transaction with its document bytes, signers and jobs
+//! ([`Store::create_signature_request`]). Every later state change goes through
+//! [`Store::change_signature_request`]: in one transaction it reads and locks the request, lets the
+//! caller's transition decide, and writes the new object together with the fields, signer rows, jobs
+//! and events the transition produced (`change.rs`) — so no event is sent for a change that did not
+//! commit, and no half-processed request is ever visible. Documents, blobs and fields: `documents.rs`.
+
+mod change;
+mod documents;
+
+use countersign_domain::ids::AccountId;
+use countersign_domain::lifecycle::JobKind;
+use countersign_domain::signature_request::{ProcessingOptions, RequestStatus, SearchQuery, SignatureRequestBody};
+use countersign_domain::time::now_ms;
+
+pub use documents::DocumentRow;
+
+use crate::db::with_pool;
+use crate::tx::{Tx, on_tx};
+use crate::{Store, StoreError, StoreResult};
+use documents::blob_digest;
+
+/// One document of a new request: uploaded bytes, or a URL the worker fetches.
+#[derive(Debug, Clone)]
+pub struct NewDocument {
+    pub file_name: String,
+    pub bytes: Option<bytes::Bytes>,
+    pub file_url: Option<String>,
+}
+
+/// A new request as the API accepted it.
+#[derive(Debug, Clone)]
+pub struct NewSignatureRequest {
+    pub account_id: AccountId,
+    pub client_id: Option<String>,
+    pub is_embedded: bool,
+    pub body: SignatureRequestBody,
+    pub options: ProcessingOptions,
+    pub documents: Vec<NewDocument>,
+}
+
+/// The request as a change sees it, and what a change writes: the domain's state machine types.
+pub use countersign_domain::lifecycle::{SignatureRequest, Transition};
+
+/// A page of requests for `list`.
+pub struct RequestPage {
+    pub bodies: Vec<String>,
+    pub total: i64,
+}
+
+/// Who a signature belongs to.
+#[derive(Debug, Clone)]
+pub struct SignatureOwner {
+    pub signature_request_id: String,
+    pub account_id: String,
+    pub status: RequestStatus,
+    pub is_embedded: bool,
+    pub replaced: bool,
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+/// A request row as a change reads it.
+#[derive(sqlx::FromRow)]
+struct StateRow {
+    id: String,
+    account_id: String,
+    client_id: Option<String>,
+    is_embedded: bool,
+    status: String,
+    removed: bool,
+    body: String,
+    options: String,
+}
+
+impl StateRow {
+    fn decode(self) -> StoreResult<SignatureRequest> {
+        Ok(SignatureRequest {
+            account_id: AccountId::parse(&self.account_id).ok_or_else(|| corrupt("account id", &self.account_id))?,
+            id: self.id,
+            client_id: self.client_id,
+            is_embedded: self.is_embedded,
+            status: RequestStatus::parse(&self.status).ok_or_else(|| corrupt("status", &self.status))?,
+            removed: self.removed,
+            body: serde_json::from_str(&self.body).map_err(|e| corrupt("signature request body", e))?,
+            options: serde_json::from_str(&self.options).map_err(|e| corrupt("processing options", e))?,
+        })
+    }
+}
+
+const STATE_SELECT: &str = "SELECT id, account_id, client_id, is_embedded, status, removed, body, options \
+     FROM signature_requests WHERE id = $1";
+
+/// Inserts a pending job in an open transaction; the commit wakes the job runners.
+pub(crate) async fn insert_job(tx: &mut Tx, request_id: &str, kind: JobKind, run_at_ms: i64) -> StoreResult<()> {
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO jobs (id, kind, signature_request_id, state, run_at_ms, created_at_ms) \
+         VALUES ($1, $2, $3, 'pending', $4, $5)")
+        .bind(countersign_callback::new_event_id())
+        .bind(kind.as_str())
+        .bind(request_id)
+        .bind(run_at_ms)
+        .bind(now_ms())
+        .execute(c)
+        .await.map(|r| r.rows_affected()))?;
+    tx.jobs_due();
+    Ok(())
+}
+
+/// Writes a new request in an open transaction.
+async fn insert_request(tx: &mut Tx, new: &NewSignatureRequest) -> StoreResult<()> {
+    let now = now_ms();
+    let id = &new.body.signature_request_id;
+    for bytes in new.documents.iter().filter_map(|d| d.bytes.as_ref()) {
+        on_tx!(tx, c => sqlx::query(
+            "INSERT INTO blobs (sha256, bytes, size, created_at_ms) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (sha256) DO NOTHING")
+            .bind(blob_digest(bytes))
+            .bind(&bytes[..])
+            .bind(bytes.len() as i64)
+            .bind(now)
+            .execute(c)
+            .await.map(|r| r.rows_affected()))?;
+    }
+    let body = serde_json::to_string(&new.body).map_err(|e| corrupt("body", e))?;
+    let options = serde_json::to_string(&new.options).map_err(|e| corrupt("options", e))?;
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO signature_requests (id, account_id, client_id, is_embedded, status, created_at, \
+         created_at_ms, expires_at, removed, body, options, updated_at_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $10, $7, FALSE, $8, $9, $10)")
+        .bind(id)
+        .bind(new.account_id.as_str())
+        .bind(&new.client_id)
+        .bind(new.is_embedded)
+        .bind(RequestStatus::Processing.as_str())
+        .bind(new.body.created_at)
+        .bind(new.body.expires_at)
+        .bind(&body)
+        .bind(&options)
+        .bind(now)
+        .execute(c)
+        .await.map(|r| r.rows_affected()))?;
+    for (index, s) in new.body.signatures.iter().enumerate() {
+        on_tx!(tx, c => sqlx::query(
+            "INSERT INTO signers (signature_id, signature_request_id, signer_index, email_address, name) \
+             VALUES ($1, $2, $3, $4, $5)")
+            .bind(&s.signature_id)
+            .bind(id)
+            .bind(index as i64)
+            .bind(&s.signer_email_address)
+            .bind(&s.signer_name)
+            .execute(c)
+            .await.map(|r| r.rows_affected()))?;
+    }
+    for (index, doc) in new.documents.iter().enumerate() {
+        on_tx!(tx, c => sqlx::query(
+            "INSERT INTO documents (signature_request_id, document_index, file_name, file_url, blob_sha256, \
+             original_sha256) VALUES ($1, $2, $3, $4, $5, $5)")
+            .bind(id)
+            .bind(index as i64)
+            .bind(&doc.file_name)
+            .bind(&doc.file_url)
+            .bind(doc.bytes.as_ref().map(|b| blob_digest(b)))
+            .execute(c)
+            .await.map(|r| r.rows_affected()))?;
+    }
+    insert_job(tx, id, JobKind::ProcessDocuments, now).await?;
+    if let Some(expires_at) = new.body.expires_at {
+        insert_job(tx, id, JobKind::Expire, expires_at * 1000).await?;
+    }
+    Ok(())
+}
+
+/// Why a change was not made.
+#[derive(Debug)]
+pub enum ChangeError<E> {
+    /// No such request.
+    NotFound,
+    /// The caller's transition refused.
+    Refused(E),
+    Store(StoreError),
+}
+
+impl<E> From<StoreError> for ChangeError<E> {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+impl<E> From<sqlx::Error> for ChangeError<E> {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+impl Store {
+    /// Stores a new request with its documents, signers and jobs, in one transaction; the commit wakes
+    /// the job runners.
+    pub async fn create_signature_request(&self, new: &NewSignatureRequest) -> StoreResult<()> {
+        self.write(async |tx| insert_request(tx, new).await).await?;
+        tracing::info!(
+            signature_request_id = %new.body.signature_request_id,
+            account_id = %new.account_id,
+            documents = new.documents.len(),
+            signers = new.body.signatures.len(),
+            "signature request accepted"
+        );
+        Ok(())
+    }
+
+    /// The stored object of one of the account's requests, as JSON text, with its status and whether it
+    /// was removed.
+    pub async fn signature_request_body(
+        &self,
+        account_id: &AccountId,
+        id: &str,
+    ) -> StoreResult<Option<(RequestStatus, bool, String)>> {
+        let row: Option<(String, bool, String)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT status, removed, body FROM signature_requests WHERE id = $1 AND account_id = $2")
+            .bind(id)
+            .bind(account_id.as_str())
+            .fetch_optional(pool)
+            .await)?;
+        row.map(|(status, removed, body)| {
+            Ok((RequestStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?, removed, body))
+        })
+        .transpose()
+    }
+
+    /// A request as it is now, for a read that changes nothing.
+    pub async fn signature_request_state(&self, id: &str) -> StoreResult<Option<SignatureRequest>> {
+        let row: Option<StateRow> =
+            with_pool!(self, pool => sqlx::query_as(STATE_SELECT).bind(id).fetch_optional(pool).await)?;
+        row.map(StateRow::decode).transpose()
+    }
+
+    /// The account's requests, newest first, excluding removed and canceled ones, that match `query`
+    /// (Dropbox Sign's search syntax; `me` is the caller's address for `from:me`). Without a query the
+    /// page is read with LIMIT/OFFSET; with one, the account's requests are filtered here, in order.
+    pub async fn list_signature_requests(
+        &self,
+        account_id: &AccountId,
+        page: u32,
+        page_size: u32,
+        query: &SearchQuery,
+        me: &str,
+    ) -> StoreResult<RequestPage> {
+        let filter = "account_id = $1 AND removed = FALSE AND status <> 'canceled'";
+        let offset = i64::from(page.saturating_sub(1)) * i64::from(page_size);
+        if query.is_empty() {
+            let (total,): (i64,) = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT COUNT(*) FROM signature_requests WHERE {filter}")))
+                .bind(account_id.as_str())
+                .fetch_one(pool)
+                .await)?;
+            let bodies: Vec<(String,)> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT body FROM signature_requests WHERE {filter} ORDER BY created_at_ms DESC, id DESC LIMIT $2 OFFSET $3")))
+                .bind(account_id.as_str())
+                .bind(i64::from(page_size))
+                .bind(offset)
+                .fetch_all(pool)
+                .await)?;
+            return Ok(RequestPage { bodies: bodies.into_iter().map(|(b,)| b).collect(), total });
+        }
+        let rows: Vec<(String, String)> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT id, body FROM signature_requests WHERE {filter} ORDER BY created_at_ms DESC, id DESC")))
+            .bind(account_id.as_str())
+            .fetch_all(pool)
+            .await)?;
+        let names: Vec<(String, String)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT d.signature_request_id, d.file_name FROM documents d \
+             JOIN signature_requests r ON r.id = d.signature_request_id WHERE r.account_id = $1")
+            .bind(account_id.as_str())
+            .fetch_all(pool)
+            .await)?;
+        let mut files: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+        for (id, name) in names {
+            files.entry(id).or_default().push(name);
+        }
+        let mut matching = Vec::new();
+        for (id, text) in rows {
+            let body: SignatureRequestBody = serde_json::from_str(&text).map_err(|e| corrupt("body", e))?;
+            if query.matches(&body, files.get(&id).map_or(&[][..], Vec::as_slice), me) {
+                matching.push(text);
+            }
+        }
+        let total = matching.len() as i64;
+        let bodies = matching.into_iter().skip(offset as usize).take(page_size as usize).collect();
+        Ok(RequestPage { bodies, total })
+    }
+
+    /// Changes one request in one transaction: reads and locks it, lets `decide` (a transition of the
+    /// domain's state machine) change its object and say what else to write, then commits everything
+    /// with the events. `decide` sees the request as it is inside the transaction, so two concurrent
+    /// changes never both act on a stale state; the request is read once.
+    pub async fn change_signature_request<E>(
+        &self,
+        id: &str,
+        decide: impl FnOnce(&mut SignatureRequest) -> Result<Transition, E>,
+    ) -> Result<(SignatureRequest, Transition), ChangeError<E>> {
+        let (state, change) = self
+            .write(async |tx| {
+                let lock = if tx.is_sqlite() { "" } else { " FOR UPDATE" };
+                let sql = format!("{STATE_SELECT}{lock}");
+                let row: Option<StateRow> =
+                    on_tx!(tx, c => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(c).await)?;
+                let mut state = row.ok_or(ChangeError::NotFound)?.decode()?;
+                let change = decide(&mut state).map_err(ChangeError::Refused)?;
+                change::apply(tx, &self.master_key, &state, &change).await?;
+                Ok::<_, ChangeError<E>>((state, change))
+            })
+            .await?;
+        for (event_type, _, _) in &change.events {
+            tracing::info!(signature_request_id = %id, event_type = %event_type, status = state.status.as_str(), "signature request changed");
+        }
+        Ok((state, change))
+    }
+
+    /// Who a signature id belongs to.
+    pub async fn signature_owner(&self, signature_id: &str) -> StoreResult<Option<SignatureOwner>> {
+        let row: Option<(String, String, String, bool, bool)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT r.id, r.account_id, r.status, r.is_embedded, s.replaced FROM signers s \
+             JOIN signature_requests r ON r.id = s.signature_request_id WHERE s.signature_id = $1")
+            .bind(signature_id)
+            .fetch_optional(pool)
+            .await)?;
+        row.map(|(signature_request_id, account_id, status, is_embedded, replaced)| {
+            Ok(SignatureOwner {
+                signature_request_id,
+                account_id,
+                status: RequestStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
+                is_embedded,
+                replaced,
+            })
+        })
+        .transpose()
+    }
+
+    /// Moves a request's `expires_at` (and its expiry job) to `expires_at`, bypassing the API's 1-day
+    /// minimum: for operators ending a request early, and for tests of expiry.
+    pub async fn backdate_expiry(&self, id: &str, expires_at: i64) -> StoreResult<bool> {
+        let result = self
+            .change_signature_request::<()>(id, |r| {
+                r.body.expires_at = Some(expires_at);
+                Ok(r.reschedule_expiry(expires_at))
+            })
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(ChangeError::NotFound) | Err(ChangeError::Refused(())) => Ok(false),
+            Err(ChangeError::Store(e)) => Err(e),
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! Public identifiers, with the lengths SDK users see on Dropbox Sign (DECISIONS.md, "IDs"):
-//! `account_id` 40 lowercase hex, `client_id` 32 hex, API keys 64 hex.
+//! `account_id` and `signature_request_id` 40 lowercase hex, `client_id` and `signature_id` 32 hex, API
+//! keys 64 hex.
 
 /// `n` random bytes from the operating system, as lowercase hex (`2n` characters).
 pub fn random_hex(n: usize) -> String {
@@ -24,7 +25,8 @@ pub(crate) fn is_lower_hex(s: &str, len: usize) -> bool {
 macro_rules! hex_id {
     ($(#[$doc:meta])* $name:ident, $bytes:expr) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
         pub struct $name(String);
 
         impl $name {
@@ -69,6 +71,17 @@ hex_id!(
     16
 );
 
+hex_id!(
+    /// A signature request's id: 40 lowercase hex characters, as Dropbox Sign's.
+    SignatureRequestId,
+    20
+);
+hex_id!(
+    /// One signer's signature id: 32 lowercase hex characters.
+    SignatureId,
+    16
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,6 +95,8 @@ mod tests {
         assert_eq!(client.as_str().len(), 32);
         assert!(ClientId::parse(client.as_str()).is_some());
         assert_ne!(ClientId::generate(), client);
+        assert_eq!(SignatureRequestId::generate().as_str().len(), 40);
+        assert_eq!(SignatureId::generate().as_str().len(), 32);
     }
 
     #[test]

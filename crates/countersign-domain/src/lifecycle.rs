@@ -16,10 +16,9 @@
 
 use countersign_callback::EventType;
 
-use crate::ids::AccountId;
-use crate::signature_request::{
-    FieldSpec, ProcessingFailure, ProcessingOptions, RequestStatus, SignatureRequestBody, new_signature_id,
-};
+use crate::ids::{AccountId, SignatureId, SignatureRequestId};
+pub use crate::signature_request::SignatureStatus;
+use crate::signature_request::{FieldSpec, ProcessingFailure, ProcessingOptions, RequestStatus, SignatureRequestBody};
 
 /// The kinds of background job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -49,61 +48,10 @@ impl JobKind {
     }
 }
 
-/// A signer's state (`signatures[].status_code`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignatureStatus {
-    AwaitingSignature,
-    OnHold,
-    Signed,
-    Declined,
-    Expired,
-    ErrorFile,
-    ErrorTextTag,
-    ErrorComponentPosition,
-    ErrorUnknown,
-}
-
-impl SignatureStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::AwaitingSignature => "awaiting_signature",
-            Self::OnHold => "on_hold",
-            Self::Signed => "signed",
-            Self::Declined => "declined",
-            Self::Expired => "expired",
-            Self::ErrorFile => "error_file",
-            Self::ErrorTextTag => "error_text_tag",
-            Self::ErrorComponentPosition => "error_component_position",
-            Self::ErrorUnknown => "error_unknown",
-        }
-    }
-
-    pub fn of(status_code: &str) -> Option<Self> {
-        [
-            Self::AwaitingSignature,
-            Self::OnHold,
-            Self::Signed,
-            Self::Declined,
-            Self::Expired,
-            Self::ErrorFile,
-            Self::ErrorTextTag,
-            Self::ErrorComponentPosition,
-            Self::ErrorUnknown,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == status_code)
-    }
-
-    /// Still to act: waiting for a signature, or for an earlier signer in order.
-    pub fn is_open(self) -> bool {
-        matches!(self, Self::AwaitingSignature | Self::OnHold)
-    }
-}
-
 /// A stored signature request as a change sees it.
 #[derive(Debug, Clone)]
 pub struct SignatureRequest {
-    pub id: String,
+    pub id: SignatureRequestId,
     pub account_id: AccountId,
     pub client_id: Option<String>,
     pub is_embedded: bool,
@@ -117,7 +65,7 @@ pub struct SignatureRequest {
 #[derive(Debug, Default)]
 pub struct Transition {
     /// Events to emit, each with the new object: (type, related signature id, message).
-    pub events: Vec<(EventType, Option<String>, Option<String>)>,
+    pub events: Vec<(EventType, Option<SignatureId>, Option<String>)>,
     /// Replaces every field of the request.
     pub fields: Option<Vec<FieldSpec>>,
     /// Page sizes found per document: (document index, [[w, h], …]).
@@ -125,9 +73,9 @@ pub struct Transition {
     /// A document's new bytes (already stored as a blob): (document index, SHA-256).
     pub replace_document: Option<(i64, String)>,
     /// A signer's new signature id: (old, new, email, name).
-    pub replace_signer: Option<(String, String, String, String)>,
+    pub replace_signer: Option<(SignatureId, SignatureId, String, String)>,
     /// Renamed signer: (signature id, email, name).
-    pub rename_signer: Option<(String, String, String)>,
+    pub rename_signer: Option<(SignatureId, String, String)>,
     /// Marks this job done.
     pub finish_job: Option<String>,
     /// Schedules a job at (unix ms), replacing a pending one of the same kind.
@@ -219,7 +167,7 @@ impl SignatureRequest {
             .find(|s| {
                 s.signer_email_address.eq_ignore_ascii_case(email)
                     && name.is_none_or(|n| n == s.signer_name)
-                    && SignatureStatus::of(&s.status_code) == Some(SignatureStatus::AwaitingSignature)
+                    && s.status_code == SignatureStatus::AwaitingSignature
             })
             .ok_or_else(|| {
                 Refusal::InvalidReminder(format!("No signer of this request awaits a signature at {email}."))
@@ -239,7 +187,7 @@ impl SignatureRequest {
     pub fn update_signer(
         &mut self,
         caller: &AccountId,
-        signature_id: &str,
+        signature_id: &SignatureId,
         email: Option<&str>,
         name: Option<&str>,
         expires_at: Option<i64>,
@@ -253,7 +201,7 @@ impl SignatureRequest {
         }
         let mut transition = Transition::default();
         let signature = self.body.signature_mut(signature_id).ok_or(Refusal::UnknownSignature)?;
-        if SignatureStatus::of(&signature.status_code) != Some(SignatureStatus::AwaitingSignature) {
+        if signature.status_code != SignatureStatus::AwaitingSignature {
             return Err(Refusal::UpdateFailed("This signer has already acted on the request.".into()));
         }
         if let Some(name) = name {
@@ -261,7 +209,7 @@ impl SignatureRequest {
         }
         match email {
             Some(email) if !email.eq_ignore_ascii_case(&signature.signer_email_address) => {
-                let new_id = new_signature_id();
+                let new_id = SignatureId::generate();
                 transition.replace_signer = Some((
                     signature.signature_id.clone(),
                     new_id.clone(),
@@ -373,8 +321,8 @@ impl SignatureRequest {
     /// Marks every signature still open with `status`.
     fn set_open_signatures(&mut self, status: SignatureStatus) {
         for s in &mut self.body.signatures {
-            if SignatureStatus::of(&s.status_code).is_some_and(SignatureStatus::is_open) {
-                s.status_code = status.as_str().to_owned();
+            if s.status_code.is_open() {
+                s.status_code = status;
             }
         }
     }
@@ -387,7 +335,7 @@ mod tests {
 
     fn request(status: RequestStatus) -> SignatureRequest {
         SignatureRequest {
-            id: "a".repeat(40),
+            id: SignatureRequestId::from_trusted("a".repeat(40)),
             account_id: AccountId::from_trusted("1".repeat(40)),
             client_id: None,
             is_embedded: false,
@@ -404,7 +352,11 @@ mod tests {
         }
     }
 
-    const SIGNATURE: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    const SIGNATURE_HEX: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+    fn signature() -> SignatureId {
+        SignatureId::from_trusted(SIGNATURE_HEX.to_owned())
+    }
 
     fn owner() -> AccountId {
         AccountId::from_trusted("1".repeat(40))
@@ -415,7 +367,7 @@ mod tests {
         let stranger = AccountId::from_trusted("2".repeat(40));
         let mut r = request(RequestStatus::Sent);
         assert_eq!(r.remind(&stranger, "jill@example.com", None, 1).unwrap_err(), Refusal::NotFound);
-        assert_eq!(r.update_signer(&stranger, SIGNATURE, None, Some("n"), None).unwrap_err(), Refusal::NotFound);
+        assert_eq!(r.update_signer(&stranger, &signature(), None, Some("n"), None).unwrap_err(), Refusal::NotFound);
         let mut removed = request(RequestStatus::Complete);
         removed.removed = true;
         assert_eq!(removed.remove(&owner()).unwrap_err(), Refusal::Removed);
@@ -443,7 +395,7 @@ mod tests {
     fn reminders_need_a_waiting_signer_and_an_hour_between_them() {
         let mut r = request(RequestStatus::Sent);
         let t = r.remind(&owner(), "JILL@example.com", None, 10_000).unwrap();
-        assert_eq!(t.events[0], (EventType::SignatureRequestRemind, Some(SIGNATURE.to_owned()), None));
+        assert_eq!(t.events[0], (EventType::SignatureRequestRemind, Some(signature()), None));
         assert!(
             matches!(r.remind(&owner(), "jill@example.com", None, 10_000 + 3599), Err(Refusal::InvalidReminder(m)) if m.contains("hour"))
         );
@@ -465,19 +417,19 @@ mod tests {
     #[test]
     fn a_new_address_issues_a_new_signature_id_and_a_name_only_renames() {
         let mut r = request(RequestStatus::Sent);
-        let t = r.update_signer(&owner(), SIGNATURE, None, Some("Jill Z."), None).unwrap();
+        let t = r.update_signer(&owner(), &signature(), None, Some("Jill Z."), None).unwrap();
         assert_eq!(t.rename_signer.unwrap().2, "Jill Z.");
-        let t = r.update_signer(&owner(), SIGNATURE, Some("new@example.com"), None, Some(5_000)).unwrap();
+        let t = r.update_signer(&owner(), &signature(), Some("new@example.com"), None, Some(5_000)).unwrap();
         let (old, new, email, _) = t.replace_signer.unwrap();
-        assert_eq!((old.as_str(), email.as_str()), (SIGNATURE, "new@example.com"));
+        assert_eq!((old.as_str(), email.as_str()), (SIGNATURE_HEX, "new@example.com"));
         assert_eq!(r.body.signatures[0].signature_id, new);
         assert_eq!(t.schedule_job, Some((JobKind::Expire, 5_000_000)));
         assert_eq!(
-            r.update_signer(&owner(), SIGNATURE, Some("x@example.com"), None, None).unwrap_err(),
+            r.update_signer(&owner(), &signature(), Some("x@example.com"), None, None).unwrap_err(),
             Refusal::UnknownSignature
         );
         assert!(matches!(
-            request(RequestStatus::Expired).update_signer(&owner(), SIGNATURE, None, Some("n"), None),
+            request(RequestStatus::Expired).update_signer(&owner(), &signature(), None, Some("n"), None),
             Err(Refusal::UpdateFailed(_))
         ));
     }
@@ -496,7 +448,7 @@ mod tests {
         let t = processing.failed(&failure, "j").unwrap();
         assert_eq!(processing.status, RequestStatus::Error);
         assert!(processing.body.has_error);
-        assert_eq!(processing.body.signatures[0].status_code, "error_file");
+        assert_eq!(processing.body.signatures[0].status_code, SignatureStatus::ErrorFile);
         assert_eq!(t.finish_job.as_deref(), Some("j"));
         assert_eq!(t.fields, Some(Vec::new()), "a failed request keeps no fields");
 
@@ -505,7 +457,7 @@ mod tests {
         assert_eq!(expiring.expire(99, "j").unwrap_err(), Refusal::Moot, "moved later");
         expiring.expire(100, "j").unwrap();
         assert_eq!(expiring.status, RequestStatus::Expired);
-        assert_eq!(expiring.body.signatures[0].status_code, "expired");
+        assert_eq!(expiring.body.signatures[0].status_code, SignatureStatus::Expired);
         let mut early = request(RequestStatus::Processing);
         early.body.expires_at = Some(100);
         assert_eq!(early.expire(200, "j").unwrap_err(), Refusal::NotYet(260_000));

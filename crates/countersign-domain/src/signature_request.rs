@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::InvalidInput;
-use crate::ids::{is_lower_hex, random_hex};
+use crate::ids::{SignatureId, SignatureRequestId};
 
 /// Where a request is in its life (the `status` column; the API shows it through `signatures[]`,
 /// `is_complete`, `is_declined` and `has_error`).
@@ -76,34 +76,68 @@ impl Default for DocumentLimits {
     }
 }
 
-/// New signature request ids: 40 lowercase hex, as Dropbox Sign's.
-pub fn new_signature_request_id() -> String {
-    random_hex(20)
+/// A signer's state (`signatures[].status_code`), stored and sent as its snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureStatus {
+    AwaitingSignature,
+    OnHold,
+    Signed,
+    Declined,
+    Expired,
+    ErrorFile,
+    ErrorTextTag,
+    ErrorComponentPosition,
+    ErrorUnknown,
 }
 
-/// New signature ids (one per signer): 32 lowercase hex.
-pub fn new_signature_id() -> String {
-    random_hex(16)
-}
+impl SignatureStatus {
+    pub const ALL: [SignatureStatus; 9] = [
+        Self::AwaitingSignature,
+        Self::OnHold,
+        Self::Signed,
+        Self::Declined,
+        Self::Expired,
+        Self::ErrorFile,
+        Self::ErrorTextTag,
+        Self::ErrorComponentPosition,
+        Self::ErrorUnknown,
+    ];
 
-pub fn is_signature_request_id(s: &str) -> bool {
-    is_lower_hex(s, 40)
-}
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AwaitingSignature => "awaiting_signature",
+            Self::OnHold => "on_hold",
+            Self::Signed => "signed",
+            Self::Declined => "declined",
+            Self::Expired => "expired",
+            Self::ErrorFile => "error_file",
+            Self::ErrorTextTag => "error_text_tag",
+            Self::ErrorComponentPosition => "error_component_position",
+            Self::ErrorUnknown => "error_unknown",
+        }
+    }
 
-pub fn is_signature_id(s: &str) -> bool {
-    is_lower_hex(s, 32)
+    pub fn of(status_code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == status_code)
+    }
+
+    /// Still to act: waiting for a signature, or for an earlier signer in order.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::AwaitingSignature | Self::OnHold)
+    }
 }
 
 /// `signatures[]` of the response object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Signature {
-    pub signature_id: String,
+    pub signature_id: SignatureId,
     pub signer_group_guid: Option<String>,
     pub signer_email_address: String,
     pub signer_name: String,
     pub signer_role: Option<String>,
     pub order: Option<i64>,
-    pub status_code: String,
+    pub status_code: SignatureStatus,
     pub decline_reason: Option<String>,
     pub signed_at: Option<i64>,
     pub last_viewed_at: Option<i64>,
@@ -123,7 +157,7 @@ pub struct Signature {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SignatureRequestBody {
     pub test_mode: bool,
-    pub signature_request_id: String,
+    pub signature_request_id: SignatureRequestId,
     pub requester_email_address: String,
     pub title: String,
     pub original_title: String,
@@ -153,16 +187,16 @@ pub struct SignatureRequestBody {
 
 impl SignatureRequestBody {
     /// Marks the request as failed in processing: `has_error`, and every signature `status_code`.
-    pub fn fail(&mut self, status_code: &str, error: &str) {
+    pub fn fail(&mut self, status_code: SignatureStatus, error: &str) {
         self.has_error = true;
         for s in &mut self.signatures {
-            s.status_code = status_code.to_owned();
+            s.status_code = status_code;
             s.error = Some(error.to_owned());
         }
     }
 
-    pub fn signature_mut(&mut self, signature_id: &str) -> Option<&mut Signature> {
-        self.signatures.iter_mut().find(|s| s.signature_id == signature_id)
+    pub fn signature_mut(&mut self, signature_id: &SignatureId) -> Option<&mut Signature> {
+        self.signatures.iter_mut().find(|s| &s.signature_id == signature_id)
     }
 
     pub fn to_value(&self) -> Value {
@@ -295,12 +329,12 @@ pub enum ProcessingFailure {
 }
 
 impl ProcessingFailure {
-    pub fn status_code(&self) -> &'static str {
+    pub fn status_code(&self) -> SignatureStatus {
         match self {
-            Self::File(_) => "error_file",
-            Self::TextTag(_) => "error_text_tag",
-            Self::ComponentPosition(_) => "error_component_position",
-            Self::Unknown(_) => "error_unknown",
+            Self::File(_) => SignatureStatus::ErrorFile,
+            Self::TextTag(_) => SignatureStatus::ErrorTextTag,
+            Self::ComponentPosition(_) => SignatureStatus::ErrorComponentPosition,
+            Self::Unknown(_) => SignatureStatus::ErrorUnknown,
         }
     }
 
@@ -352,7 +386,7 @@ mod tests {
     fn failures_map_to_events_and_status_codes() {
         let f = ProcessingFailure::TextTag("x".into());
         assert_eq!(f.event_type().as_str(), "signature_request_invalid");
-        assert_eq!(f.status_code(), "error_text_tag");
+        assert_eq!(f.status_code(), SignatureStatus::ErrorTextTag);
         assert_eq!(ProcessingFailure::File("x".into()).event_type().as_str(), "file_error");
         assert_eq!(ProcessingFailure::Unknown("x".into()).event_type().as_str(), "unknown_error");
     }

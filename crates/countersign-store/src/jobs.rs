@@ -15,7 +15,7 @@ pub struct ClaimedJob {
     pub id: String,
     pub kind: JobKind,
     /// The signature request it works on (document and expiry jobs).
-    pub signature_request_id: Option<String>,
+    pub signature_request_id: Option<countersign_domain::ids::SignatureRequestId>,
     /// The `outgoing_emails` row it sends (`send_email` jobs).
     pub email_id: Option<i64>,
     /// Claims so far, this one included.
@@ -60,6 +60,8 @@ impl Store {
         rows.into_iter()
             .map(|JobRow { id, kind, signature_request_id, email_id, attempts }| {
                 let kind = JobKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("job kind {kind:?}")))?;
+                let signature_request_id =
+                    signature_request_id.map(countersign_domain::ids::SignatureRequestId::from_trusted);
                 Ok(ClaimedJob { id, kind, signature_request_id, email_id, attempts })
             })
             .collect()

@@ -252,7 +252,7 @@ async fn run_job(inner: &Inner, job: ClaimedJob) {
         JobKind::Expire => jobs::expire::run(inner, &job).await,
         JobKind::SendEmail => jobs::send_email::run(inner, &job).await,
     };
-    let request = job.signature_request_id.as_deref().unwrap_or("");
+    let request = job.signature_request_id.as_ref().map_or("", |id| id.as_str());
     match result {
         Ok(()) => tracing::debug!(
             job_id = %job.id,

@@ -18,7 +18,7 @@ pub(super) async fn apply(
     change: &Transition,
 ) -> StoreResult<()> {
     let now = now_ms();
-    let id = &state.id;
+    let id = state.id.as_str();
     let body = serde_json::to_string(&state.body).map_err(|e| corrupt("body", e))?;
     let options = change.options.as_ref().unwrap_or(&state.options);
     let options = serde_json::to_string(options).map_err(|e| corrupt("options", e))?;
@@ -84,17 +84,17 @@ pub(super) async fn apply(
     }
     if let Some((old, new, email, name)) = &change.replace_signer {
         let (index,): (i64,) = on_tx!(tx, c => sqlx::query_as("SELECT signer_index FROM signers WHERE signature_id = $1")
-            .bind(old)
+            .bind(old.as_str())
             .fetch_one(c)
             .await)?;
         on_tx!(tx, c => sqlx::query("UPDATE signers SET replaced = TRUE WHERE signature_id = $1")
-            .bind(old)
+            .bind(old.as_str())
             .execute(c)
             .await.map(|r| r.rows_affected()))?;
         on_tx!(tx, c => sqlx::query(
             "INSERT INTO signers (signature_id, signature_request_id, signer_index, email_address, name) \
              VALUES ($1, $2, $3, $4, $5)")
-            .bind(new)
+            .bind(new.as_str())
             .bind(id)
             .bind(index)
             .bind(email)
@@ -104,7 +104,7 @@ pub(super) async fn apply(
     }
     if let Some((signature_id, email, name)) = &change.rename_signer {
         on_tx!(tx, c => sqlx::query("UPDATE signers SET email_address = $2, name = $3 WHERE signature_id = $1")
-            .bind(signature_id)
+            .bind(signature_id.as_str())
             .bind(email)
             .bind(name)
             .execute(c)
@@ -136,9 +136,9 @@ pub(super) async fn apply(
             .iter()
             .map(|(event_type, related, message)| NewEvent {
                 event_type: *event_type,
-                signature_request_id: Some(id.clone()),
+                signature_request_id: Some(id.to_owned()),
                 client_id: state.client_id.clone(),
-                related_signature_id: related.clone(),
+                related_signature_id: related.as_ref().map(|s| s.as_str().to_owned()),
                 event_message: message.clone(),
                 object: Some(object.clone()),
             })

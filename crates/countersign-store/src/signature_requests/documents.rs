@@ -1,5 +1,6 @@
 //! A request's documents, their bytes (content-addressed blobs) and the fields placed on them.
 
+use countersign_domain::ids::SignatureRequestId;
 use countersign_domain::signature_request::FieldSpec;
 use countersign_domain::time::now_ms;
 use sha2::{Digest, Sha256};
@@ -64,11 +65,11 @@ pub(crate) fn blob_digest(bytes: &[u8]) -> String {
 
 impl Store {
     /// The request's documents, in order.
-    pub async fn documents_of(&self, id: &str) -> StoreResult<Vec<DocumentRow>> {
+    pub async fn documents_of(&self, id: &SignatureRequestId) -> StoreResult<Vec<DocumentRow>> {
         Ok(with_pool!(self, pool => sqlx::query_as(
             "SELECT document_index, file_name, file_url, blob_sha256 FROM documents \
              WHERE signature_request_id = $1 ORDER BY document_index")
-            .bind(id)
+            .bind(id.as_str())
             .fetch_all(pool)
             .await)?)
     }
@@ -96,13 +97,18 @@ impl Store {
     }
 
     /// Stores the bytes fetched from a document's `file_url`.
-    pub async fn store_fetched_document(&self, id: &str, document_index: i64, bytes: &[u8]) -> StoreResult<String> {
+    pub async fn store_fetched_document(
+        &self,
+        id: &SignatureRequestId,
+        document_index: i64,
+        bytes: &[u8],
+    ) -> StoreResult<String> {
         // The blob first: should the update not follow, an unreferenced blob is harmless (content-addressed).
         let digest = self.put_blob(bytes).await?;
         with_writer!(self, pool => sqlx::query(
             "UPDATE documents SET blob_sha256 = $3, original_sha256 = $3 \
              WHERE signature_request_id = $1 AND document_index = $2")
-            .bind(id)
+            .bind(id.as_str())
             .bind(document_index)
             .bind(&digest)
             .execute(pool)
@@ -112,11 +118,11 @@ impl Store {
     }
 
     /// The request's fields, in order.
-    pub async fn fields_of(&self, id: &str) -> StoreResult<Vec<FieldSpec>> {
+    pub async fn fields_of(&self, id: &SignatureRequestId) -> StoreResult<Vec<FieldSpec>> {
         let rows: Vec<FieldRow> = with_pool!(self, pool => sqlx::query_as(
             "SELECT document_index, api_id, name, field_type, signer_index, required, page, x, y, width, height, \
              validation_type, auto_fill, source, value FROM fields WHERE signature_request_id = $1 ORDER BY field_index")
-            .bind(id)
+            .bind(id.as_str())
             .fetch_all(pool)
             .await)?;
         Ok(rows.into_iter().map(FieldSpec::from).collect())

@@ -10,7 +10,7 @@
 mod change;
 mod documents;
 
-use countersign_domain::ids::AccountId;
+use countersign_domain::ids::{AccountId, SignatureId, SignatureRequestId};
 use countersign_domain::lifecycle::JobKind;
 use countersign_domain::signature_request::{ProcessingOptions, RequestStatus, SearchQuery, SignatureRequestBody};
 use countersign_domain::time::now_ms;
@@ -53,8 +53,8 @@ pub struct RequestPage {
 /// Who a signature belongs to.
 #[derive(Debug, Clone)]
 pub struct SignatureOwner {
-    pub signature_request_id: String,
-    pub account_id: String,
+    pub signature_request_id: SignatureRequestId,
+    pub account_id: AccountId,
     pub status: RequestStatus,
     pub is_embedded: bool,
     pub replaced: bool,
@@ -81,7 +81,7 @@ impl StateRow {
     fn decode(self) -> StoreResult<SignatureRequest> {
         Ok(SignatureRequest {
             account_id: AccountId::parse(&self.account_id).ok_or_else(|| corrupt("account id", &self.account_id))?,
-            id: self.id,
+            id: SignatureRequestId::from_trusted(self.id),
             client_id: self.client_id,
             is_embedded: self.is_embedded,
             status: RequestStatus::parse(&self.status).ok_or_else(|| corrupt("status", &self.status))?,
@@ -114,7 +114,7 @@ pub(crate) async fn insert_job(tx: &mut Tx, request_id: &str, kind: JobKind, run
 /// Writes a new request in an open transaction.
 async fn insert_request(tx: &mut Tx, new: &NewSignatureRequest) -> StoreResult<()> {
     let now = now_ms();
-    let id = &new.body.signature_request_id;
+    let id = new.body.signature_request_id.as_str();
     for bytes in new.documents.iter().filter_map(|d| d.bytes.as_ref()) {
         on_tx!(tx, c => sqlx::query(
             "INSERT INTO blobs (sha256, bytes, size, created_at_ms) VALUES ($1, $2, $3, $4) \
@@ -148,7 +148,7 @@ async fn insert_request(tx: &mut Tx, new: &NewSignatureRequest) -> StoreResult<(
         on_tx!(tx, c => sqlx::query(
             "INSERT INTO signers (signature_id, signature_request_id, signer_index, email_address, name) \
              VALUES ($1, $2, $3, $4, $5)")
-            .bind(&s.signature_id)
+            .bind(s.signature_id.as_str())
             .bind(id)
             .bind(index as i64)
             .bind(&s.signer_email_address)
@@ -217,11 +217,11 @@ impl Store {
     pub async fn signature_request_body(
         &self,
         account_id: &AccountId,
-        id: &str,
+        id: &SignatureRequestId,
     ) -> StoreResult<Option<(RequestStatus, bool, String)>> {
         let row: Option<(String, bool, String)> = with_pool!(self, pool => sqlx::query_as(
             "SELECT status, removed, body FROM signature_requests WHERE id = $1 AND account_id = $2")
-            .bind(id)
+            .bind(id.as_str())
             .bind(account_id.as_str())
             .fetch_optional(pool)
             .await)?;
@@ -232,9 +232,9 @@ impl Store {
     }
 
     /// A request as it is now, for a read that changes nothing.
-    pub async fn signature_request_state(&self, id: &str) -> StoreResult<Option<SignatureRequest>> {
+    pub async fn signature_request_state(&self, id: &SignatureRequestId) -> StoreResult<Option<SignatureRequest>> {
         let row: Option<StateRow> =
-            with_pool!(self, pool => sqlx::query_as(STATE_SELECT).bind(id).fetch_optional(pool).await)?;
+            with_pool!(self, pool => sqlx::query_as(STATE_SELECT).bind(id.as_str()).fetch_optional(pool).await)?;
         row.map(StateRow::decode).transpose()
     }
 
@@ -249,7 +249,9 @@ impl Store {
         query: &SearchQuery,
         me: &str,
     ) -> StoreResult<RequestPage> {
-        let filter = "account_id = $1 AND removed = FALSE AND status <> 'canceled'";
+        // The status name comes from the domain (a constant, never input).
+        let filter =
+            format!("account_id = $1 AND removed = FALSE AND status <> '{}'", RequestStatus::Canceled.as_str());
         let offset = i64::from(page.saturating_sub(1)) * i64::from(page_size);
         if query.is_empty() {
             let (total,): (i64,) = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -299,7 +301,7 @@ impl Store {
     /// changes never both act on a stale state; the request is read once.
     pub async fn change_signature_request<E>(
         &self,
-        id: &str,
+        id: &SignatureRequestId,
         decide: impl FnOnce(&mut SignatureRequest) -> Result<Transition, E>,
     ) -> Result<(SignatureRequest, Transition), ChangeError<E>> {
         let (state, change) = self
@@ -307,7 +309,7 @@ impl Store {
                 let lock = if tx.is_sqlite() { "" } else { " FOR UPDATE" };
                 let sql = format!("{STATE_SELECT}{lock}");
                 let row: Option<StateRow> =
-                    on_tx!(tx, c => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(c).await)?;
+                    on_tx!(tx, c => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id.as_str()).fetch_optional(c).await)?;
                 let mut state = row.ok_or(ChangeError::NotFound)?.decode()?;
                 let change = decide(&mut state).map_err(ChangeError::Refused)?;
                 change::apply(tx, &self.master_key, &state, &change).await?;
@@ -321,17 +323,17 @@ impl Store {
     }
 
     /// Who a signature id belongs to.
-    pub async fn signature_owner(&self, signature_id: &str) -> StoreResult<Option<SignatureOwner>> {
+    pub async fn signature_owner(&self, signature_id: &SignatureId) -> StoreResult<Option<SignatureOwner>> {
         let row: Option<(String, String, String, bool, bool)> = with_pool!(self, pool => sqlx::query_as(
             "SELECT r.id, r.account_id, r.status, r.is_embedded, s.replaced FROM signers s \
              JOIN signature_requests r ON r.id = s.signature_request_id WHERE s.signature_id = $1")
-            .bind(signature_id)
+            .bind(signature_id.as_str())
             .fetch_optional(pool)
             .await)?;
         row.map(|(signature_request_id, account_id, status, is_embedded, replaced)| {
             Ok(SignatureOwner {
-                signature_request_id,
-                account_id,
+                signature_request_id: SignatureRequestId::from_trusted(signature_request_id),
+                account_id: AccountId::from_trusted(account_id),
                 status: RequestStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
                 is_embedded,
                 replaced,
@@ -342,7 +344,7 @@ impl Store {
 
     /// Moves a request's `expires_at` (and its expiry job) to `expires_at`, bypassing the API's 1-day
     /// minimum: for operators ending a request early, and for tests of expiry.
-    pub async fn backdate_expiry(&self, id: &str, expires_at: i64) -> StoreResult<bool> {
+    pub async fn backdate_expiry(&self, id: &SignatureRequestId, expires_at: i64) -> StoreResult<bool> {
         let result = self
             .change_signature_request::<()>(id, |r| {
                 r.body.expires_at = Some(expires_at);

@@ -10,7 +10,7 @@ use crate::{Inner, Transient};
 
 /// Expires a request whose `expires_at` has passed with signatures outstanding.
 pub(crate) async fn run(inner: &Inner, job: &ClaimedJob) -> Result<(), Transient> {
-    let Some(id) = job.signature_request_id.as_deref() else {
+    let Some(id) = job.signature_request_id.as_ref() else {
         return inner.store.finish_job(&job.id).await.map_err(Transient::from);
     };
     let job_id = job.id.clone();

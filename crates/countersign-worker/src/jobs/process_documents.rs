@@ -71,7 +71,7 @@ async fn fetch(inner: &Inner, url: &str) -> Result<Result<Vec<u8>, String>, Tran
 /// Processes a request's documents and commits the outcome.
 pub(crate) async fn run(inner: &Inner, job: &ClaimedJob) -> Result<(), Transient> {
     let store = &inner.store;
-    let Some(id) = job.signature_request_id.as_deref() else {
+    let Some(id) = job.signature_request_id.as_ref() else {
         return inner.store.finish_job(&job.id).await.map_err(Transient::from);
     };
     let Some(request) = store.signature_request_state(id).await? else {
@@ -207,7 +207,7 @@ pub(crate) async fn commit_failure(
     job: &ClaimedJob,
     failure: &ProcessingFailure,
 ) -> Result<(), Transient> {
-    let Some(id) = job.signature_request_id.as_deref() else {
+    let Some(id) = job.signature_request_id.as_ref() else {
         return inner.store.finish_job(&job.id).await.map_err(Transient::from);
     };
     let job_id = job.id.clone();

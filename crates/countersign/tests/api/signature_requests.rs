@@ -342,7 +342,8 @@ async fn expiry_marks_open_signatures_expired(backend: Backend) {
     let request = create_embedded(&app, &client_id, "simple-two-signers.pdf", 2).await;
     let id = request["signature_request_id"].as_str().unwrap().to_owned();
     wait_callback(&receiver, &id, &["signature_request_sent"]).await;
-    assert!(app.store.backdate_expiry(&id, countersign_domain::time::unix_now() - 1).await.unwrap());
+    let typed = countersign_domain::ids::SignatureRequestId::parse(&id).unwrap();
+    assert!(app.store.backdate_expiry(&typed, countersign_domain::time::unix_now() - 1).await.unwrap());
     let callback = wait_callback(&receiver, &id, &["signature_request_expired"]).await;
     let signatures = callback["signature_request"]["signatures"].as_array().unwrap().clone();
     assert!(signatures.iter().all(|s| s["status_code"] == "expired"), "{signatures:?}");

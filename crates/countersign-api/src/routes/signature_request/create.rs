@@ -7,10 +7,9 @@ use axum::Extension;
 use axum::extract::State;
 use countersign_domain::account::Account;
 use countersign_domain::email::EmailAddress;
-use countersign_domain::ids::ClientId;
+use countersign_domain::ids::{ClientId, SignatureId, SignatureRequestId};
 use countersign_domain::signature_request::{
-    NewSigner, ProcessingOptions, Signature, SignatureRequestBody, check_metadata, new_signature_id,
-    new_signature_request_id, parse_expires_at,
+    NewSigner, ProcessingOptions, Signature, SignatureRequestBody, check_metadata, parse_expires_at,
 };
 use countersign_domain::time::unix_now;
 use countersign_store::signature_requests::{NewDocument, NewSignatureRequest};
@@ -140,7 +139,11 @@ pub(super) fn url_of(raw: &str, path: &str) -> ApiResult<String> {
 }
 
 /// The object's links, on this server.
-pub(super) fn links(state: &AppState, id: &str, embedded: bool) -> (String, Option<String>, String, String) {
+pub(super) fn links(
+    state: &AppState,
+    id: &SignatureRequestId,
+    embedded: bool,
+) -> (String, Option<String>, String, String) {
     let base = &state.config.public_url;
     let files_url = format!("{base}/v3/signature_request/files/{id}");
     // Non-embedded requests are signed on this server's own page (the signing issue); embedded ones only
@@ -368,19 +371,19 @@ pub(super) async fn create(state: AppState, account: Account, params: Params, em
         ));
     }
 
-    let id = new_signature_request_id();
+    let id = SignatureRequestId::generate();
     let (files_url, signing_url, details_url, final_copy_uri) = links(&state, &id, embedded);
     let title = p.title.clone().filter(|t| !t.trim().is_empty()).unwrap_or_else(|| documents[0].file_name.clone());
     let signatures = signers
         .iter()
         .map(|s| Signature {
-            signature_id: new_signature_id(),
+            signature_id: SignatureId::generate(),
             signer_group_guid: None,
             signer_email_address: s.email_address.clone(),
             signer_name: s.name.clone(),
             signer_role: None,
             order: s.order,
-            status_code: SignatureStatus::AwaitingSignature.as_str().into(),
+            status_code: SignatureStatus::AwaitingSignature,
             decline_reason: None,
             signed_at: None,
             last_viewed_at: None,

@@ -5,7 +5,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use countersign_domain::account::Account;
-use countersign_domain::signature_request::{RequestStatus, is_signature_id};
+use countersign_domain::ids::SignatureId;
+use countersign_domain::signature_request::RequestStatus;
 use countersign_domain::time::unix_now;
 use serde::Deserialize;
 use serde_json::json;
@@ -27,11 +28,9 @@ pub async fn sign_url(
     Extension(account): Extension<Account>,
     Path(signature_id): Path<String>,
 ) -> ApiResult<Reply> {
-    if !is_signature_id(&signature_id) {
-        return Err(ApiError::not_found());
-    }
+    let signature_id = SignatureId::parse(&signature_id).ok_or_else(ApiError::not_found)?;
     let owner = state.store.signature_owner(&signature_id).await?.ok_or_else(ApiError::not_found)?;
-    if owner.account_id != account.id.as_str() {
+    if owner.account_id != account.id {
         return Err(ApiError::not_found());
     }
     if owner.replaced {
@@ -54,11 +53,11 @@ pub async fn sign_url(
         _ => {}
     }
     let signature = request.body.signatures.iter().find(|s| s.signature_id == signature_id);
-    if signature.is_some_and(|s| SignatureStatus::of(&s.status_code) != Some(SignatureStatus::AwaitingSignature)) {
+    if signature.is_some_and(|s| s.status_code != SignatureStatus::AwaitingSignature) {
         return Err(ApiError::conflict("This signer has already signed or declined."));
     }
     let expires = unix_now() + SIGN_URL_LIFETIME_SECS;
-    let token = state.links.token(&Link::Sign { signature_id: &signature_id, expires });
+    let token = state.links.token(&Link::Sign { signature_id: signature_id.as_str(), expires });
     let url = format!(
         "{}/editor/embeddedSign?signature_id={signature_id}&token={token}&expires_at={expires}",
         state.config.public_url
@@ -91,6 +90,7 @@ pub async fn sign_page(State(state): State<AppState>, RawQuery(query): RawQuery)
     if !state.links.check(&Link::Sign { signature_id: &signature_id, expires }, &token, unix_now()) {
         return invalid();
     }
+    let Some(signature_id) = SignatureId::parse(&signature_id) else { return invalid() };
     let Ok(Some(owner)) = state.store.signature_owner(&signature_id).await else { return invalid() };
     let Ok(Some(request)) = state.store.signature_request_state(&owner.signature_request_id).await else {
         return invalid();
@@ -103,7 +103,8 @@ pub async fn sign_page(State(state): State<AppState>, RawQuery(query): RawQuery)
         );
     }
     let file_expires = unix_now() + FILE_URL_LIFETIME_SECS;
-    let file_token = state.links.token(&Link::Files { signature_request_id: &request.id, expires: file_expires });
+    let file_token =
+        state.links.token(&Link::Files { signature_request_id: request.id.as_str(), expires: file_expires });
     let file_url = format!("/files/{}?expires={file_expires}&token={file_token}&force_download=0", request.id);
     let signers: String = request
         .body
@@ -114,14 +115,14 @@ pub async fn sign_page(State(state): State<AppState>, RawQuery(query): RawQuery)
                 "<li>{} &lt;{}&gt; — {}</li>",
                 html::escape(&s.signer_name),
                 html::escape(&s.signer_email_address),
-                html::escape(&s.status_code)
+                html::escape(s.status_code.as_str())
             )
         })
         .collect();
     let body = format!(
         "<h1>{}</h1><p>Signature request <code>{}</code></p><ul>{signers}</ul><iframe title=\"Document\" src=\"{}\"></iframe>",
         html::escape(&request.body.title),
-        html::escape(&request.id),
+        html::escape(request.id.as_str()),
         html::escape(&file_url)
     );
     html::page(StatusCode::OK, &request.body.title, &body)

@@ -14,6 +14,7 @@ use countersign_store::signature_requests::SignatureRequest;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::request_id;
 use crate::error::{ApiError, ApiResult};
 use countersign_domain::links::Link;
 
@@ -125,7 +126,7 @@ pub async fn files_as_file_url(
         return Err(ApiError::conflict("Files are still being processed. Please try again later."));
     }
     let expires = unix_now() + FILE_URL_LIFETIME_SECS;
-    let token = state.links.token(&Link::Files { signature_request_id: &id, expires });
+    let token = state.links.token(&Link::Files { signature_request_id: request.id.as_str(), expires });
     let download = u8::from(p.force_download.unwrap_or(true));
     let url =
         format!("{}/files/{id}?expires={expires}&token={token}&force_download={download}", state.config.public_url);
@@ -154,6 +155,7 @@ pub async fn file_link(
     if !state.links.check(&Link::Files { signature_request_id: &id, expires }, &token, unix_now()) {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "This link is either invalid or expired."));
     }
+    let id = request_id(&id)?;
     let request = state.store.signature_request_state(&id).await?.ok_or_else(ApiError::not_found)?;
     visible(request.status, request.removed)?;
     let pdf = merged_pdf(documents(&state, &request).await?)?;
@@ -173,7 +175,7 @@ pub async fn fields(
     let signatures = &request.body.signatures;
     let fields: Vec<Value> = state
         .store
-        .fields_of(&id)
+        .fields_of(&request.id)
         .await?
         .into_iter()
         .map(|f| {
@@ -198,5 +200,5 @@ pub async fn fields(
             })
         })
         .collect();
-    Ok(Reply::ok(json!({"signature_request_id": id, "fields": fields})))
+    Ok(Reply::ok(json!({"signature_request_id": request.id, "fields": fields})))
 }

@@ -8,6 +8,8 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use countersign_domain::account::Account;
 use countersign_domain::email::EmailAddress;
+use countersign_domain::ids::SignatureId;
+use countersign_domain::lifecycle::Refusal;
 use countersign_domain::signature_request::parse_expires_at;
 use countersign_domain::time::unix_now;
 use serde::Deserialize;
@@ -16,7 +18,7 @@ use serde_json::{Value, json};
 use crate::error::{ApiError, ApiResult};
 use countersign_domain::{MAX_NAME_CHARS, parse_name};
 
-use super::{change_error, check_request_id, empty_ok};
+use super::{change_error, empty_ok, request_id};
 use crate::params::{Params, ignored_warnings, lenient};
 use crate::state::AppState;
 use crate::warnings::Reply;
@@ -29,7 +31,7 @@ pub async fn cancel(
     Extension(account): Extension<Account>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    check_request_id(&id)?;
+    let id = request_id(&id)?;
     state.store.change_signature_request(&id, |r| r.cancel(&account.id)).await.map_err(change_error)?;
     Ok(empty_ok())
 }
@@ -60,7 +62,7 @@ pub async fn remind(
         .ok_or_else(|| ApiError::missing("email_address"))?;
     let email = EmailAddress::parse(email, "email_address")?.as_str().to_owned();
     let name = p.name.clone();
-    check_request_id(&id)?;
+    let id = request_id(&id)?;
     let now = unix_now();
     let (request, _) = state
         .store
@@ -95,6 +97,8 @@ pub async fn update(
     let p: UpdateParams = params.parse()?;
     let signature_id =
         p.signature_id.as_deref().filter(|s| !s.trim().is_empty()).ok_or_else(|| ApiError::missing("signature_id"))?;
+    // Any other shape is no signer's id.
+    let signature_id = SignatureId::parse(signature_id.trim()).ok_or(Refusal::UnknownSignature)?;
     let email = match p.email_address.as_deref().filter(|e| !e.trim().is_empty()) {
         Some(e) => Some(EmailAddress::parse(e, "email_address")?.as_str().to_owned()),
         None => None,
@@ -108,11 +112,11 @@ pub async fn update(
     }
     let now = unix_now();
     let expires_at = parse_expires_at(p.expires_at, now)?;
-    check_request_id(&id)?;
+    let id = request_id(&id)?;
     let (request, _) = state
         .store
         .change_signature_request(&id, |r| {
-            r.update_signer(&account.id, signature_id, email.as_deref(), name.as_deref(), expires_at)
+            r.update_signer(&account.id, &signature_id, email.as_deref(), name.as_deref(), expires_at)
         })
         .await
         .map_err(change_error)?;
@@ -126,7 +130,7 @@ pub async fn remove(
     Extension(account): Extension<Account>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    check_request_id(&id)?;
+    let id = request_id(&id)?;
     state.store.change_signature_request(&id, |r| r.remove(&account.id)).await.map_err(change_error)?;
     Ok(empty_ok())
 }

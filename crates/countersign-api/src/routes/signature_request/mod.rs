@@ -13,7 +13,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use countersign_domain::account::Account;
-use countersign_domain::signature_request::{RequestStatus, SearchQuery, is_signature_request_id};
+use countersign_domain::ids::SignatureRequestId;
+use countersign_domain::signature_request::{RequestStatus, SearchQuery};
 use countersign_store::signature_requests::{ChangeError, SignatureRequest};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -39,8 +40,9 @@ pub const SIGN_URL_LIFETIME_SECS: i64 = 3600;
 
 pub const FILE_URL_LIFETIME_SECS: i64 = 3600;
 
-pub(super) fn check_request_id(id: &str) -> ApiResult<()> {
-    if is_signature_request_id(id) { Ok(()) } else { Err(ApiError::not_found()) }
+/// A signature request id from a path: anything but the shape this server issues names nothing (404).
+pub(super) fn request_id(id: &str) -> ApiResult<SignatureRequestId> {
+    SignatureRequestId::parse(id).ok_or_else(ApiError::not_found)
 }
 
 pub(super) fn raw_json(status: StatusCode, text: String) -> Response {
@@ -65,7 +67,7 @@ pub async fn get(
     Extension(account): Extension<Account>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    check_request_id(&id)?;
+    let id = request_id(&id)?;
     let (status, removed, body) =
         state.store.signature_request_body(&account.id, &id).await?.ok_or_else(ApiError::not_found)?;
     visible(status, removed)?;
@@ -133,8 +135,8 @@ pub async fn list(
 
 /// Loads the caller's request for a read, or answers 404/410.
 pub(super) async fn owned(state: &AppState, account: &Account, id: &str) -> ApiResult<SignatureRequest> {
-    check_request_id(id)?;
-    let request = state.store.signature_request_state(id).await?.ok_or_else(ApiError::not_found)?;
+    let id = request_id(id)?;
+    let request = state.store.signature_request_state(&id).await?.ok_or_else(ApiError::not_found)?;
     request.visible_to(&account.id)?;
     Ok(request)
 }

@@ -11,6 +11,7 @@
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::header::CONTENT_TYPE;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
@@ -306,6 +307,80 @@ pub fn ignored_warnings<'a>(names: impl IntoIterator<Item = &'a String>) -> Vec<
         .collect()
 }
 
+/// Parameter types that take a value as JSON sends it or as a form sends it (text), with the rules in
+/// [`lenient`]. Each is absent (`None`) when the parameter is missing, `null` or (for numbers and
+/// flags) empty text, so a parameter struct needs only `#[serde(default)]` on itself:
+///
+/// ```ignore
+/// #[derive(Deserialize, Default)]
+/// #[serde(default)]
+/// struct P { title: Text, signers: List<SignerParams>, test_mode: Flag, expires_at: Count }
+/// ```
+macro_rules! lenient_type {
+    ($(#[$doc:meta])* $name:ident $(<$t:ident>)?, $inner:ty, $parse:path) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct $name$(<$t>)?(pub Option<$inner>);
+
+        impl$(<$t>)? Default for $name$(<$t>)? {
+            fn default() -> Self {
+                Self(None)
+            }
+        }
+
+        impl<'de, $($t: DeserializeOwned)?> Deserialize<'de> for $name$(<$t>)? {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                $parse(d).map(Self)
+            }
+        }
+
+        impl$(<$t>)? std::ops::Deref for $name$(<$t>)? {
+            type Target = Option<$inner>;
+            fn deref(&self) -> &Self::Target {
+                &self.0
+            }
+        }
+    };
+}
+
+lenient_type!(
+    /// Text, also from a JSON number or boolean ([`lenient::string_opt`]).
+    Text,
+    String,
+    lenient::string_opt
+);
+lenient_type!(
+    /// A boolean: `true`/`false`/`1`/`0` in any case ([`lenient::parse_bool`]).
+    Flag,
+    bool,
+    lenient::bool_opt
+);
+lenient_type!(
+    /// A whole number from 0 to `u32::MAX` ([`lenient::u32_opt`]).
+    Count,
+    u32,
+    lenient::u32_opt
+);
+lenient_type!(
+    /// A list: an array, text holding one, or one text value as a list of one ([`lenient::list_opt`]).
+    List<T>,
+    Vec<T>,
+    lenient::list_opt
+);
+lenient_type!(
+    /// An object: a JSON object or text holding one ([`lenient::object_opt`]).
+    Object<T>,
+    T,
+    lenient::object_opt
+);
+
+impl Text {
+    /// The value with surrounding white space removed, unless that leaves nothing.
+    pub fn non_blank(&self) -> Option<&str> {
+        self.0.as_deref().map(str::trim).filter(|s| !s.is_empty())
+    }
+}
+
 /// Deserializers that accept a value as JSON sends it or as a form sends it (text).
 pub mod lenient {
     use serde::de::{DeserializeOwned, Error};
@@ -483,17 +558,17 @@ mod tests {
 
     #[test]
     fn a_wrong_type_two_levels_down_names_its_path_without_markers() {
-        #[derive(serde::Deserialize, Debug)]
+        #[derive(serde::Deserialize, Default, Debug)]
+        #[serde(default)]
         struct Inner {
-            #[serde(default, deserialize_with = "lenient::list_opt")]
             #[allow(dead_code)]
-            scopes: Option<Vec<String>>,
+            scopes: List<String>,
         }
-        #[derive(serde::Deserialize, Debug)]
+        #[derive(serde::Deserialize, Default, Debug)]
+        #[serde(default)]
         struct Outer {
-            #[serde(default, deserialize_with = "lenient::object_opt")]
             #[allow(dead_code)]
-            oauth: Option<Inner>,
+            oauth: Object<Inner>,
         }
         let params =
             Params { fields: nest_bracket_keys(pairs(&[("oauth[scopes][x]", "y")])).unwrap(), files: Vec::new() };
@@ -531,14 +606,12 @@ mod tests {
         assert_eq!(bracket_path("domains"), "domains");
     }
 
-    #[derive(serde::Deserialize)]
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default)]
     struct Sample {
-        #[serde(default, deserialize_with = "lenient::bool_opt")]
-        flag: Option<bool>,
-        #[serde(default, deserialize_with = "lenient::list_opt")]
-        domains: Option<Vec<String>>,
-        #[serde(default, deserialize_with = "lenient::u32_opt")]
-        page: Option<u32>,
+        flag: Flag,
+        domains: List<String>,
+        page: Count,
     }
 
     #[test]
@@ -547,13 +620,13 @@ mod tests {
             [(json!(true), true), (json!("True"), true), (json!("0"), false), (json!(1), true), (json!("FALSE"), false)]
         {
             let s: Sample = serde_json::from_value(json!({"flag": flag})).unwrap();
-            assert_eq!(s.flag, Some(expected));
+            assert_eq!(s.flag.0, Some(expected));
         }
         assert!(serde_json::from_value::<Sample>(json!({"flag": "yes"})).is_err());
         let s: Sample = serde_json::from_value(json!({"domains": "[\"a.com\", \"b.com\"]", "page": "3"})).unwrap();
-        assert_eq!(s.domains.unwrap(), vec!["a.com", "b.com"]);
-        assert_eq!(s.page, Some(3));
+        assert_eq!(s.domains.0.unwrap(), vec!["a.com", "b.com"]);
+        assert_eq!(s.page.0, Some(3));
         let s: Sample = serde_json::from_value(json!({"domains": "a.com"})).unwrap();
-        assert_eq!(s.domains.unwrap(), vec!["a.com"]);
+        assert_eq!(s.domains.0.unwrap(), vec!["a.com"]);
     }
 }

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
 use crate::html;
-use crate::params::{Params, ignored_warnings, lenient};
+use crate::params::{Count, Params, Text, ignored_warnings};
 use crate::state::AppState;
 use crate::warnings::{Reply, Warning};
 
@@ -49,12 +49,11 @@ pub fn account_json(account: &Account) -> Value {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct AccountQuery {
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    account_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    email_address: Option<String>,
+    account_id: Text,
+    email_address: Text,
 }
 
 /// `GET /v3/account`. `account_id` / `email_address` may name the caller's own account; another
@@ -72,14 +71,12 @@ pub async fn get(Extension(caller): Extension<Account>, RawQuery(query): RawQuer
     Ok(Reply::ok(json!({ "account": account_json(&caller) })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct UpdateParams {
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    account_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    callback_url: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    locale: Option<String>,
+    account_id: Text,
+    callback_url: Text,
+    locale: Text,
     #[serde(flatten)]
     other: BTreeMap<String, Value>,
 }
@@ -119,10 +116,10 @@ pub async fn update(
     Ok(Reply::ok(json!({ "account": account_json(&account) })).with_warnings(ignored_warnings(params.other.keys())))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct VerifyParams {
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    email_address: Option<String>,
+    email_address: Text,
     #[serde(flatten)]
     other: BTreeMap<String, Value>,
 }
@@ -131,7 +128,7 @@ struct VerifyParams {
 /// when none has.
 pub async fn verify(State(state): State<AppState>, params: Params) -> ApiResult<Reply> {
     let params: VerifyParams = params.parse()?;
-    let raw = params.email_address.ok_or_else(|| ApiError::missing("email_address"))?;
+    let raw = params.email_address.0.ok_or_else(|| ApiError::missing("email_address"))?;
     let email = EmailAddress::parse(&raw, "email_address")?;
     let body = match state.store.account_by_email(email.as_str()).await? {
         Some(found) => json!({"account": {"email_address": found.email.as_str()}}),
@@ -140,18 +137,15 @@ pub async fn verify(State(state): State<AppState>, params: Params) -> ApiResult<
     Ok(Reply::ok(body).with_warnings(ignored_warnings(params.other.keys())))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct CreateParams {
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    email_address: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    locale: Option<String>,
+    email_address: Text,
+    locale: Text,
     // Dropbox Sign links the new account to an OAuth app with these; Countersign has no OAuth flow yet.
     // The official SDK sends them empty; a value given is answered with a `parameter_ignored` warning.
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    client_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    client_secret: Option<String>,
+    client_id: Text,
+    client_secret: Text,
     #[serde(flatten)]
     other: BTreeMap<String, Value>,
 }
@@ -178,7 +172,7 @@ pub async fn create(
         ));
     }
     let params: CreateParams = params.parse()?;
-    let raw = params.email_address.ok_or_else(|| ApiError::missing("email_address"))?;
+    let raw = params.email_address.0.ok_or_else(|| ApiError::missing("email_address"))?;
     let email = EmailAddress::parse(&raw, "email_address")?;
     let locale = match params.locale.as_deref() {
         Some(raw) if !raw.trim().is_empty() => parse_locale(raw, "locale")?,
@@ -224,20 +218,18 @@ pub async fn create(
     Ok(Reply::ok(json!({ "account": account_json(&account) })).with_warnings(warnings))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct ConfirmParams {
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    account_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient::u32_opt")]
-    expires_at: Option<u32>,
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    token: Option<String>,
+    account_id: Text,
+    expires_at: Count,
+    token: Text,
 }
 
 /// The account a confirmation link names, if the link is genuine and current.
 fn confirm_link(state: &AppState, params: &Params) -> Option<(AccountId, i64, String)> {
     let p: ConfirmParams = params.parse().ok()?;
-    let (Some(id), Some(expires), Some(token)) = (p.account_id, p.expires_at, p.token) else {
+    let (Some(id), Some(expires), Some(token)) = (p.account_id.0, p.expires_at.0, p.token.0) else {
         return None;
     };
     let expires = i64::from(expires);

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::error::{ApiError, ApiResult};
-use crate::params::{Params, UploadedFile, ignored_warnings, lenient};
+use crate::params::{Count, Flag, List, Object, Params, Text, UploadedFile, ignored_warnings};
 use crate::state::AppState;
 use crate::warnings::{Reply, Warning};
 
@@ -41,20 +41,15 @@ pub fn api_app_json(app: &ApiApp) -> Value {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct AppParams {
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    name: Option<String>,
-    #[serde(default, deserialize_with = "lenient::list_opt")]
-    domains: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    callback_url: Option<String>,
-    #[serde(default, deserialize_with = "lenient::object_opt")]
-    oauth: Option<OAuthParams>,
-    #[serde(default, deserialize_with = "lenient::object_opt")]
-    options: Option<OptionsParams>,
-    #[serde(default, deserialize_with = "lenient::object_opt")]
-    white_labeling_options: Option<Map<String, Value>>,
+    name: Text,
+    domains: List<String>,
+    callback_url: Text,
+    oauth: Object<OAuthParams>,
+    options: Object<OptionsParams>,
+    white_labeling_options: Object<Map<String, Value>>,
     /// Normally a file part; a text value of that name is accepted and has no effect.
     #[serde(default, rename = "custom_logo_file")]
     _custom_logo_file: Option<Value>,
@@ -62,18 +57,17 @@ struct AppParams {
     other: BTreeMap<String, Value>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct OAuthParams {
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    callback_url: Option<String>,
-    #[serde(default, deserialize_with = "lenient::list_opt")]
-    scopes: Option<Vec<String>>,
+    callback_url: Text,
+    scopes: List<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct OptionsParams {
-    #[serde(default, deserialize_with = "lenient::bool_opt")]
-    can_insert_everywhere: Option<bool>,
+    can_insert_everywhere: Flag,
 }
 
 /// Largest custom logo accepted.
@@ -86,13 +80,13 @@ async fn merge(
     params: &AppParams,
     warnings: &mut Vec<Warning>,
 ) -> ApiResult<NewApiApp> {
-    if let Some(name) = &params.name {
+    if let Some(name) = &params.name.0 {
         app.name = parse_app_name(name, "name")?;
     }
-    if let Some(domains) = &params.domains {
+    if let Some(domains) = &params.domains.0 {
         app.domains = parse_domains(domains, "domains")?;
     }
-    if let Some(raw) = &params.callback_url {
+    if let Some(raw) = &params.callback_url.0 {
         app.callback_url = if raw.trim().is_empty() {
             None
         } else {
@@ -105,9 +99,10 @@ async fn merge(
             )
         };
     }
-    if let Some(oauth) = &params.oauth {
+    if let Some(oauth) = &params.oauth.0 {
         let callback_url = oauth
             .callback_url
+            .0
             .clone()
             .filter(|u| !u.trim().is_empty())
             .ok_or_else(|| ApiError::missing("oauth[callback_url]"))?;
@@ -120,10 +115,10 @@ async fn merge(
         app.oauth =
             Some(OAuthSettings { callback_url: callback_url.trim().to_owned(), scopes, secret, charges_users: false });
     }
-    if let Some(flag) = params.options.as_ref().and_then(|o| o.can_insert_everywhere) {
+    if let Some(flag) = params.options.as_ref().and_then(|o| o.can_insert_everywhere.0) {
         app.can_insert_everywhere = flag;
     }
-    if let Some(white) = &params.white_labeling_options {
+    if let Some(white) = &params.white_labeling_options.0 {
         let reset = white.get("reset_to_default").is_some_and(|v| {
             matches!(v, Value::Bool(true)) || v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("true") || s == "1")
         });
@@ -228,7 +223,7 @@ pub async fn update(
     let app = merge(&state, current, &parsed, &mut warnings).await?;
     store_logo(&state, params.file("custom_logo_file")).await?;
     let app = state.store.save_api_app(&caller.id, &id, app).await?.ok_or_else(ApiError::not_found)?;
-    if let (Some(url), Some(_)) = (&app.callback_url, &parsed.callback_url) {
+    if let (Some(url), Some(_)) = (&app.callback_url, &parsed.callback_url.0) {
         crate::routes::events::callback_url_saved(&state, &caller, url).await?;
     }
     tracing::info!(account_id = %caller.id, client_id = %app.client_id, "api app updated");
@@ -249,12 +244,11 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct ListQuery {
-    #[serde(default, deserialize_with = "lenient::u32_opt")]
-    page: Option<u32>,
-    #[serde(default, deserialize_with = "lenient::u32_opt")]
-    page_size: Option<u32>,
+    page: Count,
+    page_size: Count,
     #[serde(flatten)]
     other: BTreeMap<String, Value>,
 }

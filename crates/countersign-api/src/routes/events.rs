@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
-use crate::params::{Params, ignored_warnings, lenient};
+use crate::params::{Count, Params, Text, ignored_warnings};
 use crate::state::AppState;
 use crate::warnings::Reply;
 
@@ -112,12 +112,11 @@ pub async fn app_callback_test(
     send_test_event(&state, &caller, Some(client_id.as_str().to_owned())).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct FeedQuery {
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    after: Option<String>,
-    #[serde(default, deserialize_with = "lenient::u32_opt")]
-    limit: Option<u32>,
+    after: Text,
+    limit: Count,
     #[serde(flatten)]
     other: BTreeMap<String, Value>,
 }
@@ -196,10 +195,10 @@ pub async fn endpoints(State(state): State<AppState>, Extension(caller): Extensi
     Ok(Reply::ok(json!({ "callback_endpoints": list })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct EnableParams {
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    url: Option<String>,
+    url: Text,
 }
 
 /// `POST /v3/callback_endpoints/enable` with `url`: re-enables a disabled callback URL and replays
@@ -210,7 +209,7 @@ pub async fn enable_endpoint(
     params: Params,
 ) -> ApiResult<Reply> {
     let params: EnableParams = params.parse()?;
-    let url = params.url.filter(|u| !u.trim().is_empty()).ok_or_else(|| ApiError::missing("url"))?;
+    let url = params.url.0.filter(|u| !u.trim().is_empty()).ok_or_else(|| ApiError::missing("url"))?;
     let replayed = state.store.enable_endpoint(&caller.id, url.trim()).await?.ok_or_else(ApiError::not_found)?;
     Ok(Reply::ok(json!({ "url": url.trim(), "state": "enabled", "replayed": replayed })))
 }

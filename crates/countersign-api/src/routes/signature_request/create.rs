@@ -20,64 +20,42 @@ use crate::error::{ApiError, ApiResult};
 use countersign_domain::lifecycle::SignatureStatus;
 use countersign_domain::{MAX_NAME_CHARS, parse_name};
 
-use crate::params::{Params, UploadedFile, ignored_warnings, lenient};
+use crate::params::{Count, Flag, List, Object, Params, Text, UploadedFile, ignored_warnings, lenient};
 use crate::state::AppState;
 use crate::warnings::{Reply, Warning};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub(super) struct SignerParams {
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    name: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    email_address: Option<String>,
-    #[serde(default, deserialize_with = "lenient::u32_opt")]
-    order: Option<u32>,
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    pin: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    sms_phone_number: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    sms_phone_number_type: Option<String>,
+    name: Text,
+    email_address: Text,
+    order: Count,
+    pin: Text,
+    sms_phone_number: Text,
+    sms_phone_number_type: Text,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub(super) struct CreateParams {
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    title: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    subject: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    message: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    client_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient::list_opt")]
-    signers: Option<Vec<SignerParams>>,
-    #[serde(default, deserialize_with = "lenient::list_opt")]
-    cc_email_addresses: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "lenient::list_opt")]
-    file_urls: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "lenient::list_opt")]
-    file_url: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "lenient::object_opt")]
-    metadata: Option<Map<String, Value>>,
-    #[serde(default, deserialize_with = "lenient::bool_opt")]
-    test_mode: Option<bool>,
-    #[serde(default, deserialize_with = "lenient::bool_opt")]
-    use_text_tags: Option<bool>,
-    #[serde(default, deserialize_with = "lenient::bool_opt")]
-    hide_text_tags: Option<bool>,
-    #[serde(default, deserialize_with = "lenient::bool_opt")]
-    allow_decline: Option<bool>,
-    #[serde(default, deserialize_with = "lenient::bool_opt")]
-    allow_reassign: Option<bool>,
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    signing_redirect_url: Option<String>,
-    #[serde(default, deserialize_with = "lenient::u32_opt")]
-    expires_at: Option<u32>,
-    #[serde(default, deserialize_with = "lenient::list_opt")]
-    custom_fields: Option<Vec<Value>>,
-    #[serde(default, deserialize_with = "lenient::list_opt")]
-    form_fields_per_document: Option<Vec<Value>>,
+    title: Text,
+    subject: Text,
+    message: Text,
+    client_id: Text,
+    signers: List<SignerParams>,
+    cc_email_addresses: List<String>,
+    file_urls: List<String>,
+    file_url: List<String>,
+    metadata: Object<Map<String, Value>>,
+    test_mode: Flag,
+    use_text_tags: Flag,
+    hide_text_tags: Flag,
+    allow_decline: Flag,
+    allow_reassign: Flag,
+    signing_redirect_url: Text,
+    expires_at: Count,
+    custom_fields: List<Value>,
+    form_fields_per_document: List<Value>,
     /// Sent by the official SDKs with their defaults; accepted and not used yet.
     #[serde(default, rename = "is_qualified_signature")]
     _is_qualified_signature: Option<Value>,
@@ -259,7 +237,7 @@ pub(super) fn parse_signers(params: Option<&Vec<SignerParams>>) -> ApiResult<Vec
         let email =
             s.email_address.as_deref().ok_or_else(|| ApiError::missing(&format!("signers[{i}][email_address]")))?;
         let email = EmailAddress::parse(email, &format!("signers[{i}][email_address]"))?;
-        if let Some(pin) = &s.pin
+        if let Some(pin) = &s.pin.0
             && !(4..=12).contains(&pin.chars().count())
         {
             return Err(ApiError::bad_param(format!("signers[{i}][pin]"), "a PIN must be 4 to 12 characters long"));
@@ -269,8 +247,8 @@ pub(super) fn parse_signers(params: Option<&Vec<SignerParams>>) -> ApiResult<Vec
             email_address: email.as_str().to_owned(),
             order: s.order.map(i64::from),
             has_pin: s.pin.is_some(),
-            sms_phone_number: s.sms_phone_number.clone(),
-            sms_phone_number_type: s.sms_phone_number_type.clone(),
+            sms_phone_number: s.sms_phone_number.0.clone(),
+            sms_phone_number_type: s.sms_phone_number_type.0.clone(),
         });
     }
     Ok(out)
@@ -299,7 +277,7 @@ pub(super) async fn create(state: AppState, account: Account, params: Params, em
     check_len(&p.title, 255, "title")?;
     check_len(&p.subject, 255, "subject")?;
     check_len(&p.message, 5000, "message")?;
-    let metadata = p.metadata.clone().unwrap_or_default();
+    let metadata = p.metadata.0.clone().unwrap_or_default();
     check_metadata(&metadata)?;
     let mut cc = Vec::new();
     for (i, raw) in p.cc_email_addresses.iter().flatten().enumerate() {
@@ -310,10 +288,10 @@ pub(super) async fn create(state: AppState, account: Account, params: Params, em
         None => None,
     };
     let now = unix_now();
-    let expires_at = parse_expires_at(p.expires_at, now)?;
-    let custom_fields_in = p.custom_fields.clone().unwrap_or_default();
+    let expires_at = parse_expires_at(p.expires_at.0, now)?;
+    let custom_fields_in = p.custom_fields.0.clone().unwrap_or_default();
     let custom_fields = custom_fields_json(&custom_fields_in)?;
-    let form_fields = p.form_fields_per_document.clone().unwrap_or_default();
+    let form_fields = p.form_fields_per_document.0.clone().unwrap_or_default();
     check_form_field_numbers(&form_fields)?;
 
     // Documents: uploaded parts XOR file URLs.
@@ -373,7 +351,7 @@ pub(super) async fn create(state: AppState, account: Account, params: Params, em
 
     let id = SignatureRequestId::generate();
     let (files_url, signing_url, details_url, final_copy_uri) = links(&state, &id, embedded);
-    let title = p.title.clone().filter(|t| !t.trim().is_empty()).unwrap_or_else(|| documents[0].file_name.clone());
+    let title = p.title.0.clone().filter(|t| !t.trim().is_empty()).unwrap_or_else(|| documents[0].file_name.clone());
     let signatures = signers
         .iter()
         .map(|s| Signature {
@@ -404,8 +382,8 @@ pub(super) async fn create(state: AppState, account: Account, params: Params, em
         requester_email_address: account.email.as_str().to_owned(),
         original_title: title.clone(),
         title,
-        subject: p.subject.clone(),
-        message: p.message.clone(),
+        subject: p.subject.0.clone(),
+        message: p.message.0.clone(),
         metadata,
         created_at: now,
         expires_at,

@@ -17,7 +17,7 @@ use countersign_domain::links::Link;
 
 use super::{FILE_URL_LIFETIME_SECS, SIGN_URL_LIFETIME_SECS, visible};
 use crate::html;
-use crate::params::{Params, lenient};
+use crate::params::{Count, Params, Text};
 use crate::state::AppState;
 use crate::warnings::Reply;
 
@@ -66,14 +66,12 @@ pub async fn sign_url(
     Ok(Reply::ok(json!({"embedded": {"sign_url": url, "expires_at": expires}})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub(super) struct SignPageParams {
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    signature_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    token: Option<String>,
-    #[serde(default, deserialize_with = "lenient::u32_opt")]
-    expires_at: Option<u32>,
+    signature_id: Text,
+    token: Text,
+    expires_at: Count,
 }
 
 /// `GET /editor/embeddedSign?signature_id=&token=&expires_at=`: the page behind an embedded sign URL.
@@ -83,7 +81,7 @@ pub async fn sign_page(State(state): State<AppState>, RawQuery(query): RawQuery)
         || html::page(StatusCode::FORBIDDEN, "Link invalid", "<h1>This link is either invalid or expired.</h1>");
     let Ok(params) = Params::from_query(query.as_deref()) else { return invalid() };
     let Ok(p) = params.parse::<SignPageParams>() else { return invalid() };
-    let (Some(signature_id), Some(token), Some(expires)) = (p.signature_id, p.token, p.expires_at) else {
+    let (Some(signature_id), Some(token), Some(expires)) = (p.signature_id.0, p.token.0, p.expires_at.0) else {
         return invalid();
     };
     let expires = i64::from(expires);

@@ -19,16 +19,15 @@ use crate::error::{ApiError, ApiResult};
 use countersign_domain::links::Link;
 
 use super::{FILE_URL_LIFETIME_SECS, owned, visible};
-use crate::params::{Params, lenient};
+use crate::params::{Count, Flag, Params, Text};
 use crate::state::AppState;
 use crate::warnings::Reply;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub(super) struct FilesParams {
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    file_type: Option<String>,
-    #[serde(default, deserialize_with = "lenient::bool_opt")]
-    force_download: Option<bool>,
+    file_type: Text,
+    force_download: Flag,
 }
 
 /// The request's documents, or 409 while they are being prepared.
@@ -133,14 +132,12 @@ pub async fn files_as_file_url(
     Ok(Reply::ok(json!({"file_url": url, "expires_at": expires})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub(super) struct FileLinkParams {
-    #[serde(default, deserialize_with = "lenient::u32_opt")]
-    expires: Option<u32>,
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    token: Option<String>,
-    #[serde(default, deserialize_with = "lenient::bool_opt")]
-    force_download: Option<bool>,
+    expires: Count,
+    token: Text,
+    force_download: Flag,
 }
 
 /// `GET /files/{id}?expires=&token=`: what a file URL points at.
@@ -151,7 +148,7 @@ pub async fn file_link(
 ) -> ApiResult<Response> {
     let p: FileLinkParams = Params::from_query(query.as_deref())?.parse()?;
     let expires = i64::from(p.expires.unwrap_or(0));
-    let token = p.token.unwrap_or_default();
+    let token = p.token.0.unwrap_or_default();
     if !state.links.check(&Link::Files { signature_request_id: &id, expires }, &token, unix_now()) {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "This link is either invalid or expired."));
     }

@@ -19,7 +19,7 @@ use crate::error::{ApiError, ApiResult};
 use countersign_domain::{MAX_NAME_CHARS, parse_name};
 
 use super::{change_error, empty_ok, request_id};
-use crate::params::{Params, ignored_warnings, lenient};
+use crate::params::{Count, Params, Text, ignored_warnings};
 use crate::state::AppState;
 use crate::warnings::Reply;
 
@@ -36,12 +36,11 @@ pub async fn cancel(
     Ok(empty_ok())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub(super) struct RemindParams {
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    email_address: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    name: Option<String>,
+    email_address: Text,
+    name: Text,
     #[serde(flatten)]
     other: BTreeMap<String, Value>,
 }
@@ -72,16 +71,13 @@ pub async fn remind(
     Ok(Reply::ok(json!({"signature_request": request.body})).with_warnings(ignored_warnings(p.other.keys())))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub(super) struct UpdateParams {
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    signature_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    email_address: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    name: Option<String>,
-    #[serde(default, deserialize_with = "lenient::u32_opt")]
-    expires_at: Option<u32>,
+    signature_id: Text,
+    email_address: Text,
+    name: Text,
+    expires_at: Count,
     #[serde(flatten)]
     other: BTreeMap<String, Value>,
 }
@@ -111,7 +107,7 @@ pub async fn update(
         return Err(ApiError::missing("email_address"));
     }
     let now = unix_now();
-    let expires_at = parse_expires_at(p.expires_at, now)?;
+    let expires_at = parse_expires_at(p.expires_at.0, now)?;
     let id = request_id(&id)?;
     let (request, _) = state
         .store

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use crate::error::{ApiError, ApiResult};
 use countersign_domain::lifecycle::Refusal;
 
-use crate::params::{Params, ignored_warnings, lenient};
+use crate::params::{Count, Params, Text, ignored_warnings};
 use crate::state::AppState;
 
 mod create;
@@ -78,16 +78,13 @@ pub async fn get(
     Ok(raw_json(StatusCode::OK, text))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub(super) struct ListParams {
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    account_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient::u32_opt")]
-    page: Option<u32>,
-    #[serde(default, deserialize_with = "lenient::u32_opt")]
-    page_size: Option<u32>,
-    #[serde(default, deserialize_with = "lenient::string_opt")]
-    query: Option<String>,
+    account_id: Text,
+    page: Count,
+    page_size: Count,
+    query: Text,
     #[serde(flatten)]
     other: BTreeMap<String, Value>,
 }

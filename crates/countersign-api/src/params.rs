@@ -418,23 +418,8 @@ pub mod lenient {
         })
     }
 
-    /// A boolean as JSON or a form sends it: `true`/`false`, `1`/`0` (number or text), text in any
-    /// case; empty text or `null` is absent. The one rule for every boolean parameter.
-    pub fn parse_bool(value: &Value) -> Result<Option<bool>, String> {
-        match value {
-            Value::Null => Ok(None),
-            Value::Bool(b) => Ok(Some(*b)),
-            Value::Number(n) if n.as_u64() == Some(1) => Ok(Some(true)),
-            Value::Number(n) if n.as_u64() == Some(0) => Ok(Some(false)),
-            Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-                "true" | "1" => Ok(Some(true)),
-                "false" | "0" => Ok(Some(false)),
-                "" => Ok(None),
-                _ => Err(format!("{s:?} is not a boolean (use true, false, 1 or 0)")),
-            },
-            other => Err(format!("{other} is not a boolean (use true, false, 1 or 0)")),
-        }
-    }
+    /// The one boolean rule (the domain's, shared with the worker).
+    pub use countersign_domain::parse_bool;
 
     /// Booleans: see [`parse_bool`].
     pub fn bool_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {

@@ -12,6 +12,7 @@ pub mod ids;
 pub mod lifecycle;
 pub mod links;
 pub mod locale;
+pub mod new_request;
 pub mod secrets;
 pub mod signature_request;
 pub mod time;
@@ -27,6 +28,31 @@ pub struct InvalidInput {
 impl InvalidInput {
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
         Self { path: path.into(), message: message.into() }
+    }
+
+    /// A required parameter that is absent, in Dropbox Sign's words.
+    pub fn missing(path: &str) -> Self {
+        Self::new(path, format!("Missing required parameter: {path}"))
+    }
+}
+
+/// A boolean as JSON or a form sends it: `true`/`false`, `1`/`0` (number or text), text in any case;
+/// empty text or `null` is absent. The one rule for every boolean parameter, at the edge and in the
+/// worker alike.
+pub fn parse_bool(value: &serde_json::Value) -> Result<Option<bool>, String> {
+    use serde_json::Value;
+    match value {
+        Value::Null => Ok(None),
+        Value::Bool(b) => Ok(Some(*b)),
+        Value::Number(n) if n.as_u64() == Some(1) => Ok(Some(true)),
+        Value::Number(n) if n.as_u64() == Some(0) => Ok(Some(false)),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" => Ok(Some(true)),
+            "false" | "0" => Ok(Some(false)),
+            "" => Ok(None),
+            _ => Err(format!("{s:?} is not a boolean (use true, false, 1 or 0)")),
+        },
+        other => Err(format!("{other} is not a boolean (use true, false, 1 or 0)")),
     }
 }
 

@@ -188,12 +188,9 @@ fn from_form_fields(
             .filter(|a| !a.is_empty())
             .unwrap_or_else(|| format!("field_{doc_index}_{}", fields.len() + 1));
         let name = text(map, "name").unwrap_or_default();
-        let required = match map.get("required") {
-            Some(Value::Bool(b)) => *b,
-            Some(Value::Number(n)) => n.as_u64() == Some(1),
-            Some(Value::String(s)) => matches!(s.trim().to_ascii_lowercase().as_str(), "true" | "1"),
-            _ => false,
-        };
+        // Values that are not booleans were refused at create.
+        let required =
+            map.get("required").and_then(|v| countersign_domain::parse_bool(v).ok().flatten()).unwrap_or(false);
         let value =
             if field_type.ends_with("-merge") { merge_value(custom_fields, Some(&name), Some(&api_id)) } else { None };
         fields.push(FieldSpec {

@@ -119,9 +119,9 @@ async fn merge(
         app.can_insert_everywhere = flag;
     }
     if let Some(white) = &params.white_labeling_options.0 {
-        let reset = white.get("reset_to_default").is_some_and(|v| {
-            matches!(v, Value::Bool(true)) || v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("true") || s == "1")
-        });
+        let reset = white
+            .get("reset_to_default")
+            .is_some_and(|v| countersign_domain::parse_bool(v).ok().flatten() == Some(true));
         let mut labeling =
             if reset { WhiteLabeling::default() } else { app.white_labeling.clone().unwrap_or_default() };
         let changes: Vec<(String, String)> = white

@@ -12,7 +12,7 @@ mod documents;
 
 use countersign_domain::ids::{AccountId, SignatureId, SignatureRequestId};
 use countersign_domain::lifecycle::JobKind;
-use countersign_domain::signature_request::{ProcessingOptions, RequestStatus, SearchQuery, SignatureRequestBody};
+use countersign_domain::signature_request::{RequestStatus, SearchQuery, SignatureRequestBody};
 use countersign_domain::time::now_ms;
 
 pub use documents::DocumentRow;
@@ -22,24 +22,8 @@ use crate::tx::{Tx, on_tx};
 use crate::{Store, StoreError, StoreResult};
 use documents::blob_digest;
 
-/// One document of a new request: uploaded bytes, or a URL the worker fetches.
-#[derive(Debug, Clone)]
-pub struct NewDocument {
-    pub file_name: String,
-    pub bytes: Option<bytes::Bytes>,
-    pub file_url: Option<String>,
-}
-
-/// A new request as the API accepted it.
-#[derive(Debug, Clone)]
-pub struct NewSignatureRequest {
-    pub account_id: AccountId,
-    pub client_id: Option<String>,
-    pub is_embedded: bool,
-    pub body: SignatureRequestBody,
-    pub options: ProcessingOptions,
-    pub documents: Vec<NewDocument>,
-}
+/// A new request as the domain accepted it (every rule applied in `NewSignatureRequest::parse`).
+pub use countersign_domain::new_request::{NewDocument, NewSignatureRequest};
 
 /// The request as a change sees it, and what a change writes: the domain's state machine types.
 pub use countersign_domain::lifecycle::{SignatureRequest, Transition};

@@ -35,7 +35,7 @@ impl Link<'_> {
     }
 }
 
-/// Makes and checks link tokens (from [`crate::secrets::MasterKey::link_signer`]).
+/// Makes and checks link tokens (made by `secrets::MasterKey::link_signer`, keyed from the master key).
 #[derive(Clone)]
 pub struct LinkSigner {
     key: [u8; 32],
@@ -68,12 +68,10 @@ impl LinkSigner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secrets::MasterKey;
 
     #[test]
     fn tokens_are_bound_to_purpose_subject_expiry_and_key() {
-        let (key, _) = MasterKey::generate();
-        let links = key.link_signer();
+        let links = LinkSigner::new([1; 32]);
         let sign = Link::Sign { signature_id: "abc", expires: 2_000 };
         let token = links.token(&sign);
         assert_eq!(token.len(), 40);
@@ -82,7 +80,6 @@ mod tests {
         assert!(!links.check(&Link::Files { signature_request_id: "abc", expires: 2_000 }, &token, 1_000));
         assert!(!links.check(&Link::Sign { signature_id: "abd", expires: 2_000 }, &token, 1_000));
         assert!(!links.check(&Link::Sign { signature_id: "abc", expires: 2_001 }, &token, 1_000));
-        let (other, _) = MasterKey::generate();
-        assert!(!other.link_signer().check(&sign, &token, 1_000), "another instance's key");
+        assert!(!LinkSigner::new([2; 32]).check(&sign, &token, 1_000), "another instance's key");
     }
 }

@@ -134,6 +134,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn each_master_key_signs_links_with_its_own_key() {
+        let link = crate::links::Link::Sign { signature_id: "abc", expires: 2_000 };
+        let (one, _) = MasterKey::generate();
+        let (two, _) = MasterKey::generate();
+        let token = one.link_signer().token(&link);
+        assert!(one.link_signer().check(&link, &token, 1_000));
+        assert!(!two.link_signer().check(&link, &token, 1_000), "another instance's key");
+    }
+
+    #[test]
     fn api_keys_are_64_hex_and_never_debug_printed() {
         let key = ApiKey::generate();
         assert_eq!(key.expose().len(), 64);

@@ -8,7 +8,7 @@
 
 use crate::FoundTag;
 use crate::fonts::FontResolver;
-use crate::layout::{find_tags, find_words};
+use crate::layout::{PageGlyph, find_tags, find_words};
 use hayro_interpret::font::{Glyph, GlyphRun};
 use hayro_interpret::hayro_cmap::{BfString, WritingMode};
 use hayro_interpret::hayro_syntax::page::Page;
@@ -28,30 +28,6 @@ pub(crate) enum Abort {
 pub(crate) const MAX_GLYPHS_PER_PAGE: usize = 1_000_000;
 /// Most bytes of text recorded for one page (`ToUnicode` can map one glyph to a long string).
 pub(crate) const MAX_TEXT_BYTES_PER_PAGE: usize = 64 << 20;
-
-/// A glyph as recorded for layout.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct PageGlyph {
-    /// Byte range of this glyph's text in the page text buffer.
-    pub text_start: u32,
-    pub text_end: u32,
-    /// Box in page space (media box after `/Rotate`, top-left origin, y down).
-    pub x0: f64,
-    pub y0: f64,
-    pub x1: f64,
-    pub y1: f64,
-    /// Position of the origin across the line (the baseline) and along it, in the direction of
-    /// the text (for rotated text the axes are rotated so that `pos` grows along the line).
-    pub base: f64,
-    pub pos: f64,
-    /// Length of the advance along the line.
-    pub len: f64,
-    /// poppler's transformed font size.
-    pub font_size: f64,
-    /// Orientation: 0 upright, 1 rotated 90° clockwise, 2 upside down, 3 rotated 90° counter-clockwise.
-    pub rot: u8,
-    pub whitespace: bool,
-}
 
 /// Records the glyphs of one page.
 pub(crate) struct Collector<'p, 'a> {

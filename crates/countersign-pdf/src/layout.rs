@@ -9,9 +9,32 @@
 //!
 //! Boxes follow poppler's word boxes, see [`union_rect`].
 
-use crate::extract::PageGlyph;
 use crate::tags::looks_like_tag;
 use crate::{FoundTag, Rect};
+
+/// A glyph as recorded for layout.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PageGlyph {
+    /// Byte range of this glyph's text in the page text buffer.
+    pub text_start: u32,
+    pub text_end: u32,
+    /// Box in page space (media box after `/Rotate`, top-left origin, y down).
+    pub x0: f64,
+    pub y0: f64,
+    pub x1: f64,
+    pub y1: f64,
+    /// Position of the origin across the line (the baseline) and along it, in the direction of
+    /// the text (for rotated text the axes are rotated so that `pos` grows along the line).
+    pub base: f64,
+    pub pos: f64,
+    /// Length of the advance along the line.
+    pub len: f64,
+    /// poppler's transformed font size.
+    pub font_size: f64,
+    /// Orientation: 0 upright, 1 rotated 90° clockwise, 2 upside down, 3 rotated 90° counter-clockwise.
+    pub rot: u8,
+    pub whitespace: bool,
+}
 
 /// A gap along the line wider than this fraction of the font size (beyond the line's letter
 /// spacing) gets a space in the line text.

@@ -68,6 +68,11 @@ impl ApiError {
         Self::new(StatusCode::GONE, "deleted", message)
     }
 
+    /// 403: the caller may not do this (a link that is invalid or expired, a feature turned off).
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "maintenance", message)
     }

@@ -165,9 +165,7 @@ pub async fn create(
     params: Params,
 ) -> ApiResult<Reply> {
     if !state.config.api_account_create {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
+        return Err(ApiError::forbidden(
             "Creating accounts through the API is turned off on this server; its operator creates accounts.",
         ));
     }

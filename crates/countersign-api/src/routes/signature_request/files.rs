@@ -150,7 +150,7 @@ pub async fn file_link(
     let expires = i64::from(p.expires.unwrap_or(0));
     let token = p.token.0.unwrap_or_default();
     if !state.links.check(&Link::Files { signature_request_id: &id, expires }, &token, unix_now()) {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "This link is either invalid or expired."));
+        return Err(ApiError::forbidden("This link is either invalid or expired."));
     }
     let id = request_id(&id)?;
     let request = state.store.signature_request_state(&id).await?.ok_or_else(ApiError::not_found)?;

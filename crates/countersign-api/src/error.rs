@@ -99,6 +99,10 @@ impl From<Refusal> for ApiError {
             Refusal::UnknownSignature => {
                 Self::bad_param("signature_id", "No signer of this request has this signature_id.")
             }
+            // The signer's transitions (the signer page answers these with a page of its own).
+            Refusal::SignerClosed(message) => Self::conflict(message),
+            Refusal::NotYourTurn => Self::conflict("An earlier signer in the signing order has not signed yet."),
+            Refusal::NotAllowed(message) => Self::bad_request(message),
             // Jobs' refusals never reach a caller; should one, it is the server's fault.
             Refusal::Moot | Refusal::NotYet(_) => {
                 Self::unknown(format!("a job's refusal reached the API: {refusal:?}"))

@@ -11,7 +11,9 @@
 //!      │  │                   │ │
 //!      │  └──failed──► error  │ └──cancel──► canceled
 //!      └──────cancel──────────┘
-//!                    (sign / decline / finalize → complete, declined: the signing issue)
+//!                            sent ──sign (the last signer)──► complete
+//!                            sent ──decline──► declined
+//!   (view and reassign keep the request sent; finalize, the stamped copy, is the final-documents issue)
 //! ```
 
 use countersign_callback::EventType;
@@ -104,6 +106,24 @@ pub enum Refusal {
     Moot,
     /// A job's work must wait: try again at (unix ms).
     NotYet(i64),
+    /// A signer acted on a request that is not out for signature (or on their own finished signature).
+    SignerClosed(String),
+    /// A signer with an `order` acted before every earlier signer had signed.
+    NotYourTurn,
+    /// Decline or reassign on a request created without `allow_decline` / `allow_reassign`.
+    NotAllowed(String),
+}
+
+/// One value a signer gave (a `response_data[]` entry of the object).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldResponse {
+    pub api_id: String,
+    pub name: String,
+    /// The field type as Dropbox Sign names it (`text`, `checkbox`, `signature`, `date_signed`, …).
+    pub field_type: String,
+    pub required: bool,
+    /// Text, a boolean for checkboxes, or null for a signature (its image is kept with the request).
+    pub value: serde_json::Value,
 }
 
 /// The least time between two reminders to one signer, in seconds.
@@ -318,6 +338,134 @@ impl SignatureRequest {
         })
     }
 
+    /// The signer with `signature_id`, if they may act now: the request is out for signature, their
+    /// signature is open, and (with `order`) every signer ordered before them has signed.
+    fn acting_signer(&self, signature_id: &SignatureId) -> Result<usize, Refusal> {
+        if self.status != RequestStatus::Sent {
+            return Err(Refusal::SignerClosed(format!("This signature request {}.", self.status.describe())));
+        }
+        let index = self
+            .body
+            .signatures
+            .iter()
+            .position(|s| &s.signature_id == signature_id)
+            .ok_or(Refusal::UnknownSignature)?;
+        let signer = &self.body.signatures[index];
+        if !signer.status_code.is_open() {
+            return Err(Refusal::SignerClosed("This signer has already signed or declined.".into()));
+        }
+        if let Some(order) = signer.order {
+            let waiting = self
+                .body
+                .signatures
+                .iter()
+                .any(|s| s.order.is_some_and(|o| o < order) && s.status_code != SignatureStatus::Signed);
+            if waiting {
+                return Err(Refusal::NotYourTurn);
+            }
+        }
+        Ok(index)
+    }
+
+    /// A signer opened the request (`now` in unix seconds): `last_viewed_at` moves on every open,
+    /// `signature_request_viewed` fires on the first.
+    pub fn view(&mut self, signature_id: &SignatureId, now: i64) -> Result<Transition, Refusal> {
+        let index = self.acting_signer(signature_id)?;
+        let signer = &mut self.body.signatures[index];
+        let first = signer.last_viewed_at.is_none();
+        signer.last_viewed_at = Some(now);
+        let events = if first {
+            vec![(EventType::SignatureRequestViewed, Some(signature_id.clone()), None)]
+        } else {
+            Vec::new()
+        };
+        Ok(Transition { events, ..Transition::default() })
+    }
+
+    /// A signer completed their fields: `signed`, their values in `response_data`, and
+    /// `signature_request_signed`; when they were the last, the request is complete and
+    /// `signature_request_all_signed` follows in the same commit.
+    pub fn sign(
+        &mut self,
+        signature_id: &SignatureId,
+        responses: Vec<FieldResponse>,
+        now: i64,
+    ) -> Result<Transition, Refusal> {
+        let index = self.acting_signer(signature_id)?;
+        let signer = &mut self.body.signatures[index];
+        signer.status_code = SignatureStatus::Signed;
+        signer.signed_at = Some(now);
+        signer.last_viewed_at.get_or_insert(now);
+        for r in responses {
+            self.body.response_data.push(serde_json::json!({
+                "api_id": r.api_id,
+                "signature_id": signature_id,
+                "name": r.name,
+                "required": r.required,
+                "type": r.field_type,
+                "value": r.value,
+            }));
+        }
+        let mut events = vec![(EventType::SignatureRequestSigned, Some(signature_id.clone()), None)];
+        if self.body.signatures.iter().all(|s| s.status_code == SignatureStatus::Signed) {
+            self.status = RequestStatus::Complete;
+            self.body.is_complete = true;
+            events.push((EventType::SignatureRequestAllSigned, None, None));
+        }
+        Ok(Transition { events, ..Transition::default() })
+    }
+
+    /// A signer declined with `reason` (only when the request allows it): the request is declined,
+    /// `event_message` carries the reason.
+    pub fn decline(&mut self, signature_id: &SignatureId, reason: &str) -> Result<Transition, Refusal> {
+        if !self.body.allow_decline {
+            return Err(Refusal::NotAllowed("This signature request does not allow declining.".into()));
+        }
+        let index = self.acting_signer(signature_id)?;
+        let signer = &mut self.body.signatures[index];
+        signer.status_code = SignatureStatus::Declined;
+        signer.decline_reason = Some(reason.to_owned());
+        self.status = RequestStatus::Declined;
+        self.body.is_declined = true;
+        Ok(Transition {
+            events: vec![(EventType::SignatureRequestDeclined, Some(signature_id.clone()), Some(reason.to_owned()))],
+            ..Transition::default()
+        })
+    }
+
+    /// A signer handed their signature to someone else (only when the request allows it): the new
+    /// signer gets a new `signature_id` with `reassigned_by`, `reassigned_from` and the reason.
+    pub fn reassign(
+        &mut self,
+        signature_id: &SignatureId,
+        email: &str,
+        name: &str,
+        reason: Option<&str>,
+    ) -> Result<Transition, Refusal> {
+        if !self.body.allow_reassign {
+            return Err(Refusal::NotAllowed("This signature request does not allow reassigning.".into()));
+        }
+        let index = self.acting_signer(signature_id)?;
+        let signer = &mut self.body.signatures[index];
+        if signer.signer_email_address.eq_ignore_ascii_case(email) {
+            return Err(Refusal::NotAllowed("A signature cannot be reassigned to the same signer.".into()));
+        }
+        let new_id = SignatureId::generate();
+        let replace = (signer.signature_id.clone(), new_id.clone(), email.to_owned(), name.to_owned());
+        signer.reassigned_by = Some(signer.signer_email_address.clone());
+        signer.reassigned_from = Some(signer.signature_id.as_str().to_owned());
+        signer.reassignment_reason = reason.map(str::to_owned);
+        signer.signature_id = new_id.clone();
+        signer.signer_email_address = email.to_owned();
+        signer.signer_name = name.to_owned();
+        signer.last_viewed_at = None;
+        Ok(Transition {
+            events: vec![(EventType::SignatureRequestReassigned, Some(new_id), None)],
+            replace_signer: Some(replace),
+            ..Transition::default()
+        })
+    }
+
     /// Marks every signature still open with `status`.
     fn set_open_signatures(&mut self, status: SignatureStatus) {
         for s in &mut self.body.signatures {
@@ -461,6 +609,86 @@ mod tests {
         let mut early = request(RequestStatus::Processing);
         early.body.expires_at = Some(100);
         assert_eq!(early.expire(200, "j").unwrap_err(), Refusal::NotYet(260_000));
+    }
+
+    fn two_signers(first_order: Option<i64>, second_order: Option<i64>) -> SignatureRequest {
+        let mut r = request(RequestStatus::Sent);
+        let mut second = r.body.signatures[0].clone();
+        second.signature_id = SignatureId::from_trusted("c".repeat(32));
+        second.signer_email_address = "jack@example.com".into();
+        r.body.signatures[0].order = first_order;
+        second.order = second_order;
+        r.body.signatures.push(second);
+        r
+    }
+
+    fn jack() -> SignatureId {
+        SignatureId::from_trusted("c".repeat(32))
+    }
+
+    #[test]
+    fn the_first_view_fires_viewed_and_later_ones_only_move_last_viewed_at() {
+        let mut r = request(RequestStatus::Sent);
+        let t = r.view(&signature(), 100).unwrap();
+        assert_eq!(t.events, vec![(EventType::SignatureRequestViewed, Some(signature()), None)]);
+        assert!(r.view(&signature(), 200).unwrap().events.is_empty());
+        assert_eq!(r.body.signatures[0].last_viewed_at, Some(200));
+        let closed = Refusal::SignerClosed("This signature request is still being processed.".into());
+        assert_eq!(request(RequestStatus::Processing).view(&signature(), 1).unwrap_err(), closed);
+        assert_eq!(r.view(&jack(), 1).unwrap_err(), Refusal::UnknownSignature);
+    }
+
+    #[test]
+    fn each_signature_fires_signed_and_the_last_completes_the_request() {
+        let mut r = two_signers(None, None);
+        let value = FieldResponse {
+            api_id: "f1".into(),
+            name: "Company".into(),
+            field_type: "text".into(),
+            required: true,
+            value: serde_json::json!("ACME"),
+        };
+        let t = r.sign(&jack(), vec![value], 300).unwrap();
+        assert_eq!(t.events, vec![(EventType::SignatureRequestSigned, Some(jack()), None)]);
+        assert_eq!(r.status, RequestStatus::Sent);
+        assert_eq!(r.body.response_data[0]["signature_id"], jack().as_str());
+        assert_eq!(r.body.response_data[0]["value"], "ACME");
+        assert!(matches!(r.sign(&jack(), Vec::new(), 301), Err(Refusal::SignerClosed(_))), "signs once");
+        let t = r.sign(&signature(), Vec::new(), 400).unwrap();
+        let kinds: Vec<EventType> = t.events.iter().map(|e| e.0).collect();
+        assert_eq!(kinds, vec![EventType::SignatureRequestSigned, EventType::SignatureRequestAllSigned]);
+        assert_eq!((r.status, r.body.is_complete), (RequestStatus::Complete, true));
+        assert_eq!(r.body.signatures[0].signed_at, Some(400));
+    }
+
+    #[test]
+    fn ordered_signers_wait_their_turn() {
+        let mut r = two_signers(Some(1), Some(0));
+        assert_eq!(r.sign(&signature(), Vec::new(), 1).unwrap_err(), Refusal::NotYourTurn);
+        assert_eq!(r.view(&signature(), 1).unwrap_err(), Refusal::NotYourTurn);
+        r.sign(&jack(), Vec::new(), 2).unwrap();
+        assert!(r.sign(&signature(), Vec::new(), 3).is_ok());
+    }
+
+    #[test]
+    fn decline_and_reassign_need_the_requests_permission() {
+        let mut r = two_signers(None, None);
+        assert!(matches!(r.decline(&jack(), "no"), Err(Refusal::NotAllowed(_))));
+        assert!(matches!(r.reassign(&jack(), "jo@example.com", "Jo", None), Err(Refusal::NotAllowed(_))));
+        r.body.allow_decline = true;
+        r.body.allow_reassign = true;
+        let t = r.reassign(&jack(), "jo@example.com", "Jo", Some("on leave")).unwrap();
+        let (old, new, email, _) = t.replace_signer.clone().unwrap();
+        assert_eq!((old, email.as_str()), (jack(), "jo@example.com"));
+        assert_eq!(t.events, vec![(EventType::SignatureRequestReassigned, Some(new.clone()), None)]);
+        let moved = &r.body.signatures[1];
+        assert_eq!(moved.reassigned_from.as_deref(), Some(jack().as_str()));
+        assert_eq!(moved.reassigned_by.as_deref(), Some("jack@example.com"));
+        assert_eq!(moved.reassignment_reason.as_deref(), Some("on leave"));
+        let t = r.decline(&new, "wrong contract").unwrap();
+        assert_eq!(t.events[0], (EventType::SignatureRequestDeclined, Some(new), Some("wrong contract".into())));
+        assert_eq!((r.status, r.body.is_declined), (RequestStatus::Declined, true));
+        assert!(matches!(r.sign(&signature(), Vec::new(), 5), Err(Refusal::SignerClosed(_))), "declined is final");
     }
 
     #[test]

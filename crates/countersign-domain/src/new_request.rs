@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 
 use crate::email::EmailAddress;
 use crate::ids::{AccountId, ClientId, SignatureId, SignatureRequestId};
+use crate::secrets::Pin;
 use crate::signature_request::{
     DocumentLimits, NewSigner, ProcessingOptions, Signature, SignatureRequestBody, SignatureStatus, check_metadata,
     parse_expires_at,
@@ -87,6 +88,8 @@ pub struct NewSignatureRequest {
     pub body: SignatureRequestBody,
     pub options: ProcessingOptions,
     pub documents: Vec<NewDocument>,
+    /// Each signer's PIN, in the order of `body.signatures` (the store keeps only a digest).
+    pub pins: Vec<Option<Pin>>,
 }
 
 /// Something the caller should know about an accepted request (a `warnings[]` entry).
@@ -144,6 +147,7 @@ impl NewSignatureRequest {
         let title =
             input.title.clone().filter(|t| !t.trim().is_empty()).unwrap_or_else(|| documents[0].file_name.clone());
         let signatures = signers.iter().map(new_signature).collect();
+        let pins = signers.iter().map(|s| s.pin.clone()).collect();
         let body = SignatureRequestBody {
             test_mode: input.test_mode.unwrap_or(false),
             signature_request_id: id,
@@ -187,6 +191,7 @@ impl NewSignatureRequest {
             body,
             options,
             documents,
+            pins,
         };
         Ok((request, notices))
     }
@@ -261,6 +266,7 @@ pub fn parse_signers(input: Option<&[SignerInput]>) -> Result<Vec<NewSigner>, In
             name,
             email_address: email.as_str().to_owned(),
             order: s.order.map(i64::from),
+            pin: s.pin.clone().map(Pin::new),
             has_pin: s.pin.is_some(),
             sms_phone_number: s.sms_phone_number.clone(),
             sms_phone_number_type: s.sms_phone_number_type.clone(),
@@ -463,6 +469,7 @@ mod tests {
         assert_eq!(request.body.signatures[0].status_code, SignatureStatus::AwaitingSignature);
         assert_eq!(request.documents[0].file_url.as_deref(), Some("https://files.example.com/nda.pdf"));
         assert!(notices.is_empty());
+        assert_eq!(request.pins, vec![None]);
     }
 
     #[test]

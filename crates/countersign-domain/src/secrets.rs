@@ -57,6 +57,25 @@ pub struct MasterKey {
     cipher: Aes256Gcm,
     /// Key for signed links (embedded sign URLs, file URLs), derived from the master key.
     link_key: [u8; 32],
+    /// Keys the digests of signers' PINs.
+    pin_key: [u8; 32],
+}
+
+/// A signer's access code as the sender gave it (4 to 12 characters). Never stored or logged: only
+/// [`MasterKey::pin_digest`] of it is kept.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Pin(String);
+
+impl Pin {
+    pub fn new(pin: impl Into<String>) -> Self {
+        Self(pin.into())
+    }
+}
+
+impl std::fmt::Debug for Pin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pin(<redacted>)")
+    }
 }
 
 impl std::fmt::Debug for MasterKey {
@@ -95,7 +114,10 @@ impl MasterKey {
         let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(raw).expect("HMAC takes any key length");
         mac.update(b"countersign signed links v1");
         let link_key: [u8; 32] = mac.finalize().into_bytes().into();
-        Self { cipher: Aes256Gcm::new(&key), link_key }
+        let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(raw).expect("HMAC takes any key length");
+        mac.update(b"countersign signer pins v1");
+        let pin_key: [u8; 32] = mac.finalize().into_bytes().into();
+        Self { cipher: Aes256Gcm::new(&key), link_key, pin_key }
     }
 
     /// `nonce || ciphertext+tag`, with a fresh random nonce.
@@ -124,6 +146,21 @@ impl MasterKey {
         crate::links::LinkSigner::new(self.link_key)
     }
 
+    /// What is stored of a signer's PIN: an HMAC keyed from this key over the signature id and the PIN.
+    pub fn pin_digest(&self, signature_id: &str, pin: &Pin) -> Vec<u8> {
+        let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&self.pin_key).expect("32-byte key");
+        mac.update(signature_id.as_bytes());
+        mac.update(&[0]);
+        mac.update(pin.0.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    /// Whether `pin` is the one whose digest is stored, compared in constant time.
+    pub fn pin_matches(&self, signature_id: &str, pin: &Pin, stored: &[u8]) -> bool {
+        use subtle::ConstantTimeEq;
+        self.pin_digest(signature_id, pin).ct_eq(stored).into()
+    }
+
     pub fn open_string(&self, sealed: &[u8]) -> Result<String, SecretError> {
         String::from_utf8(self.open(sealed)?).map_err(|_| SecretError::CannotOpen)
     }
@@ -132,6 +169,19 @@ impl MasterKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pins_are_kept_as_keyed_digests_bound_to_the_signer() {
+        let (key, _) = MasterKey::generate();
+        let pin = Pin::new("4821");
+        let stored = key.pin_digest("aaaa", &pin);
+        assert!(key.pin_matches("aaaa", &pin, &stored));
+        assert!(!key.pin_matches("aaaa", &Pin::new("4822"), &stored));
+        assert!(!key.pin_matches("bbbb", &pin, &stored), "another signer's digest");
+        let (other, _) = MasterKey::generate();
+        assert!(!other.pin_matches("aaaa", &pin, &stored), "another instance's key");
+        assert_eq!(format!("{pin:?}"), "Pin(<redacted>)");
+    }
 
     #[test]
     fn each_master_key_signs_links_with_its_own_key() {

@@ -210,6 +210,7 @@ pub struct NewSigner {
     pub name: String,
     pub email_address: String,
     pub order: Option<i64>,
+    pub pin: Option<crate::secrets::Pin>,
     pub has_pin: bool,
     pub sms_phone_number: Option<String>,
     pub sms_phone_number_type: Option<String>,

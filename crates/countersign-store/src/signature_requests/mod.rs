@@ -12,6 +12,7 @@ mod documents;
 
 use countersign_domain::ids::{AccountId, SignatureId, SignatureRequestId};
 use countersign_domain::lifecycle::JobKind;
+use countersign_domain::secrets::{MasterKey, Pin};
 use countersign_domain::signature_request::{RequestStatus, SearchQuery, SignatureRequestBody};
 use countersign_domain::time::now_ms;
 
@@ -96,7 +97,7 @@ pub(crate) async fn insert_job(tx: &mut Tx, request_id: &str, kind: JobKind, run
 }
 
 /// Writes a new request in an open transaction.
-async fn insert_request(tx: &mut Tx, new: &NewSignatureRequest) -> StoreResult<()> {
+async fn insert_request(tx: &mut Tx, master_key: &MasterKey, new: &NewSignatureRequest) -> StoreResult<()> {
     let now = now_ms();
     let id = new.body.signature_request_id.as_str();
     for bytes in new.documents.iter().filter_map(|d| d.bytes.as_ref()) {
@@ -129,14 +130,17 @@ async fn insert_request(tx: &mut Tx, new: &NewSignatureRequest) -> StoreResult<(
         .execute(c)
         .await.map(|r| r.rows_affected()))?;
     for (index, s) in new.body.signatures.iter().enumerate() {
+        let pin = new.pins.get(index).and_then(Option::as_ref);
+        let pin_digest = pin.map(|pin| master_key.pin_digest(s.signature_id.as_str(), pin));
         on_tx!(tx, c => sqlx::query(
-            "INSERT INTO signers (signature_id, signature_request_id, signer_index, email_address, name) \
-             VALUES ($1, $2, $3, $4, $5)")
+            "INSERT INTO signers (signature_id, signature_request_id, signer_index, email_address, name, pin_digest) \
+             VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(s.signature_id.as_str())
             .bind(id)
             .bind(index as i64)
             .bind(&s.signer_email_address)
             .bind(&s.signer_name)
+            .bind(&pin_digest)
             .execute(c)
             .await.map(|r| r.rows_affected()))?;
     }
@@ -185,7 +189,7 @@ impl Store {
     /// Stores a new request with its documents, signers and jobs, in one transaction; the commit wakes
     /// the job runners.
     pub async fn create_signature_request(&self, new: &NewSignatureRequest) -> StoreResult<()> {
-        self.write(async |tx| insert_request(tx, new).await).await?;
+        self.write(async |tx| insert_request(tx, &self.master_key, new).await).await?;
         tracing::info!(
             signature_request_id = %new.body.signature_request_id,
             account_id = %new.account_id,
@@ -324,6 +328,19 @@ impl Store {
             })
         })
         .transpose()
+    }
+
+    /// Whether `pin` opens this signer's signature: `None` when the signer has no PIN (or there is no
+    /// such signer), otherwise whether it matches the stored digest.
+    pub async fn signer_pin_matches(&self, signature_id: &SignatureId, pin: &Pin) -> StoreResult<Option<bool>> {
+        let row: Option<(Option<Vec<u8>>,)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT pin_digest FROM signers WHERE signature_id = $1")
+            .bind(signature_id.as_str())
+            .fetch_optional(pool)
+            .await)?;
+        Ok(row
+            .and_then(|(digest,)| digest)
+            .map(|digest| self.master_key.pin_matches(signature_id.as_str(), pin, &digest)))
     }
 
     /// Moves a request's `expires_at` (and its expiry job) to `expires_at`, bypassing the API's 1-day

@@ -353,6 +353,39 @@ async fn expiry_marks_open_signatures_expired(backend: Backend) {
 }
 both_backends!(expiry_marks_open_signatures_expired_on, expiry_marks_open_signatures_expired);
 
+/// A signer's PIN is kept only as a keyed digest: it opens that signer's signature and no other, and it
+/// appears nowhere in the object, the database's signer row or the callback.
+async fn a_pin_is_kept_as_a_digest_that_only_it_matches(backend: Backend) {
+    let Some((app, receiver, _)) = app_with_receiver(backend).await else { return };
+    let files = Receiver::start_serving(fixture("simple-two-signers.pdf")).await;
+    let body = json!({
+        "signers": [
+            {"name": "Jack", "email_address": "jack@example.com", "pin": "4821"},
+            {"name": "Jill", "email_address": "jill@example.com"}
+        ],
+        "file_urls": [files.url("/doc.pdf")],
+        "test_mode": true
+    });
+    let response = app.post_json("/v3/signature_request/send", &body).await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert!(!text.contains("4821"), "the PIN is not echoed: {text}");
+    let request: Value = serde_json::from_str(&text).unwrap();
+    let signatures = &request["signature_request"]["signatures"];
+    assert_eq!((signatures[0]["has_pin"].as_bool(), signatures[1]["has_pin"].as_bool()), (Some(true), Some(false)));
+    let id = request["signature_request"]["signature_request_id"].as_str().unwrap();
+    let callback = wait_callback(&receiver, id, &["signature_request_sent"]).await;
+    assert!(!callback.to_string().contains("4821"));
+    let jack = countersign_domain::ids::SignatureId::parse(signatures[0]["signature_id"].as_str().unwrap()).unwrap();
+    let jill = countersign_domain::ids::SignatureId::parse(signatures[1]["signature_id"].as_str().unwrap()).unwrap();
+    let pin = |p: &str| countersign_domain::secrets::Pin::new(p);
+    assert_eq!(app.store.signer_pin_matches(&jack, &pin("4821")).await.unwrap(), Some(true));
+    assert_eq!(app.store.signer_pin_matches(&jack, &pin("4822")).await.unwrap(), Some(false));
+    assert_eq!(app.store.signer_pin_matches(&jill, &pin("4821")).await.unwrap(), None, "Jill has no PIN");
+    app.stop().await;
+}
+both_backends!(a_pin_is_kept_as_a_digest_that_only_it_matches_on, a_pin_is_kept_as_a_digest_that_only_it_matches);
+
 async fn bad_input_is_refused_at_once(backend: Backend) {
     let Some(app) = spawn_app(backend).await else { return };
     let client_id = app_client_id(&app).await;

@@ -213,14 +213,21 @@ impl Store {
 
     /// The account's keys, oldest first, revoked ones included.
     pub async fn api_key_list(&self, id: &AccountId) -> StoreResult<Vec<ApiKeyInfo>> {
-        let rows: Vec<(i64, Vec<u8>, i64, Option<i64>)> = with_pool!(self, pool => sqlx::query_as(
+        #[derive(sqlx::FromRow)]
+        struct KeyRow {
+            id: i64,
+            key_sealed: Vec<u8>,
+            created_at: i64,
+            revoked_at: Option<i64>,
+        }
+        let rows: Vec<KeyRow> = with_pool!(self, pool => sqlx::query_as(
             "SELECT id, key_sealed, created_at, revoked_at FROM api_keys WHERE account_id = $1 ORDER BY id")
             .bind(id.as_str())
             .fetch_all(pool)
             .await)?;
         rows.into_iter()
-            .map(|(key_id, sealed, created_at, revoked_at)| {
-                let key = self.master_key.open_string(&sealed).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            .map(|KeyRow { id: key_id, key_sealed, created_at, revoked_at }| {
+                let key = self.master_key.open_string(&key_sealed).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 Ok(ApiKeyInfo { key_id, prefix: key.chars().take(6).collect(), created_at, revoked_at })
             })
             .collect()

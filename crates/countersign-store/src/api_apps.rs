@@ -31,21 +31,26 @@ pub struct ApiAppPage {
     pub total: i64,
 }
 
-type AppRow = (
-    String,          // client_id
-    String,          // account_id
-    String,          // owner e-mail
-    String,          // name
-    String,          // domains (JSON)
-    Option<String>,  // callback_url
-    Option<String>,  // oauth_callback_url
-    Option<String>,  // oauth_scopes (JSON)
-    Option<Vec<u8>>, // oauth_secret_sealed
-    bool,            // oauth_charges_users
-    bool,            // can_insert_everywhere
-    Option<String>,  // white_labeling (JSON)
-    i64,             // created_at
-);
+#[derive(sqlx::FromRow)]
+struct AppRow {
+    client_id: String,
+    account_id: String,
+    /// The owner's e-mail address.
+    email: String,
+    name: String,
+    /// JSON list.
+    domains: String,
+    callback_url: Option<String>,
+    oauth_callback_url: Option<String>,
+    /// JSON list.
+    oauth_scopes: Option<String>,
+    oauth_secret_sealed: Option<Vec<u8>>,
+    oauth_charges_users: bool,
+    can_insert_everywhere: bool,
+    /// JSON object.
+    white_labeling: Option<String>,
+    created_at: i64,
+}
 
 const APP_SELECT: &str = "SELECT p.client_id, p.account_id, a.email, p.name, p.domains, p.callback_url, \
      p.oauth_callback_url, p.oauth_scopes, p.oauth_secret_sealed, p.oauth_charges_users, \
@@ -58,21 +63,21 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
 
 impl Store {
     fn app_from_row(&self, row: AppRow) -> StoreResult<ApiApp> {
-        let (
+        let AppRow {
             client_id,
             account_id,
             email,
             name,
             domains,
             callback_url,
-            oauth_cb,
+            oauth_callback_url: oauth_cb,
             oauth_scopes,
-            oauth_secret,
-            charges,
-            insert_everywhere,
+            oauth_secret_sealed: oauth_secret,
+            oauth_charges_users: charges,
+            can_insert_everywhere: insert_everywhere,
             white_labeling,
             created_at,
-        ) = row;
+        } = row;
         let oauth = match (oauth_cb, oauth_secret) {
             (Some(callback_url), Some(sealed)) => Some(OAuthSettings {
                 callback_url,

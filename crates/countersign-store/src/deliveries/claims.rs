@@ -81,19 +81,27 @@ impl Store {
             "SELECT delivery_id, payload, content_md5, content_sha256 FROM delivery_bodies WHERE delivery_id IN ({})",
             Placeholders::new(self.is_sqlite()).list(rows.len())
         );
-        let bodies: Vec<(String, String, String, String)> = with_pool!(self, pool => {
+        #[derive(sqlx::FromRow)]
+        struct Body {
+            delivery_id: String,
+            payload: String,
+            content_md5: String,
+            content_sha256: String,
+        }
+        let bodies: Vec<Body> = with_pool!(self, pool => {
             let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
             for row in &rows {
                 query = query.bind(&row.id);
             }
             query.fetch_all(pool).await
         })?;
-        let mut bodies: std::collections::HashMap<String, (String, String, String)> =
-            bodies.into_iter().map(|(id, payload, md5, sha256)| (id, (payload, md5, sha256))).collect();
+        let mut bodies: std::collections::HashMap<String, Body> =
+            bodies.into_iter().map(|body| (body.delivery_id.clone(), body)).collect();
         // A delivery always has its body (both are inserted in one transaction).
         rows.retain_mut(|row| match bodies.remove(&row.id) {
-            Some((payload, md5, sha256)) => {
-                (row.payload, row.content_md5, row.content_sha256) = (payload, md5, sha256);
+            Some(body) => {
+                (row.payload, row.content_md5, row.content_sha256) =
+                    (body.payload, body.content_md5, body.content_sha256);
                 true
             }
             None => false,

@@ -207,13 +207,19 @@ impl Store {
         account_id: &AccountId,
         id: &SignatureRequestId,
     ) -> StoreResult<Option<(RequestStatus, bool, String)>> {
-        let row: Option<(String, bool, String)> = with_pool!(self, pool => sqlx::query_as(
+        #[derive(sqlx::FromRow)]
+        struct BodyRow {
+            status: String,
+            removed: bool,
+            body: String,
+        }
+        let row: Option<BodyRow> = with_pool!(self, pool => sqlx::query_as(
             "SELECT status, removed, body FROM signature_requests WHERE id = $1 AND account_id = $2")
             .bind(id.as_str())
             .bind(account_id.as_str())
             .fetch_optional(pool)
             .await)?;
-        row.map(|(status, removed, body)| {
+        row.map(|BodyRow { status, removed, body }| {
             Ok((RequestStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?, removed, body))
         })
         .transpose()
@@ -312,13 +318,21 @@ impl Store {
 
     /// Who a signature id belongs to.
     pub async fn signature_owner(&self, signature_id: &SignatureId) -> StoreResult<Option<SignatureOwner>> {
-        let row: Option<(String, String, String, bool, bool)> = with_pool!(self, pool => sqlx::query_as(
+        #[derive(sqlx::FromRow)]
+        struct OwnerRow {
+            id: String,
+            account_id: String,
+            status: String,
+            is_embedded: bool,
+            replaced: bool,
+        }
+        let row: Option<OwnerRow> = with_pool!(self, pool => sqlx::query_as(
             "SELECT r.id, r.account_id, r.status, r.is_embedded, s.replaced FROM signers s \
              JOIN signature_requests r ON r.id = s.signature_request_id WHERE s.signature_id = $1")
             .bind(signature_id.as_str())
             .fetch_optional(pool)
             .await)?;
-        row.map(|(signature_request_id, account_id, status, is_embedded, replaced)| {
+        row.map(|OwnerRow { id: signature_request_id, account_id, status, is_embedded, replaced }| {
             Ok(SignatureOwner {
                 signature_request_id: SignatureRequestId::from_trusted(signature_request_id),
                 account_id: AccountId::from_trusted(account_id),

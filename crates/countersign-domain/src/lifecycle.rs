@@ -203,11 +203,12 @@ impl SignatureRequest {
     }
 
     /// `update`: a signer's e-mail address (a new address issues a new `signature_id`, so links made
-    /// for the old one stop working) or name, and the request's expiry.
+    /// for the old one stop working) or name, and the request's expiry. `signature_id` is `None` when
+    /// the caller's value has no id's shape, so names no signer.
     pub fn update_signer(
         &mut self,
         caller: &AccountId,
-        signature_id: &SignatureId,
+        signature_id: Option<&SignatureId>,
         email: Option<&str>,
         name: Option<&str>,
         expires_at: Option<i64>,
@@ -220,7 +221,7 @@ impl SignatureRequest {
             )));
         }
         let mut transition = Transition::default();
-        let signature = self.body.signature_mut(signature_id).ok_or(Refusal::UnknownSignature)?;
+        let signature = signature_id.and_then(|id| self.body.signature_mut(id)).ok_or(Refusal::UnknownSignature)?;
         if signature.status_code != SignatureStatus::AwaitingSignature {
             return Err(Refusal::UpdateFailed("This signer has already acted on the request.".into()));
         }
@@ -515,7 +516,10 @@ mod tests {
         let stranger = AccountId::from_trusted("2".repeat(40));
         let mut r = request(RequestStatus::Sent);
         assert_eq!(r.remind(&stranger, "jill@example.com", None, 1).unwrap_err(), Refusal::NotFound);
-        assert_eq!(r.update_signer(&stranger, &signature(), None, Some("n"), None).unwrap_err(), Refusal::NotFound);
+        assert_eq!(
+            r.update_signer(&stranger, Some(&signature()), None, Some("n"), None).unwrap_err(),
+            Refusal::NotFound
+        );
         let mut removed = request(RequestStatus::Complete);
         removed.removed = true;
         assert_eq!(removed.remove(&owner()).unwrap_err(), Refusal::Removed);
@@ -565,19 +569,19 @@ mod tests {
     #[test]
     fn a_new_address_issues_a_new_signature_id_and_a_name_only_renames() {
         let mut r = request(RequestStatus::Sent);
-        let t = r.update_signer(&owner(), &signature(), None, Some("Jill Z."), None).unwrap();
+        let t = r.update_signer(&owner(), Some(&signature()), None, Some("Jill Z."), None).unwrap();
         assert_eq!(t.rename_signer.unwrap().2, "Jill Z.");
-        let t = r.update_signer(&owner(), &signature(), Some("new@example.com"), None, Some(5_000)).unwrap();
+        let t = r.update_signer(&owner(), Some(&signature()), Some("new@example.com"), None, Some(5_000)).unwrap();
         let (old, new, email, _) = t.replace_signer.unwrap();
         assert_eq!((old.as_str(), email.as_str()), (SIGNATURE_HEX, "new@example.com"));
         assert_eq!(r.body.signatures[0].signature_id, new);
         assert_eq!(t.schedule_job, Some((JobKind::Expire, 5_000_000)));
         assert_eq!(
-            r.update_signer(&owner(), &signature(), Some("x@example.com"), None, None).unwrap_err(),
+            r.update_signer(&owner(), Some(&signature()), Some("x@example.com"), None, None).unwrap_err(),
             Refusal::UnknownSignature
         );
         assert!(matches!(
-            request(RequestStatus::Expired).update_signer(&owner(), &signature(), None, Some("n"), None),
+            request(RequestStatus::Expired).update_signer(&owner(), Some(&signature()), None, Some("n"), None),
             Err(Refusal::UpdateFailed(_))
         ));
     }

@@ -9,7 +9,6 @@ use axum::response::Response;
 use countersign_domain::account::Account;
 use countersign_domain::email::EmailAddress;
 use countersign_domain::ids::SignatureId;
-use countersign_domain::lifecycle::Refusal;
 use countersign_domain::signature_request::parse_expires_at;
 use countersign_domain::time::unix_now;
 use serde::Deserialize;
@@ -54,11 +53,7 @@ pub async fn remind(
     params: Params,
 ) -> ApiResult<Reply> {
     let p: RemindParams = params.parse()?;
-    let email = p
-        .email_address
-        .as_deref()
-        .filter(|e| !e.trim().is_empty())
-        .ok_or_else(|| ApiError::missing("email_address"))?;
+    let email = p.email_address.non_blank().ok_or_else(|| ApiError::missing("email_address"))?;
     let email = EmailAddress::parse(email, "email_address")?.as_str().to_owned();
     let name = p.name.clone();
     let id = request_id(&id)?;
@@ -91,15 +86,14 @@ pub async fn update(
     params: Params,
 ) -> ApiResult<Reply> {
     let p: UpdateParams = params.parse()?;
-    let signature_id =
-        p.signature_id.as_deref().filter(|s| !s.trim().is_empty()).ok_or_else(|| ApiError::missing("signature_id"))?;
-    // Any other shape is no signer's id.
-    let signature_id = SignatureId::parse(signature_id.trim()).ok_or(Refusal::UnknownSignature)?;
-    let email = match p.email_address.as_deref().filter(|e| !e.trim().is_empty()) {
+    let signature_id = p.signature_id.non_blank().ok_or_else(|| ApiError::missing("signature_id"))?;
+    // Any other shape names no signer: the transition answers it as unknown, in its own order of checks.
+    let signature_id = SignatureId::parse(signature_id);
+    let email = match p.email_address.non_blank() {
         Some(e) => Some(EmailAddress::parse(e, "email_address")?.as_str().to_owned()),
         None => None,
     };
-    let name = match p.name.as_deref().filter(|n| !n.trim().is_empty()) {
+    let name = match p.name.non_blank() {
         Some(raw) => Some(parse_name(raw, "name", MAX_NAME_CHARS)?),
         None => None,
     };
@@ -112,7 +106,7 @@ pub async fn update(
     let (request, _) = state
         .store
         .change_signature_request(&id, |r| {
-            r.update_signer(&account.id, &signature_id, email.as_deref(), name.as_deref(), expires_at)
+            r.update_signer(&account.id, signature_id.as_ref(), email.as_deref(), name.as_deref(), expires_at)
         })
         .await
         .map_err(change_error)?;

@@ -227,7 +227,7 @@ impl Store {
             .await)?;
         rows.into_iter()
             .map(|KeyRow { id: key_id, key_sealed, created_at, revoked_at }| {
-                let key = self.master_key.open_string(&key_sealed).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let key = self.master_key.open_string(&key_sealed)?;
                 Ok(ApiKeyInfo { key_id, prefix: key.chars().take(6).collect(), created_at, revoked_at })
             })
             .collect()
@@ -383,10 +383,7 @@ impl Store {
             .await)?;
         rows.into_iter()
             .map(|(sealed,)| {
-                self.master_key
-                    .open_string(&sealed)
-                    .map(|k| ApiKey::presented(&k))
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))
+                self.master_key.open_string(&sealed).map(|k| ApiKey::presented(&k)).map_err(StoreError::from)
             })
             .collect()
     }

@@ -57,10 +57,6 @@ const APP_SELECT: &str = "SELECT p.client_id, p.account_id, a.email, p.name, p.d
      p.can_insert_everywhere, p.white_labeling, p.created_at \
      FROM api_apps p JOIN accounts a ON a.id = p.account_id";
 
-fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(format!("{what}: {e}"))
-}
-
 impl Store {
     fn app_from_row(&self, row: AppRow) -> StoreResult<ApiApp> {
         let AppRow {
@@ -82,8 +78,8 @@ impl Store {
             (Some(callback_url), Some(sealed)) => Some(OAuthSettings {
                 callback_url,
                 scopes: serde_json::from_str(oauth_scopes.as_deref().unwrap_or("[]"))
-                    .map_err(|e| corrupt("oauth_scopes", e))?,
-                secret: self.master_key.open_string(&sealed).map_err(|e| corrupt("oauth secret", e))?,
+                    .map_err(|e| StoreError::corrupt("oauth_scopes", e))?,
+                secret: self.master_key.open_string(&sealed).map_err(|e| StoreError::corrupt("oauth secret", e))?,
                 charges_users: charges,
             }),
             _ => None,
@@ -93,32 +89,32 @@ impl Store {
             owner_account_id: AccountId::from_trusted(account_id),
             owner_email: email,
             name,
-            domains: serde_json::from_str(&domains).map_err(|e| corrupt("domains", e))?,
+            domains: serde_json::from_str(&domains).map_err(|e| StoreError::corrupt("domains", e))?,
             callback_url,
             oauth,
             can_insert_everywhere: insert_everywhere,
             white_labeling: white_labeling
-                .map(|w| serde_json::from_str(&w).map_err(|e| corrupt("white_labeling", e)))
+                .map(|w| serde_json::from_str(&w).map_err(|e| StoreError::corrupt("white_labeling", e)))
                 .transpose()?,
             created_at,
         })
     }
 
     fn app_columns(&self, app: &NewApiApp) -> StoreResult<AppColumns> {
-        let domains = serde_json::to_string(&app.domains).map_err(|e| corrupt("domains", e))?;
+        let domains = serde_json::to_string(&app.domains).map_err(|e| StoreError::corrupt("domains", e))?;
         let scopes = app
             .oauth
             .as_ref()
             .map(|o| serde_json::to_string(&o.scopes))
             .transpose()
-            .map_err(|e| corrupt("scopes", e))?;
+            .map_err(|e| StoreError::corrupt("scopes", e))?;
         let secret = app.oauth.as_ref().map(|o| self.master_key.seal(o.secret.as_bytes()));
         let white = app
             .white_labeling
             .as_ref()
             .map(serde_json::to_string)
             .transpose()
-            .map_err(|e| corrupt("white_labeling", e))?;
+            .map_err(|e| StoreError::corrupt("white_labeling", e))?;
         Ok(AppColumns { domains, scopes, secret, white })
     }
 
@@ -144,7 +140,9 @@ impl Store {
             .execute(pool)
             .await
             .map(|r| r.rows_affected()))?;
-        self.api_app(owner, &client_id).await?.ok_or_else(|| corrupt("api app", "missing right after insert"))
+        self.api_app(owner, &client_id)
+            .await?
+            .ok_or_else(|| StoreError::corrupt("api app", "missing right after insert"))
     }
 
     /// The app `client_id` if `owner` owns it.

@@ -80,14 +80,7 @@ impl Store {
 
     /// Marks a job done without any other change (its request moved on meanwhile).
     pub async fn finish_job(&self, job_id: &str) -> StoreResult<()> {
-        with_writer!(self, pool => sqlx::query(
-            "UPDATE jobs SET state = 'done', finished_at_ms = $2, locked_by = NULL, locked_until_ms = NULL WHERE id = $1")
-            .bind(job_id)
-            .bind(now_ms())
-            .execute(pool)
-            .await
-            .map(|_| ()))?;
-        Ok(())
+        self.write(async |tx| finish_job_in(tx, job_id).await).await
     }
 
     /// Gives a failed job back, to run again at `retry_at_ms`.
@@ -130,6 +123,60 @@ impl Store {
     }
 }
 
+/// What a job works on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum JobSubject<'a> {
+    SignatureRequest(&'a str),
+    /// An `outgoing_emails` row; its job's id is derived from it, so it is queued once.
+    Email(i64),
+}
+
+/// Inserts a pending job in an open transaction; the commit wakes the job runners.
+pub(crate) async fn insert_job(tx: &mut Tx, kind: JobKind, subject: JobSubject<'_>, run_at_ms: i64) -> StoreResult<()> {
+    let (id, request_id, email_id) = match subject {
+        JobSubject::SignatureRequest(request_id) => (countersign_callback::new_event_id(), Some(request_id), None),
+        JobSubject::Email(email_id) => (format!("email-{email_id}"), None, Some(email_id)),
+    };
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO jobs (id, kind, signature_request_id, email_id, state, run_at_ms, created_at_ms) \
+         VALUES ($1, $2, $3, $4, 'pending', $5, $6)")
+        .bind(&id)
+        .bind(kind.as_str())
+        .bind(request_id)
+        .bind(email_id)
+        .bind(run_at_ms)
+        .bind(now_ms())
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    tx.jobs_due();
+    Ok(())
+}
+
+/// Schedules the request's job of `kind` at `run_at_ms`, replacing one still pending and unclaimed.
+pub(crate) async fn reschedule_job(tx: &mut Tx, request_id: &str, kind: JobKind, run_at_ms: i64) -> StoreResult<()> {
+    on_tx!(tx, c => sqlx::query(
+        "DELETE FROM jobs WHERE signature_request_id = $1 AND kind = $2 AND state = 'pending' AND locked_by IS NULL")
+        .bind(request_id)
+        .bind(kind.as_str())
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    insert_job(tx, kind, JobSubject::SignatureRequest(request_id), run_at_ms).await
+}
+
+/// Marks a job done, in an open transaction.
+pub(crate) async fn finish_job_in(tx: &mut Tx, job_id: &str) -> StoreResult<()> {
+    on_tx!(tx, c => sqlx::query(
+        "UPDATE jobs SET state = 'done', finished_at_ms = $2, locked_by = NULL, locked_until_ms = NULL WHERE id = $1")
+        .bind(job_id)
+        .bind(now_ms())
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
 /// Stores an e-mail and its `send_email` job in an open transaction; the job runner sends it once
 /// committed.
 pub(crate) async fn queue_email(tx: &mut Tx, account_id: &str, to: &str, subject: &str, body: &str) -> StoreResult<()> {
@@ -144,14 +191,5 @@ pub(crate) async fn queue_email(tx: &mut Tx, account_id: &str, to: &str, subject
         .bind(now)
         .fetch_one(c)
         .await)?;
-    on_tx!(tx, c => sqlx::query(
-        "INSERT INTO jobs (id, kind, email_id, state, run_at_ms, created_at_ms) VALUES ($1, $2, $3, 'pending', $4, $4)")
-        .bind(format!("email-{email_id}"))
-        .bind(JobKind::SendEmail.as_str())
-        .bind(email_id)
-        .bind(now)
-        .execute(c)
-        .await.map(|r| r.rows_affected()))?;
-    tx.jobs_due();
-    Ok(())
+    insert_job(tx, JobKind::SendEmail, JobSubject::Email(email_id), now).await
 }

@@ -39,7 +39,20 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// A stored secret that this instance's master key cannot open: the data, or the key, is not what it
+/// should be.
+impl From<countersign_domain::secrets::SecretError> for StoreError {
+    fn from(e: countersign_domain::secrets::SecretError) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
 impl StoreError {
+    /// Stored data that does not read back (`what` names it).
+    pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> Self {
+        StoreError::Corrupt(format!("{what}: {e}"))
+    }
+
     pub(crate) fn from_unique(err: sqlx::Error, what: &str) -> Self {
         match &err {
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what.to_owned()),

@@ -39,59 +39,74 @@ impl Store {
     /// 200 ms in `PASSIVE` mode, which never blocks the writer, so the automatic checkpoint a commit
     /// runs when the WAL passes 1000 pages finds little left to copy and stays short; and truncates the
     /// WAL at shutdown.
-    pub fn spawn_listener(&self, mut shutdown: tokio::sync::watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
-        if let Pool::Sqlite(pool) = &self.pool {
-            let pool = pool.clone();
-            return tokio::spawn(async move {
-                loop {
-                    tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_millis(200)) => {
-                            if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
-                                tracing::warn!(%error, "WAL checkpoint failed");
-                            }
-                        }
-                        _ = shutdown.changed() => {
-                            let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&pool).await;
-                            return;
-                        }
-                    }
-                }
-            });
+    pub fn spawn_listener(&self, shutdown: tokio::sync::watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+        match &self.pool {
+            Pool::Sqlite(pool) => spawn_checkpointer(pool.clone(), shutdown),
+            Pool::Postgres(pool) => {
+                spawn_pg_listener(pool.clone(), self.wakeups.deliveries.clone(), self.wakeups.jobs.clone(), shutdown)
+            }
         }
-        let Pool::Postgres(pool) = &self.pool else { unreachable!("two backends") };
-        let pool = pool.clone();
-        let deliveries = self.wakeups.deliveries.clone();
-        let jobs = self.wakeups.jobs.clone();
-        tokio::spawn(async move {
-            loop {
-                let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
-                    Ok(listener) => listener,
-                    Err(error) => {
-                        tracing::warn!(%error, "cannot LISTEN for deliveries and jobs; retrying");
-                        tokio::select! {
-                            _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                            _ = shutdown.changed() => return,
-                        }
+    }
+}
+
+/// SQLite: a `PASSIVE` WAL checkpoint every 200 ms, `TRUNCATE` at shutdown.
+fn spawn_checkpointer(
+    pool: sqlx::SqlitePool,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {
+                    if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+                        tracing::warn!(%error, "WAL checkpoint failed");
                     }
-                };
-                if let Err(error) = listener.listen_all([DELIVERY_CHANNEL, JOB_CHANNEL]).await {
-                    tracing::warn!(%error, "LISTEN failed; retrying");
-                    continue;
                 }
-                loop {
+                _ = shutdown.changed() => {
+                    let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&pool).await;
+                    return;
+                }
+            }
+        }
+    })
+}
+
+/// PostgreSQL: `LISTEN` on both channels and wake whom each concerns, reconnecting after a loss.
+fn spawn_pg_listener(
+    pool: sqlx::PgPool,
+    deliveries: Arc<Notify>,
+    jobs: Arc<Notify>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+                Ok(listener) => listener,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot LISTEN for deliveries and jobs; retrying");
                     tokio::select! {
-                        received = listener.recv() => match received {
-                            Ok(notification) if notification.channel() == JOB_CHANNEL => jobs.notify_one(),
-                            Ok(_) => deliveries.notify_one(),
-                            Err(error) => {
-                                tracing::warn!(%error, "notifications interrupted; reconnecting");
-                                break;
-                            }
-                        },
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
                         _ = shutdown.changed() => return,
                     }
                 }
+            };
+            if let Err(error) = listener.listen_all([DELIVERY_CHANNEL, JOB_CHANNEL]).await {
+                tracing::warn!(%error, "LISTEN failed; retrying");
+                continue;
             }
-        })
-    }
+            loop {
+                tokio::select! {
+                    received = listener.recv() => match received {
+                        Ok(notification) if notification.channel() == JOB_CHANNEL => jobs.notify_one(),
+                        Ok(_) => deliveries.notify_one(),
+                        Err(error) => {
+                            tracing::warn!(%error, "notifications interrupted; reconnecting");
+                            break;
+                        }
+                    },
+                    _ = shutdown.changed() => return,
+                }
+            }
+        }
+    })
 }

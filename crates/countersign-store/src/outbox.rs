@@ -56,6 +56,21 @@ impl Store {
         self.write(async |tx| endpoint_in(tx, &self.master_key, account_id, url).await).await
     }
 
+    /// Records events of `account_id` that change nothing else (e.g. `callback_test`), reading its
+    /// targets (for the apps in `client_ids`) in the same transaction.
+    pub async fn record_account_events(
+        &self,
+        account_id: &AccountId,
+        client_ids: &[&str],
+        events: &[NewEvent],
+    ) -> StoreResult<Vec<InsertedEvent>> {
+        self.write(async |tx| {
+            let targets = targets_in(tx, &self.master_key, account_id, client_ids).await?;
+            insert_events(tx, &targets, events).await
+        })
+        .await
+    }
+
     /// Records events that change nothing else (e.g. `callback_test`) in one transaction, then hands
     /// their deliveries to this node's engine (or wakes it).
     pub async fn record_events(&self, targets: &OutboxTargets, events: &[NewEvent]) -> StoreResult<Vec<InsertedEvent>> {
@@ -82,9 +97,7 @@ pub(crate) async fn targets_in(
         .await)?;
     let row = row.ok_or_else(|| StoreError::Corrupt("event for a missing account".into()))?;
     let api_key = match &row.key_sealed {
-        Some(sealed) => {
-            Some(ApiKey::presented(&master_key.open_string(sealed).map_err(|e| StoreError::Corrupt(e.to_string()))?))
-        }
+        Some(sealed) => Some(ApiKey::presented(&master_key.open_string(sealed)?)),
         None => None,
     };
     let account_endpoint = match &row.callback_url {

@@ -108,13 +108,15 @@ impl Store {
                 t.commit().await?
             }
         }
-        if let (false, Some(handoff)) = (leased.is_empty(), handoff) {
+        let handed_off = !leased.is_empty();
+        // Leased deliveries exist only when an engine took hand-offs at `begin`.
+        if let (true, Some(handoff)) = (handed_off, handoff) {
             let refused = handoff.hand_off(leased);
             if let (false, Err(error)) = (refused.is_empty(), self.release_leases(&refused).await) {
                 tracing::error!(%error, "releasing leases of deliveries the engine could not take");
             }
-            self.wake_deliveries();
-        } else if deliveries_due {
+        }
+        if handed_off || deliveries_due {
             self.wake_deliveries();
         }
         if jobs_due {

@@ -73,8 +73,8 @@ pub fn event_json(e: &EventSummary, attempts: Option<&[AttemptInfo]>) -> Value {
 
 async fn send_test_event(state: &AppState, caller: &Account, client_id: Option<String>) -> ApiResult<Reply> {
     let client_ids: Vec<&str> = client_id.as_deref().into_iter().collect();
-    let targets = state.store.outbox_targets(&caller.id, &client_ids).await?;
-    let inserted = state.store.record_events(&targets, &[NewEvent::callback_test(client_id.clone())]).await?;
+    let events = [NewEvent::callback_test(client_id.clone())];
+    let inserted = state.store.record_account_events(&caller.id, &client_ids, &events).await?;
     let event_id = inserted.first().map(|e| e.event_id.clone()).unwrap_or_default();
     let (event, _) = state.store.event_detail(&caller.id, &event_id).await?.ok_or_else(ApiError::not_found)?;
     tracing::info!(account_id = %caller.id, client_id = client_id.as_deref().unwrap_or(""), event_id = %event_id, "callback_test queued");

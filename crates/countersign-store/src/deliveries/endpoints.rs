@@ -7,7 +7,7 @@ use countersign_domain::time::now_ms;
 
 use super::EndpointInfo;
 use crate::db::{with_pool, with_writer};
-use crate::{Store, StoreError, StoreResult};
+use crate::{Store, StoreResult};
 
 impl Store {
     /// An endpoint's Standard Webhooks secret.
@@ -16,7 +16,7 @@ impl Store {
             .bind(endpoint_id)
             .fetch_one(pool)
             .await)?;
-        let text = self.master_key.open_string(&sealed).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let text = self.master_key.open_string(&sealed)?;
         Ok(WebhookSecret::from_text(text))
     }
     /// Re-enables (account, url) and replays what was parked for it. `None` when the account has no
@@ -82,8 +82,7 @@ impl Store {
             .await)?;
         rows.into_iter()
             .map(|Row { url, secret_sealed, consecutive_dead, disabled_at_ms, disabled_reason, parked }| {
-                let secret =
-                    self.master_key.open_string(&secret_sealed).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let secret = self.master_key.open_string(&secret_sealed)?;
                 Ok(EndpointInfo {
                     url,
                     secret: WebhookSecret::from_text(secret),

@@ -5,10 +5,11 @@ use countersign_callback::{EventObject, NewEvent};
 use countersign_domain::secrets::MasterKey;
 use countersign_domain::time::now_ms;
 
-use super::{SignatureRequest, Transition, corrupt, insert_job};
-use crate::StoreResult;
+use super::{SignatureRequest, Transition};
+use crate::jobs::{finish_job_in, reschedule_job};
 use crate::outbox::{insert_events, targets_in};
 use crate::tx::{Tx, on_tx};
+use crate::{StoreError, StoreResult};
 
 /// Writes `state` and what `change` says, in the transaction in which the request row was read.
 pub(super) async fn apply(
@@ -19,9 +20,9 @@ pub(super) async fn apply(
 ) -> StoreResult<()> {
     let now = now_ms();
     let id = state.id.as_str();
-    let body = serde_json::to_string(&state.body).map_err(|e| corrupt("body", e))?;
+    let body = serde_json::to_string(&state.body).map_err(|e| StoreError::corrupt("body", e))?;
     let options = change.options.as_ref().unwrap_or(&state.options);
-    let options = serde_json::to_string(options).map_err(|e| corrupt("options", e))?;
+    let options = serde_json::to_string(options).map_err(|e| StoreError::corrupt("options", e))?;
     on_tx!(tx, c => sqlx::query(
         "UPDATE signature_requests SET status = $2, body = $3, options = $4, expires_at = $5, \
          removed = $6, updated_at_ms = $7 WHERE id = $1")
@@ -63,7 +64,7 @@ pub(super) async fn apply(
         }
     }
     for (document_index, pages) in &change.pages {
-        let pages_json = serde_json::to_string(pages).map_err(|e| corrupt("pages", e))?;
+        let pages_json = serde_json::to_string(pages).map_err(|e| StoreError::corrupt("pages", e))?;
         on_tx!(tx, c => sqlx::query(
             "UPDATE documents SET page_count = $3, pages = $4 WHERE signature_request_id = $1 AND document_index = $2")
             .bind(id)
@@ -111,21 +112,10 @@ pub(super) async fn apply(
             .await.map(|r| r.rows_affected()))?;
     }
     if let Some(job_id) = &change.finish_job {
-        on_tx!(tx, c => sqlx::query(
-            "UPDATE jobs SET state = 'done', finished_at_ms = $2, locked_by = NULL, locked_until_ms = NULL WHERE id = $1")
-            .bind(job_id)
-            .bind(now)
-            .execute(c)
-            .await.map(|r| r.rows_affected()))?;
+        finish_job_in(tx, job_id).await?;
     }
     if let Some((kind, run_at)) = change.schedule_job {
-        on_tx!(tx, c => sqlx::query(
-            "DELETE FROM jobs WHERE signature_request_id = $1 AND kind = $2 AND state = 'pending' AND locked_by IS NULL")
-            .bind(id)
-            .bind(kind.as_str())
-            .execute(c)
-            .await.map(|r| r.rows_affected()))?;
-        insert_job(tx, id, kind, run_at).await?;
+        reschedule_job(tx, id, kind, run_at).await?;
     }
     if !change.events.is_empty() {
         let client_ids: Vec<&str> = state.client_id.as_deref().into_iter().collect();

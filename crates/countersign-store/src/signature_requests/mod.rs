@@ -19,6 +19,7 @@ use countersign_domain::time::now_ms;
 pub use documents::DocumentRow;
 
 use crate::db::with_pool;
+use crate::jobs::{JobSubject, insert_job};
 use crate::tx::{Tx, on_tx};
 use crate::{Store, StoreError, StoreResult};
 use documents::blob_digest;
@@ -45,10 +46,6 @@ pub struct SignatureOwner {
     pub replaced: bool,
 }
 
-fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(format!("{what}: {e}"))
-}
-
 /// A request row as a change reads it.
 #[derive(sqlx::FromRow)]
 struct StateRow {
@@ -65,36 +62,21 @@ struct StateRow {
 impl StateRow {
     fn decode(self) -> StoreResult<SignatureRequest> {
         Ok(SignatureRequest {
-            account_id: AccountId::parse(&self.account_id).ok_or_else(|| corrupt("account id", &self.account_id))?,
+            account_id: AccountId::parse(&self.account_id)
+                .ok_or_else(|| StoreError::corrupt("account id", &self.account_id))?,
             id: SignatureRequestId::from_trusted(self.id),
             client_id: self.client_id,
             is_embedded: self.is_embedded,
-            status: RequestStatus::parse(&self.status).ok_or_else(|| corrupt("status", &self.status))?,
+            status: RequestStatus::parse(&self.status).ok_or_else(|| StoreError::corrupt("status", &self.status))?,
             removed: self.removed,
-            body: serde_json::from_str(&self.body).map_err(|e| corrupt("signature request body", e))?,
-            options: serde_json::from_str(&self.options).map_err(|e| corrupt("processing options", e))?,
+            body: serde_json::from_str(&self.body).map_err(|e| StoreError::corrupt("signature request body", e))?,
+            options: serde_json::from_str(&self.options).map_err(|e| StoreError::corrupt("processing options", e))?,
         })
     }
 }
 
 const STATE_SELECT: &str = "SELECT id, account_id, client_id, is_embedded, status, removed, body, options \
      FROM signature_requests WHERE id = $1";
-
-/// Inserts a pending job in an open transaction; the commit wakes the job runners.
-pub(crate) async fn insert_job(tx: &mut Tx, request_id: &str, kind: JobKind, run_at_ms: i64) -> StoreResult<()> {
-    on_tx!(tx, c => sqlx::query(
-        "INSERT INTO jobs (id, kind, signature_request_id, state, run_at_ms, created_at_ms) \
-         VALUES ($1, $2, $3, 'pending', $4, $5)")
-        .bind(countersign_callback::new_event_id())
-        .bind(kind.as_str())
-        .bind(request_id)
-        .bind(run_at_ms)
-        .bind(now_ms())
-        .execute(c)
-        .await.map(|r| r.rows_affected()))?;
-    tx.jobs_due();
-    Ok(())
-}
 
 /// Writes a new request in an open transaction.
 async fn insert_request(tx: &mut Tx, master_key: &MasterKey, new: &NewSignatureRequest) -> StoreResult<()> {
@@ -111,8 +93,8 @@ async fn insert_request(tx: &mut Tx, master_key: &MasterKey, new: &NewSignatureR
             .execute(c)
             .await.map(|r| r.rows_affected()))?;
     }
-    let body = serde_json::to_string(&new.body).map_err(|e| corrupt("body", e))?;
-    let options = serde_json::to_string(&new.options).map_err(|e| corrupt("options", e))?;
+    let body = serde_json::to_string(&new.body).map_err(|e| StoreError::corrupt("body", e))?;
+    let options = serde_json::to_string(&new.options).map_err(|e| StoreError::corrupt("options", e))?;
     on_tx!(tx, c => sqlx::query(
         "INSERT INTO signature_requests (id, account_id, client_id, is_embedded, status, created_at, \
          created_at_ms, expires_at, removed, body, options, updated_at_ms) \
@@ -156,9 +138,9 @@ async fn insert_request(tx: &mut Tx, master_key: &MasterKey, new: &NewSignatureR
             .execute(c)
             .await.map(|r| r.rows_affected()))?;
     }
-    insert_job(tx, id, JobKind::ProcessDocuments, now).await?;
+    insert_job(tx, JobKind::ProcessDocuments, JobSubject::SignatureRequest(id), now).await?;
     if let Some(expires_at) = new.body.expires_at {
-        insert_job(tx, id, JobKind::Expire, expires_at * 1000).await?;
+        insert_job(tx, JobKind::Expire, JobSubject::SignatureRequest(id), expires_at * 1000).await?;
     }
     Ok(())
 }
@@ -220,7 +202,7 @@ impl Store {
             .fetch_optional(pool)
             .await)?;
         row.map(|BodyRow { status, removed, body }| {
-            Ok((RequestStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?, removed, body))
+            Ok((RequestStatus::parse(&status).ok_or_else(|| StoreError::corrupt("status", &status))?, removed, body))
         })
         .transpose()
     }
@@ -279,7 +261,7 @@ impl Store {
         }
         let mut matching = Vec::new();
         for (id, text) in rows {
-            let body: SignatureRequestBody = serde_json::from_str(&text).map_err(|e| corrupt("body", e))?;
+            let body: SignatureRequestBody = serde_json::from_str(&text).map_err(|e| StoreError::corrupt("body", e))?;
             if query.matches(&body, files.get(&id).map_or(&[][..], Vec::as_slice), me) {
                 matching.push(text);
             }
@@ -336,7 +318,7 @@ impl Store {
             Ok(SignatureOwner {
                 signature_request_id: SignatureRequestId::from_trusted(signature_request_id),
                 account_id: AccountId::from_trusted(account_id),
-                status: RequestStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
+                status: RequestStatus::parse(&status).ok_or_else(|| StoreError::corrupt("status", &status))?,
                 is_embedded,
                 replaced,
             })

@@ -66,16 +66,22 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::not_found() });
 
     let max_body = state.config.max_body_bytes;
+    let web_state = countersign_web::WebState::new(
+        state.store.clone(),
+        state.links.clone(),
+        state.config.public_url.clone(),
+        state.config.web.clone(),
+    );
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/dashboard", get(ops::dashboard))
-        .route("/editor/embeddedSign", get(sr::sign_page))
         .route("/files/{id}", get(sr::file_link))
         .route("/account/confirm", get(account::confirm_page).post(account::confirm))
         .route("/", get(|| async { axum::response::Redirect::temporary("/dashboard") }))
         .nest("/v3", v3)
+        .merge(countersign_web::router(web_state))
         .fallback(|| async { ApiError::not_found() })
         .layer(DefaultBodyLimit::max(max_body))
         .layer(from_fn(telemetry::track_requests))

@@ -26,6 +26,10 @@ pub struct ApiConfig {
     pub document_limits: countersign_domain::signature_request::DocumentLimits,
     /// Whether `POST /v3/account/create` is served.
     pub api_account_create: bool,
+    /// How long an embedded `sign_url` opens the signer page, in seconds.
+    pub sign_url_lifetime_secs: i64,
+    /// The signer pages' limits.
+    pub web: countersign_web::WebConfig,
 }
 
 #[derive(Clone)]

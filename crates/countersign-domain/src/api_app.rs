@@ -162,6 +162,13 @@ pub fn parse_domains(raw: &[String], path: &str) -> Result<Vec<String>, InvalidI
         .collect()
 }
 
+/// Whether a page on `host` may embed this app's signer pages: the host is one of the app's `domains` or
+/// a subdomain of one (`app.example.com` for `example.com`), compared without case.
+pub fn domain_allows(domains: &[String], host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    domains.iter().any(|d| host == *d || host.strip_suffix(d.as_str()).is_some_and(|rest| rest.ends_with('.')))
+}
+
 /// Checks an app name: not blank, at most 255 characters.
 pub fn parse_app_name(raw: &str, path: &str) -> Result<String, InvalidInput> {
     crate::parse_name(raw, path, crate::MAX_NAME_CHARS)
@@ -186,6 +193,17 @@ pub fn parse_scopes(raw: &[String], path: &str) -> Result<Vec<String>, InvalidIn
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_domain_allows_itself_and_its_subdomains_only() {
+        let domains = vec!["example.com".to_owned(), "localhost".to_owned()];
+        assert!(domain_allows(&domains, "example.com"));
+        assert!(domain_allows(&domains, "App.Example.com."));
+        assert!(domain_allows(&domains, "localhost"));
+        assert!(!domain_allows(&domains, "badexample.com"));
+        assert!(!domain_allows(&domains, "example.com.evil.net"));
+        assert!(!domain_allows(&domains, "127.0.0.1"));
+    }
+
     use super::*;
 
     #[test]

@@ -15,6 +15,7 @@ pub mod locale;
 pub mod new_request;
 pub mod secrets;
 pub mod signature_request;
+pub mod signing;
 pub mod time;
 
 /// A reason an input was refused, naming the parameter it came from (Dropbox Sign's `error_path`).

@@ -84,6 +84,8 @@ pub struct Transition {
     pub schedule_job: Option<(JobKind, i64)>,
     pub options: Option<ProcessingOptions>,
     pub remove: bool,
+    /// Signature images to keep: (signature id, image).
+    pub signer_images: Vec<(SignatureId, SignerImage)>,
 }
 
 /// Why a change was refused. The API maps each to Dropbox Sign's error name and status; jobs read the
@@ -124,6 +126,13 @@ pub struct FieldResponse {
     pub required: bool,
     /// Text, a boolean for checkboxes, or null for a signature (its image is kept with the request).
     pub value: serde_json::Value,
+}
+
+/// A signature or initials image a signer made, kept with the request (for the final copy).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignerImage {
+    pub api_id: String,
+    pub png: Vec<u8>,
 }
 
 /// The least time between two reminders to one signer, in seconds.
@@ -239,6 +248,8 @@ impl SignatureRequest {
                 ));
                 signature.signature_id = new_id;
                 signature.signer_email_address = email.to_owned();
+                // An access code was given to the person it was set for, not to the new address.
+                signature.has_pin = false;
             }
             _ => {
                 transition.rename_signer = Some((
@@ -390,6 +401,7 @@ impl SignatureRequest {
         &mut self,
         signature_id: &SignatureId,
         responses: Vec<FieldResponse>,
+        images: Vec<SignerImage>,
         now: i64,
     ) -> Result<Transition, Refusal> {
         let index = self.acting_signer(signature_id)?;
@@ -398,14 +410,18 @@ impl SignatureRequest {
         signer.signed_at = Some(now);
         signer.last_viewed_at.get_or_insert(now);
         for r in responses {
-            self.body.response_data.push(serde_json::json!({
+            let mut entry = serde_json::json!({
                 "api_id": r.api_id,
                 "signature_id": signature_id,
                 "name": r.name,
                 "required": r.required,
                 "type": r.field_type,
                 "value": r.value,
-            }));
+            });
+            if matches!(r.field_type.as_str(), "signature" | "initials") {
+                entry["is_signed"] = serde_json::Value::Bool(true);
+            }
+            self.body.response_data.push(entry);
         }
         let mut events = vec![(EventType::SignatureRequestSigned, Some(signature_id.clone()), None)];
         if self.body.signatures.iter().all(|s| s.status_code == SignatureStatus::Signed) {
@@ -413,7 +429,8 @@ impl SignatureRequest {
             self.body.is_complete = true;
             events.push((EventType::SignatureRequestAllSigned, None, None));
         }
-        Ok(Transition { events, ..Transition::default() })
+        let signer_images = images.into_iter().map(|image| (signature_id.clone(), image)).collect();
+        Ok(Transition { events, signer_images, ..Transition::default() })
     }
 
     /// A signer declined with `reason` (only when the request allows it): the request is declined,
@@ -460,11 +477,27 @@ impl SignatureRequest {
         signer.signer_email_address = email.to_owned();
         signer.signer_name = name.to_owned();
         signer.last_viewed_at = None;
+        // An access code was given to the person it was set for, not to whom they hand the signature.
+        signer.has_pin = false;
         Ok(Transition {
             events: vec![(EventType::SignatureRequestReassigned, Some(new_id), None)],
             replace_signer: Some(replace),
             ..Transition::default()
         })
+    }
+
+    /// A signer opened a link that no longer opens anything (expired, already used, or the request
+    /// closed): `sign_url_invalid` for that signer; nothing else changes.
+    pub fn sign_url_invalid(&mut self, signature_id: &SignatureId) -> Transition {
+        Transition {
+            events: vec![(EventType::SignUrlInvalid, Some(signature_id.clone()), None)],
+            ..Transition::default()
+        }
+    }
+
+    /// The signer's position in `signatures[]` (what fields name as their signer).
+    pub fn signer_index(&self, signature_id: &SignatureId) -> Option<i64> {
+        self.body.signatures.iter().position(|s| &s.signature_id == signature_id).map(|i| i as i64)
     }
 
     /// Marks every signature still open with `status`.
@@ -497,6 +530,7 @@ mod tests {
                 form_fields_per_document: Vec::new(),
                 custom_fields: Vec::new(),
                 appended_signature_page: false,
+                ..ProcessingOptions::default()
             },
         }
     }
@@ -652,13 +686,13 @@ mod tests {
             required: true,
             value: serde_json::json!("ACME"),
         };
-        let t = r.sign(&jack(), vec![value], 300).unwrap();
+        let t = r.sign(&jack(), vec![value], Vec::new(), 300).unwrap();
         assert_eq!(t.events, vec![(EventType::SignatureRequestSigned, Some(jack()), None)]);
         assert_eq!(r.status, RequestStatus::Sent);
         assert_eq!(r.body.response_data[0]["signature_id"], jack().as_str());
         assert_eq!(r.body.response_data[0]["value"], "ACME");
-        assert!(matches!(r.sign(&jack(), Vec::new(), 301), Err(Refusal::SignerClosed(_))), "signs once");
-        let t = r.sign(&signature(), Vec::new(), 400).unwrap();
+        assert!(matches!(r.sign(&jack(), Vec::new(), Vec::new(), 301), Err(Refusal::SignerClosed(_))), "signs once");
+        let t = r.sign(&signature(), Vec::new(), Vec::new(), 400).unwrap();
         let kinds: Vec<EventType> = t.events.iter().map(|e| e.0).collect();
         assert_eq!(kinds, vec![EventType::SignatureRequestSigned, EventType::SignatureRequestAllSigned]);
         assert_eq!((r.status, r.body.is_complete), (RequestStatus::Complete, true));
@@ -668,10 +702,10 @@ mod tests {
     #[test]
     fn ordered_signers_wait_their_turn() {
         let mut r = two_signers(Some(1), Some(0));
-        assert_eq!(r.sign(&signature(), Vec::new(), 1).unwrap_err(), Refusal::NotYourTurn);
+        assert_eq!(r.sign(&signature(), Vec::new(), Vec::new(), 1).unwrap_err(), Refusal::NotYourTurn);
         assert_eq!(r.view(&signature(), 1).unwrap_err(), Refusal::NotYourTurn);
-        r.sign(&jack(), Vec::new(), 2).unwrap();
-        assert!(r.sign(&signature(), Vec::new(), 3).is_ok());
+        r.sign(&jack(), Vec::new(), Vec::new(), 2).unwrap();
+        assert!(r.sign(&signature(), Vec::new(), Vec::new(), 3).is_ok());
     }
 
     #[test]
@@ -692,7 +726,10 @@ mod tests {
         let t = r.decline(&new, "wrong contract").unwrap();
         assert_eq!(t.events[0], (EventType::SignatureRequestDeclined, Some(new), Some("wrong contract".into())));
         assert_eq!((r.status, r.body.is_declined), (RequestStatus::Declined, true));
-        assert!(matches!(r.sign(&signature(), Vec::new(), 5), Err(Refusal::SignerClosed(_))), "declined is final");
+        assert!(
+            matches!(r.sign(&signature(), Vec::new(), Vec::new(), 5), Err(Refusal::SignerClosed(_))),
+            "declined is final"
+        );
     }
 
     #[test]

@@ -16,6 +16,19 @@ pub enum Link<'a> {
     Files { signature_request_id: &'a str, expires: i64 },
     /// The confirmation page of an account made through the API (`/account/confirm`).
     ConfirmAccount { account_id: &'a str, expires: i64 },
+    /// A signer page that is open: its page images and its sign, decline and reassign actions. Handed
+    /// out by the page itself once the sign link (and the signer's PIN, if any) was checked.
+    SignSession { signature_id: &'a str, expires: i64 },
+}
+
+/// What checking a link's token found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkVerdict {
+    Valid,
+    /// The token is the link's, but its time has passed.
+    Expired,
+    /// Not a token this server made for this link.
+    Invalid,
 }
 
 impl Link<'_> {
@@ -25,12 +38,16 @@ impl Link<'_> {
             Self::Sign { signature_id, expires } => format!("sign|{signature_id}|{expires}"),
             Self::Files { signature_request_id, expires } => format!("file|{signature_request_id}|{expires}"),
             Self::ConfirmAccount { account_id, expires } => format!("confirm-account|{account_id}|{expires}"),
+            Self::SignSession { signature_id, expires } => format!("sign-session|{signature_id}|{expires}"),
         }
     }
 
     fn expires(&self) -> i64 {
         match self {
-            Self::Sign { expires, .. } | Self::Files { expires, .. } | Self::ConfirmAccount { expires, .. } => *expires,
+            Self::Sign { expires, .. }
+            | Self::Files { expires, .. }
+            | Self::ConfirmAccount { expires, .. }
+            | Self::SignSession { expires, .. } => *expires,
         }
     }
 }
@@ -61,7 +78,18 @@ impl LinkSigner {
 
     /// Whether `token` is `link`'s (constant time) and the link has not expired at `now`.
     pub fn check(&self, link: &Link<'_>, token: &str, now: i64) -> bool {
-        link.expires() >= now && bool::from(self.token(link).as_bytes().ct_eq(token.as_bytes()))
+        self.verdict(link, token, now) == LinkVerdict::Valid
+    }
+
+    /// Whether `token` is `link`'s (constant time), and if so whether the link has expired at `now`.
+    pub fn verdict(&self, link: &Link<'_>, token: &str, now: i64) -> LinkVerdict {
+        if !bool::from(self.token(link).as_bytes().ct_eq(token.as_bytes())) {
+            LinkVerdict::Invalid
+        } else if link.expires() < now {
+            LinkVerdict::Expired
+        } else {
+            LinkVerdict::Valid
+        }
     }
 }
 
@@ -81,5 +109,9 @@ mod tests {
         assert!(!links.check(&Link::Sign { signature_id: "abd", expires: 2_000 }, &token, 1_000));
         assert!(!links.check(&Link::Sign { signature_id: "abc", expires: 2_001 }, &token, 1_000));
         assert!(!LinkSigner::new([2; 32]).check(&sign, &token, 1_000), "another instance's key");
+        assert_eq!(links.verdict(&sign, &token, 2_001), LinkVerdict::Expired);
+        assert_eq!(links.verdict(&sign, "0".repeat(40).as_str(), 2_001), LinkVerdict::Invalid);
+        let session = Link::SignSession { signature_id: "abc", expires: 2_000 };
+        assert_eq!(links.verdict(&session, &token, 1_000), LinkVerdict::Invalid, "a sign link is no session");
     }
 }

@@ -9,8 +9,8 @@ use crate::email::EmailAddress;
 use crate::ids::{AccountId, ClientId, SignatureId, SignatureRequestId};
 use crate::secrets::Pin;
 use crate::signature_request::{
-    DocumentLimits, NewSigner, ProcessingOptions, Signature, SignatureRequestBody, SignatureStatus, check_metadata,
-    parse_expires_at,
+    DocumentLimits, FieldGroup, NewSigner, ProcessingOptions, Signature, SignatureRequestBody, SignatureStatus,
+    SigningOptions, check_metadata, parse_expires_at,
 };
 use crate::{InvalidInput, MAX_NAME_CHARS, parse_bool, parse_name};
 
@@ -54,6 +54,10 @@ pub struct RequestInput {
     pub expires_at: Option<u32>,
     pub custom_fields: Vec<Value>,
     pub form_fields_per_document: Vec<Value>,
+    /// `signing_options` as given (an object).
+    pub signing_options: Option<Value>,
+    pub form_field_groups: Vec<Value>,
+    pub form_field_rules: Vec<Value>,
 }
 
 /// Who asks, and the server settings a new request depends on.
@@ -128,6 +132,15 @@ impl NewSignatureRequest {
         let expires_at = parse_expires_at(input.expires_at, by.now)?;
         let custom_fields = custom_fields_json(&input.custom_fields)?;
         check_form_field_numbers(&input.form_fields_per_document)?;
+        check_custom_regexes(&input.form_fields_per_document)?;
+        let signing_options = parse_signing_options(input.signing_options.as_ref())?;
+        let field_groups = parse_field_groups(&input.form_field_groups)?;
+        if !input.form_field_rules.is_empty() {
+            return Err(InvalidInput::new(
+                "form_field_rules",
+                "form_field_rules (conditional logic) are not supported by this server yet; send the request without them",
+            ));
+        }
         let documents = documents(&input.files, &input.file_urls, &by.limits)?;
 
         let mut notices = Vec::new();
@@ -183,6 +196,8 @@ impl NewSignatureRequest {
             form_fields_per_document: input.form_fields_per_document,
             custom_fields: input.custom_fields,
             appended_signature_page: false,
+            signing_options,
+            field_groups,
         };
         let request = Self {
             account_id: by.account_id.clone(),
@@ -430,6 +445,107 @@ pub fn check_form_field_numbers(form_fields: &[Value]) -> Result<(), InvalidInpu
     Ok(())
 }
 
+/// `signing_options`: which ways of making a signature signers are offered. Phone signing is not
+/// offered by this server, so options that allow nothing else are refused rather than ignored.
+pub fn parse_signing_options(raw: Option<&Value>) -> Result<SigningOptions, InvalidInput> {
+    let Some(raw) = raw.filter(|v| !v.is_null()) else { return Ok(SigningOptions::default()) };
+    let Value::Object(map) = raw else {
+        return Err(InvalidInput::new("signing_options", "signing_options must be an object"));
+    };
+    let flag = |key: &str| -> Result<bool, InvalidInput> {
+        match map.get(key) {
+            None | Some(Value::Null) => Ok(false),
+            Some(v) => parse_bool(v)
+                .map(|b| b.unwrap_or(false))
+                .map_err(|message| InvalidInput::new(format!("signing_options[{key}]"), message)),
+        }
+    };
+    let (draw, typed, upload, phone) = (flag("draw")?, flag("type")?, flag("upload")?, flag("phone")?);
+    if !(draw || typed || upload) {
+        return Err(InvalidInput::new(
+            "signing_options",
+            "signing_options must allow draw, type or upload; signing by phone is not offered by this server",
+        ));
+    }
+    let allowed = |t: &str| match t {
+        "draw" => draw,
+        "type" => typed,
+        "upload" => upload,
+        _ => false,
+    };
+    let default_type = match map.get("default_type") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.trim().to_ascii_lowercase()),
+        Some(_) => return Err(InvalidInput::new("signing_options[default_type]", "must be draw, type or upload")),
+    };
+    let default_type = match default_type {
+        Some(t) if allowed(&t) => t,
+        Some(t) => {
+            return Err(InvalidInput::new(
+                "signing_options[default_type]",
+                format!("default_type {t:?} is not one of the ways signing_options allows (draw, type, upload)"),
+            ));
+        }
+        None => ["draw", "type", "upload"].into_iter().find(|t| allowed(t)).unwrap_or("draw").to_owned(),
+    };
+    Ok(SigningOptions { draw, typed, upload, phone, default_type })
+}
+
+/// `form_field_groups`: `[{group_id, group_label, requirement}]`.
+pub fn parse_field_groups(raw: &[Value]) -> Result<Vec<FieldGroup>, InvalidInput> {
+    let mut groups: Vec<FieldGroup> = Vec::new();
+    for (i, entry) in raw.iter().enumerate() {
+        let at = |key: &str| format!("form_field_groups[{i}][{key}]");
+        let Value::Object(map) = entry else {
+            return Err(InvalidInput::new(format!("form_field_groups[{i}]"), "each group must be an object"));
+        };
+        let text = |key: &str| match map.get(key) {
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        let group_id = text("group_id").ok_or_else(|| InvalidInput::missing(&at("group_id")))?;
+        let requirement = text("requirement").ok_or_else(|| InvalidInput::missing(&at("requirement")))?;
+        let (least, most) = FieldGroup::requirement(&requirement).ok_or_else(|| {
+            InvalidInput::new(
+                at("requirement"),
+                format!(
+                    "requirement {requirement:?} is not one of require_0-1, require_1, require_1-ploral, require_0-ploral, require_N-M"
+                ),
+            )
+        })?;
+        if groups.iter().any(|g| g.group_id == group_id) {
+            return Err(InvalidInput::new(at("group_id"), format!("group_id {group_id:?} is used twice")));
+        }
+        groups.push(FieldGroup { group_id, group_label: text("group_label").unwrap_or_default(), least, most });
+    }
+    Ok(groups)
+}
+
+/// Every `validation_custom_regex` must be a regular expression this server can check.
+fn check_custom_regexes(form_fields: &[Value]) -> Result<(), InvalidInput> {
+    let mut entries: Vec<(String, &Value)> = Vec::new();
+    for (i, entry) in form_fields.iter().enumerate() {
+        match entry {
+            Value::Array(list) => {
+                entries.extend(list.iter().enumerate().map(|(j, f)| (format!("form_fields_per_document[{i}][{j}]"), f)))
+            }
+            other => entries.push((format!("form_fields_per_document[{i}]"), other)),
+        }
+    }
+    for (path, field) in entries {
+        if let Some(Value::String(pattern)) = field.get("validation_custom_regex")
+            && crate::signing::custom_regex(pattern).is_none()
+        {
+            return Err(InvalidInput::new(
+                format!("{path}[validation_custom_regex]"),
+                "validation_custom_regex is not a regular expression this server can check (look-around and back-references are not supported)",
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -497,6 +613,20 @@ mod tests {
             refused(|i| i.form_fields_per_document = vec![json!([{"x": "NaN"}])]),
             "form_fields_per_document[0][0][x]"
         );
+        assert_eq!(
+            refused(|i| i.form_fields_per_document = vec![json!({"validation_custom_regex": "(?<=a)b"})]),
+            "form_fields_per_document[0][validation_custom_regex]"
+        );
+        assert_eq!(refused(|i| i.signing_options = Some(json!({"phone": true}))), "signing_options");
+        assert_eq!(
+            refused(|i| i.signing_options = Some(json!({"draw": true, "default_type": "upload"}))),
+            "signing_options[default_type]"
+        );
+        assert_eq!(
+            refused(|i| i.form_field_groups = vec![json!({"group_id": "g", "requirement": "sometimes"})]),
+            "form_field_groups[0][requirement]"
+        );
+        assert_eq!(refused(|i| i.form_field_rules = vec![json!({"id": "r"})]), "form_field_rules");
         let mut embedded = by.clone();
         embedded.embedded = true;
         assert_eq!(NewSignatureRequest::parse(input(), &embedded).unwrap_err().path, "client_id");

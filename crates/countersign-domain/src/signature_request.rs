@@ -298,6 +298,98 @@ pub struct FieldSpec {
     pub source: String,
     /// Set for merge fields (from `custom_fields`).
     pub value: Option<String>,
+    /// What the signer page needs beyond the rectangle (dropdown options, group, date format, …).
+    #[serde(default, skip_serializing_if = "FieldOptions::is_empty")]
+    pub options: FieldOptions,
+}
+
+/// A field's settings from `form_fields_per_document` beyond its type and rectangle: what the signer page
+/// shows and what signing checks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FieldOptions {
+    /// A dropdown's choices.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
+    /// A dropdown's preselected choice, or a hyperlink's text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    /// A hyperlink's target.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub placeholder: Option<String>,
+    /// A text field whose value is hidden while typed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub masked: bool,
+    /// The `form_field_groups` group of a radio button or checkbox.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// `field_options.date_format` of a date_signed field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date_format: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validation_custom_regex: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validation_custom_regex_format_label: Option<String>,
+    /// A checkbox or radio button checked at first.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub is_checked: bool,
+}
+
+impl FieldOptions {
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+}
+
+/// The date formats of `field_options.date_format` (Dropbox Sign's list); the first is the default.
+pub const DATE_FORMATS: [&str; 6] =
+    ["MM / DD / YYYY", "MM - DD - YYYY", "DD / MM / YYYY", "DD - MM - YYYY", "YYYY / MM / DD", "YYYY - MM - DD"];
+
+/// How a signer may make a signature (`signing_options`); every way when not given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SigningOptions {
+    pub draw: bool,
+    #[serde(rename = "type")]
+    pub typed: bool,
+    pub upload: bool,
+    /// Signing on a phone: not offered by this server; refused at create when it would be the only way.
+    pub phone: bool,
+    /// The way shown first: `draw`, `type` or `upload`.
+    pub default_type: String,
+}
+
+impl Default for SigningOptions {
+    fn default() -> Self {
+        Self { draw: true, typed: true, upload: true, phone: false, default_type: "draw".into() }
+    }
+}
+
+/// One `form_field_groups` entry: radio buttons or checkboxes that are answered together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldGroup {
+    pub group_id: String,
+    pub group_label: String,
+    /// How many of the group must be filled: (least, most), from `requirement`
+    /// (`require_0-1`, `require_1`, `require_1-ploral`, `require_0-ploral`, `require_2-5`, …).
+    pub least: u32,
+    pub most: Option<u32>,
+}
+
+impl FieldGroup {
+    /// Parses a `requirement` value; `None` when it is not one.
+    pub fn requirement(raw: &str) -> Option<(u32, Option<u32>)> {
+        let rest = raw.trim().strip_prefix("require_")?;
+        match rest.split_once('-') {
+            None => rest.parse().ok().map(|n| (n, Some(n))),
+            Some((least, "ploral" | "plural")) => least.parse().ok().map(|n| (n, None)),
+            Some((least, most)) => {
+                let (least, most) = (least.parse().ok()?, most.parse().ok()?);
+                (least <= most).then_some((least, Some(most)))
+            }
+        }
+    }
 }
 
 /// What processing needs besides the documents, stored with the request and not shown by the API.
@@ -312,6 +404,12 @@ pub struct ProcessingOptions {
     /// Whether signature-page fields were appended (no tags, no form fields).
     #[serde(default)]
     pub appended_signature_page: bool,
+    /// How signers may make their signatures.
+    #[serde(default)]
+    pub signing_options: SigningOptions,
+    /// `form_field_groups`: radio buttons and checkboxes answered together.
+    #[serde(default)]
+    pub field_groups: Vec<FieldGroup>,
 }
 
 /// The error class of a processing failure: the event it fires and the `status_code` it gives every

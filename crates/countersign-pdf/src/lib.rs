@@ -28,10 +28,12 @@ mod fonts;
 mod guard;
 mod layout;
 mod merge;
+mod render;
 mod signature_page;
 mod tags;
 
 pub use merge::{MergeError, merge};
+pub use render::{MAX_RENDER_PIXELS, PageImage, render_page};
 pub use signature_page::{SIGNATURE_PAGE_SIZE, SLOTS_PER_PAGE, append_signature_pages, signature_slot};
 
 pub use tags::{AUTOFILL_TYPES, FieldType, TagError, TagSigner, TextTag, VALIDATION_TYPES, parse_tag};

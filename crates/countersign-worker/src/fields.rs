@@ -4,7 +4,9 @@
 //! Pure functions: the outcome depends only on the documents and the request's options, so it is the
 //! same on every node and every retry.
 
-use countersign_domain::signature_request::{FIELD_TYPES, FieldSpec, ProcessingFailure, ProcessingOptions};
+use countersign_domain::signature_request::{
+    FIELD_TYPES, FieldOptions, FieldSpec, ProcessingFailure, ProcessingOptions,
+};
 use countersign_pdf::{FoundTag, TagSigner, parse_tag, signature_slot};
 use serde_json::Value;
 
@@ -89,6 +91,7 @@ fn from_tags(
                 auto_fill: parsed.autofill.clone(),
                 source: "text_tag".into(),
                 value,
+                options: FieldOptions::default(),
             });
         }
     }
@@ -110,6 +113,37 @@ fn text(field: &serde_json::Map<String, Value>, key: &str) -> Option<String> {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
+    }
+}
+
+/// The settings of a form field the signer page and signing need (`options`, `content`, `group`, …).
+fn field_options(map: &serde_json::Map<String, Value>) -> FieldOptions {
+    let flag = |key: &str| map.get(key).and_then(|v| countersign_domain::parse_bool(v).ok().flatten()).unwrap_or(false);
+    FieldOptions {
+        options: match map.get("options") {
+            Some(Value::Array(list)) => list
+                .iter()
+                .filter_map(|o| match o {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        },
+        content: text(map, "content"),
+        content_url: text(map, "content_url"),
+        placeholder: text(map, "placeholder"),
+        masked: flag("masked"),
+        group: text(map, "group").filter(|g| !g.is_empty()),
+        date_format: map
+            .get("field_options")
+            .and_then(Value::as_object)
+            .and_then(|o| text(o, "date_format"))
+            .or_else(|| text(map, "date_format")),
+        validation_custom_regex: text(map, "validation_custom_regex"),
+        validation_custom_regex_format_label: text(map, "validation_custom_regex_format_label"),
+        is_checked: flag("is_checked"),
     }
 }
 
@@ -209,6 +243,7 @@ fn from_form_fields(
             auto_fill: None,
             source: "form_fields_per_document".into(),
             value,
+            options: field_options(map),
         });
     }
     Ok(fields)
@@ -238,6 +273,7 @@ fn signature_page(docs: &[AnalysedDocument], signers: usize) -> Vec<FieldSpec> {
                 auto_fill: None,
                 source: "signature_page".into(),
                 value: None,
+                options: FieldOptions::default(),
             }
         })
         .collect()

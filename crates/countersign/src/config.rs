@@ -88,6 +88,9 @@ pub struct ServeArgs {
     /// How long a node's claim on a document job lasts before another node may take it over.
     #[arg(long, env = "COUNTERSIGN_DOCUMENT_LEASE")]
     pub document_lease: Option<String>,
+    /// How long an embedded `sign_url` (and a signer's e-mail link) opens the signer page: `60m`.
+    #[arg(long, env = "COUNTERSIGN_SIGN_URL_LIFETIME")]
+    pub sign_url_lifetime: Option<String>,
     /// Time a client has to send a request's headers, from the connection opening or the previous
     /// response (so also how long an idle keep-alive connection is kept): `20s`.
     #[arg(long, env = "COUNTERSIGN_HTTP_HEADER_TIMEOUT")]
@@ -140,6 +143,7 @@ pub struct FileSettings {
     pub max_fields: Option<usize>,
     pub document_timeout: Option<String>,
     pub document_lease: Option<String>,
+    pub sign_url_lifetime: Option<String>,
     pub http_header_timeout: Option<String>,
     pub http_body_timeout: Option<String>,
     pub max_connections: Option<usize>,
@@ -214,6 +218,8 @@ pub struct ServerConfig {
     pub http: countersign_api::server::ServeLimits,
     pub auth_failures_per_minute: u32,
     pub api_account_create: bool,
+    /// How long a sign link opens the signer page.
+    pub sign_url_lifetime: Duration,
 }
 
 impl ServerConfig {
@@ -278,6 +284,10 @@ impl ServerConfig {
                 .or(file.auth_failures_per_minute)
                 .unwrap_or(DEFAULT_AUTH_FAILURES_PER_MINUTE),
             api_account_create: args.api_account_create.or(file.api_account_create).unwrap_or(true),
+            sign_url_lifetime: match args.sign_url_lifetime.as_ref().or(file.sign_url_lifetime.as_ref()) {
+                Some(text) => parse_duration(text).map_err(|e| anyhow::anyhow!("sign URL lifetime: {e}"))?,
+                None => Duration::from_secs(3600),
+            },
             addr: args.addr.clone().or_else(|| file.addr.clone()).unwrap_or_else(|| DEFAULT_ADDR.to_owned()),
             public_url: args.public_url.clone().or_else(|| file.public_url.clone()),
             storage: StorageConfig::resolve(&args.storage, file),

@@ -164,6 +164,16 @@ impl Application {
             public_url,
             document_limits: config.worker.limits,
             api_account_create: config.api_account_create,
+            sign_url_lifetime_secs: config.sign_url_lifetime.as_secs().max(1) as i64,
+            web: countersign_web::WebConfig {
+                pdf_limits: countersign_pdf::Limits {
+                    // A document after processing may hold an appended signature page and merged files.
+                    max_pages: config.worker.limits.max_pages + countersign_domain::new_request::MAX_SIGNERS,
+                    max_bytes: config.worker.limits.max_file_bytes.saturating_mul(config.worker.limits.max_files),
+                    timeout: config.worker.document_timeout,
+                },
+                ..countersign_web::WebConfig::default()
+            },
         };
         let state = AppState {
             store,

@@ -3,13 +3,23 @@
 
 use countersign_callback::{EventObject, NewEvent};
 use countersign_domain::secrets::MasterKey;
+use countersign_domain::signature_request::FieldOptions;
 use countersign_domain::time::now_ms;
 
+use super::documents::put_blob_in;
 use super::{SignatureRequest, Transition};
 use crate::jobs::{finish_job_in, reschedule_job};
 use crate::outbox::{insert_events, targets_in};
 use crate::tx::{Tx, on_tx};
 use crate::{StoreError, StoreResult};
+
+/// A field's options as stored: `NULL` when it has none.
+fn field_options_json(options: &FieldOptions) -> StoreResult<Option<String>> {
+    if options.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(options).map(Some).map_err(|e| StoreError::corrupt("field options", e))
+}
 
 /// Writes `state` and what `change` says, in the transaction in which the request row was read.
 pub(super) async fn apply(
@@ -40,8 +50,8 @@ pub(super) async fn apply(
         for (index, f) in fields.iter().enumerate() {
             on_tx!(tx, c => sqlx::query(
                 "INSERT INTO fields (signature_request_id, field_index, document_index, api_id, name, field_type, \
-                 signer_index, required, page, x, y, width, height, validation_type, auto_fill, source, value) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)")
+                 signer_index, required, page, x, y, width, height, validation_type, auto_fill, source, value, options) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)")
                 .bind(id)
                 .bind(index as i64)
                 .bind(f.document_index)
@@ -59,6 +69,7 @@ pub(super) async fn apply(
                 .bind(&f.auto_fill)
                 .bind(&f.source)
                 .bind(&f.value)
+                .bind(field_options_json(&f.options)?)
                 .execute(c)
                 .await.map(|r| r.rows_affected()))?;
         }
@@ -108,6 +119,19 @@ pub(super) async fn apply(
             .bind(signature_id.as_str())
             .bind(email)
             .bind(name)
+            .execute(c)
+            .await.map(|r| r.rows_affected()))?;
+    }
+    for (signature_id, image) in &change.signer_images {
+        let sha256 = put_blob_in(tx, &image.png, now).await?;
+        on_tx!(tx, c => sqlx::query(
+            "INSERT INTO signer_images (signature_request_id, signature_id, api_id, blob_sha256, created_at_ms) \
+             VALUES ($1, $2, $3, $4, $5)")
+            .bind(id)
+            .bind(signature_id.as_str())
+            .bind(&image.api_id)
+            .bind(&sha256)
+            .bind(now)
             .execute(c)
             .await.map(|r| r.rows_affected()))?;
     }

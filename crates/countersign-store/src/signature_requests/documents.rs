@@ -1,12 +1,13 @@
 //! A request's documents, their bytes (content-addressed blobs) and the fields placed on them.
 
-use countersign_domain::ids::SignatureRequestId;
+use countersign_domain::ids::{SignatureId, SignatureRequestId};
 use countersign_domain::signature_request::FieldSpec;
 use countersign_domain::time::now_ms;
 use sha2::{Digest, Sha256};
 
 use crate::db::{with_pool, with_writer};
-use crate::{Store, StoreResult};
+use crate::tx::{Tx, on_tx};
+use crate::{Store, StoreError, StoreResult};
 
 /// One document row.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -35,6 +36,7 @@ struct FieldRow {
     auto_fill: Option<String>,
     source: String,
     value: Option<String>,
+    options: Option<String>,
 }
 
 impl From<FieldRow> for FieldSpec {
@@ -55,12 +57,41 @@ impl From<FieldRow> for FieldSpec {
             auto_fill: r.auto_fill,
             source: r.source,
             value: r.value,
+            // Written by this store from a `FieldOptions`; unreadable options read as none.
+            options: r.options.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default(),
         }
     }
 }
 
 pub(crate) fn blob_digest(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
+}
+
+const PUT_BLOB: &str =
+    "INSERT INTO blobs (sha256, bytes, size, created_at_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (sha256) DO NOTHING";
+
+/// Stores bytes by their SHA-256 (returned) inside a transaction.
+pub(crate) async fn put_blob_in(tx: &mut Tx, bytes: &[u8], now: i64) -> StoreResult<String> {
+    let digest = blob_digest(bytes);
+    on_tx!(tx, c => sqlx::query(PUT_BLOB)
+        .bind(&digest)
+        .bind(bytes)
+        .bind(bytes.len() as i64)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(digest)
+}
+
+/// A document as the signer page shows it.
+#[derive(Debug, Clone)]
+pub struct DocumentPages {
+    pub document_index: i64,
+    pub file_name: String,
+    pub blob_sha256: Option<String>,
+    /// Each page's (width, height) in points.
+    pub pages: Vec<[f64; 2]>,
 }
 
 impl Store {
@@ -84,8 +115,7 @@ impl Store {
     /// Stores bytes by their SHA-256 (returned); storing the same bytes again is a no-op.
     pub async fn put_blob(&self, bytes: &[u8]) -> StoreResult<String> {
         let digest = blob_digest(bytes);
-        with_writer!(self, pool => sqlx::query(
-            "INSERT INTO blobs (sha256, bytes, size, created_at_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (sha256) DO NOTHING")
+        with_writer!(self, pool => sqlx::query(PUT_BLOB)
             .bind(&digest)
             .bind(bytes)
             .bind(bytes.len() as i64)
@@ -94,6 +124,35 @@ impl Store {
             .await
             .map(|_| ()))?;
         Ok(digest)
+    }
+
+    /// A signer page's view of the documents: each one's name and page sizes (points), in order.
+    pub async fn document_pages(&self, id: &SignatureRequestId) -> StoreResult<Vec<DocumentPages>> {
+        let rows: Vec<(i64, String, Option<String>, Option<String>)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT document_index, file_name, blob_sha256, pages FROM documents \
+             WHERE signature_request_id = $1 ORDER BY document_index")
+            .bind(id.as_str())
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter()
+            .map(|(document_index, file_name, blob_sha256, pages)| {
+                let pages: Vec<[f64; 2]> = match pages {
+                    Some(json) => serde_json::from_str(&json).map_err(|e| StoreError::corrupt("pages", e))?,
+                    None => Vec::new(),
+                };
+                Ok(DocumentPages { document_index, file_name, blob_sha256, pages })
+            })
+            .collect()
+    }
+
+    /// The signature images a signer made: (api_id, PNG bytes).
+    pub async fn signer_images(&self, signature_id: &SignatureId) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        Ok(with_pool!(self, pool => sqlx::query_as(
+            "SELECT i.api_id, b.bytes FROM signer_images i JOIN blobs b ON b.sha256 = i.blob_sha256 \
+             WHERE i.signature_id = $1 ORDER BY i.api_id")
+            .bind(signature_id.as_str())
+            .fetch_all(pool)
+            .await)?)
     }
 
     /// Stores the bytes fetched from a document's `file_url`.
@@ -121,7 +180,7 @@ impl Store {
     pub async fn fields_of(&self, id: &SignatureRequestId) -> StoreResult<Vec<FieldSpec>> {
         let rows: Vec<FieldRow> = with_pool!(self, pool => sqlx::query_as(
             "SELECT document_index, api_id, name, field_type, signer_index, required, page, x, y, width, height, \
-             validation_type, auto_fill, source, value FROM fields WHERE signature_request_id = $1 ORDER BY field_index")
+             validation_type, auto_fill, source, value, options FROM fields WHERE signature_request_id = $1 ORDER BY field_index")
             .bind(id.as_str())
             .fetch_all(pool)
             .await)?;

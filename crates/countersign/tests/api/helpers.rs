@@ -106,6 +106,7 @@ pub struct Options {
     /// Failed authentications a minute from one address before 429; 0 (the tests' default) is off.
     pub auth_failures_per_minute: u32,
     pub api_account_create: bool,
+    pub sign_url_lifetime: Duration,
 }
 
 impl Default for Options {
@@ -119,6 +120,7 @@ impl Default for Options {
             http: countersign_api::server::ServeLimits::default(),
             auth_failures_per_minute: 0,
             api_account_create: true,
+            sign_url_lifetime: Duration::from_secs(3600),
         }
     }
 }
@@ -138,6 +140,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> Option<TestAp
     config.http = options.http;
     config.auth_failures_per_minute = options.auth_failures_per_minute;
     config.api_account_create = options.api_account_create;
+    config.sign_url_lifetime = options.sign_url_lifetime;
     config.default_account_email = "owner@example.com".to_owned();
     if backend == Backend::Postgres {
         config.storage.database_url = Some(fresh_postgres_schema().await?);

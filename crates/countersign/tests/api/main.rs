@@ -13,3 +13,4 @@ mod mail;
 mod migrations;
 mod ops;
 mod signature_requests;
+mod signing;

@@ -314,10 +314,14 @@ async fn embedded_sign_url_files_409_and_cancel_410(backend: Backend) {
     let url = sign["embedded"]["sign_url"].as_str().unwrap().to_owned();
     assert!(url.contains("embeddedSign"), "{url}");
     assert!(sign["embedded"]["expires_at"].as_i64().unwrap() > countersign_domain::time::unix_now());
-    let page = reqwest::get(&url).await.unwrap();
+    let alone = reqwest::get(&url).await.unwrap();
+    assert_eq!(alone.status(), 400, "an embedded request's page opens only inside its app's page");
+    assert!(alone.text().await.unwrap().contains("Open this link in the app"));
+    let embedded = format!("{url}&parent_url=https%3A%2F%2Fapp.example.com%2Fsign&client_id={client_id}");
+    let page = reqwest::get(&embedded).await.unwrap();
     assert_eq!(page.status(), 200);
-    assert!(page.text().await.unwrap().contains(&id));
-    let tampered = url.replace(&signature_id, request["signatures"][1]["signature_id"].as_str().unwrap());
+    assert!(page.text().await.unwrap().contains("I agree"));
+    let tampered = embedded.replace(&signature_id, request["signatures"][1]["signature_id"].as_str().unwrap());
     assert_eq!(reqwest::get(&tampered).await.unwrap().status(), 403, "a token is for one signer only");
 
     // Another account sees nothing.
@@ -331,7 +335,7 @@ async fn embedded_sign_url_files_409_and_cancel_410(backend: Backend) {
     let cancel = app.request(Method::POST, &format!("/v3/signature_request/cancel/{id}")).send().await.unwrap();
     assert_eq!(cancel.status(), 200);
     wait_callback(&receiver, &id, &["signature_request_canceled"]).await;
-    assert_eq!(reqwest::get(&url).await.unwrap().status(), 410, "signer links answer 410 after cancel");
+    assert_eq!(reqwest::get(&embedded).await.unwrap().status(), 410, "signer links answer 410 after cancel");
     expect_error(app.get(&format!("/v3/embedded/sign_url/{signature_id}")).await, 410, "deleted").await;
     app.stop().await;
 }

@@ -63,6 +63,9 @@ pub(super) struct CreateParams {
     expires_at: Count,
     custom_fields: List<Value>,
     form_fields_per_document: List<Value>,
+    signing_options: Object<Value>,
+    form_field_groups: List<Value>,
+    form_field_rules: List<Value>,
     /// Sent by the official SDKs with their defaults; accepted and not used yet.
     #[serde(default, rename = "is_qualified_signature")]
     _is_qualified_signature: Option<Value>,
@@ -132,6 +135,9 @@ pub(super) async fn create(state: AppState, account: Account, params: Params, em
         expires_at: p.expires_at.0,
         custom_fields: p.custom_fields.0.unwrap_or_default(),
         form_fields_per_document: p.form_fields_per_document.0.unwrap_or_default(),
+        signing_options: p.signing_options.0,
+        form_field_groups: p.form_field_groups.0.unwrap_or_default(),
+        form_field_rules: p.form_field_rules.0.unwrap_or_default(),
     };
     let requester = Requester {
         account_id: &account.id,

@@ -1,23 +1,18 @@
-//! `embedded/sign_url` and the page behind it (`/editor/embeddedSign`).
+//! `embedded/sign_url`: the link to the signer page (`/editor/embeddedSign`, served by `countersign-web`).
 
 use axum::Extension;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::extract::{Path, State};
 use countersign_domain::account::Account;
 use countersign_domain::ids::SignatureId;
 use countersign_domain::signature_request::RequestStatus;
 use countersign_domain::time::unix_now;
-use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
 use countersign_domain::lifecycle::SignatureStatus;
 use countersign_domain::links::Link;
 
-use super::{FILE_URL_LIFETIME_SECS, SIGN_URL_LIFETIME_SECS, visible};
-use crate::html;
-use crate::params::{Count, Params, Text};
+use super::visible;
 use crate::state::AppState;
 use crate::warnings::Reply;
 
@@ -56,7 +51,7 @@ pub async fn sign_url(
     if signature.is_some_and(|s| s.status_code != SignatureStatus::AwaitingSignature) {
         return Err(ApiError::conflict("This signer has already signed or declined."));
     }
-    let expires = unix_now() + SIGN_URL_LIFETIME_SECS;
+    let expires = unix_now() + state.config.sign_url_lifetime_secs;
     let token = state.links.token(&Link::Sign { signature_id: signature_id.as_str(), expires });
     let url = format!(
         "{}/editor/embeddedSign?signature_id={signature_id}&token={token}&expires_at={expires}",
@@ -64,64 +59,4 @@ pub async fn sign_url(
     );
     tracing::info!(signature_request_id = %request.id, signature_id = %signature_id, "embedded sign URL issued");
     Ok(Reply::ok(json!({"embedded": {"sign_url": url, "expires_at": expires}})))
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub(super) struct SignPageParams {
-    signature_id: Text,
-    token: Text,
-    expires_at: Count,
-}
-
-/// `GET /editor/embeddedSign?signature_id=&token=&expires_at=`: the page behind an embedded sign URL.
-/// Until signing is built it shows the document read-only; a canceled request answers 410.
-pub async fn sign_page(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
-    let invalid =
-        || html::page(StatusCode::FORBIDDEN, "Link invalid", "<h1>This link is either invalid or expired.</h1>");
-    let Ok(params) = Params::from_query(query.as_deref()) else { return invalid() };
-    let Ok(p) = params.parse::<SignPageParams>() else { return invalid() };
-    let (Some(signature_id), Some(token), Some(expires)) = (p.signature_id.0, p.token.0, p.expires_at.0) else {
-        return invalid();
-    };
-    let expires = i64::from(expires);
-    if !state.links.check(&Link::Sign { signature_id: &signature_id, expires }, &token, unix_now()) {
-        return invalid();
-    }
-    let Some(signature_id) = SignatureId::parse(&signature_id) else { return invalid() };
-    let Ok(Some(owner)) = state.store.signature_owner(&signature_id).await else { return invalid() };
-    let Ok(Some(request)) = state.store.signature_request_state(&owner.signature_request_id).await else {
-        return invalid();
-    };
-    if owner.replaced || request.removed || matches!(request.status, RequestStatus::Canceled | RequestStatus::Expired) {
-        return html::page(
-            StatusCode::GONE,
-            "Request closed",
-            "<h1>This signature request is no longer available.</h1>",
-        );
-    }
-    let file_expires = unix_now() + FILE_URL_LIFETIME_SECS;
-    let file_token =
-        state.links.token(&Link::Files { signature_request_id: request.id.as_str(), expires: file_expires });
-    let file_url = format!("/files/{}?expires={file_expires}&token={file_token}&force_download=0", request.id);
-    let signers: String = request
-        .body
-        .signatures
-        .iter()
-        .map(|s| {
-            format!(
-                "<li>{} &lt;{}&gt; — {}</li>",
-                html::escape(&s.signer_name),
-                html::escape(&s.signer_email_address),
-                html::escape(s.status_code.as_str())
-            )
-        })
-        .collect();
-    let body = format!(
-        "<h1>{}</h1><p>Signature request <code>{}</code></p><ul>{signers}</ul><iframe title=\"Document\" src=\"{}\"></iframe>",
-        html::escape(&request.body.title),
-        html::escape(request.id.as_str()),
-        html::escape(&file_url)
-    );
-    html::page(StatusCode::OK, &request.body.title, &body)
 }

@@ -31,13 +31,11 @@ mod files;
 mod lifecycle;
 
 pub use create::{create_embedded, send};
-pub use embedded::{sign_page, sign_url};
+pub use embedded::sign_url;
 pub use files::{fields, file_link, files, files_as_data_uri, files_as_file_url};
 pub use lifecycle::{cancel, remind, remove, update};
 
-/// How long an embedded sign URL and a file URL stay valid.
-pub const SIGN_URL_LIFETIME_SECS: i64 = 3600;
-
+/// How long a file URL stays valid (an embedded sign URL's lifetime is configuration).
 pub const FILE_URL_LIFETIME_SECS: i64 = 3600;
 
 /// A signature request id from a path: anything but the shape this server issues names nothing (404).

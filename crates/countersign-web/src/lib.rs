@@ -1,0 +1,89 @@
+//! Countersign's HTML pages, starting with the signer page.
+//!
+//! * [`sign`]: the page behind an embedded `sign_url` (`/editor/embeddedSign`, opened in an iFrame by
+//!   the unmodified `hellosign-embedded` library, with its postMessage protocol) and behind a
+//!   signer's e-mail link (`/sign/{signature_id}`): every page of the documents as an image rendered
+//!   here, the signer's fields at their rectangles, and the sign, decline and reassign actions, each
+//!   one transition of the domain's state machine committed with its event.
+//! * [`frame`]: the one page frame and escaping rule (askama's HTML escaping) every page uses, with a
+//!   content security policy that allows nothing from elsewhere.
+//! * [`assets`]: the page's CSS and JavaScript, embedded in the binary; no CDN, no network at run time.
+//!
+//! Not for: the JSON API (`countersign-api`), SQL (`countersign-store`) or rules about what a signer
+//! may do (`countersign-domain`).
+
+pub mod assets;
+pub mod frame;
+pub mod sign;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use countersign_domain::links::LinkSigner;
+use countersign_store::Store;
+
+/// What the pages share.
+#[derive(Clone)]
+pub struct WebState {
+    pub store: Arc<Store>,
+    pub links: LinkSigner,
+    /// This server's public base URL, without a trailing slash.
+    pub public_url: String,
+    pub pages: Arc<sign::images::PageImages>,
+    pub pin_attempts: Arc<sign::pin::PinAttempts>,
+    pub config: Arc<WebConfig>,
+}
+
+/// The pages' limits.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// How long an open signer page may act (its session), in seconds.
+    pub session_secs: i64,
+    /// Limits for rendering a document's pages.
+    pub pdf_limits: countersign_pdf::Limits,
+    /// Rendered page images kept in memory, in bytes.
+    pub page_cache_bytes: usize,
+    /// Wrong PINs allowed per signer within [`WebConfig::pin_window_secs`] before the page refuses more.
+    pub pin_attempts: u32,
+    pub pin_window_secs: i64,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            session_secs: 3600,
+            pdf_limits: countersign_pdf::Limits::default(),
+            page_cache_bytes: 64 * 1024 * 1024,
+            pin_attempts: 5,
+            pin_window_secs: 900,
+        }
+    }
+}
+
+impl WebState {
+    pub fn new(store: Arc<Store>, links: LinkSigner, public_url: String, config: WebConfig) -> Self {
+        Self {
+            store,
+            links,
+            public_url,
+            pages: Arc::new(sign::images::PageImages::new(config.page_cache_bytes)),
+            pin_attempts: Arc::new(sign::pin::PinAttempts::default()),
+            config: Arc::new(config),
+        }
+    }
+}
+
+/// Every page route. The caller merges it into the server's router (whose layers and fallback then
+/// apply to the pages too).
+pub fn router<S: Clone + Send + Sync + 'static>(state: WebState) -> Router<S> {
+    Router::new()
+        .route("/editor/embeddedSign", get(sign::open_embedded).post(sign::open_embedded_with_pin))
+        .route("/sign/{id}", get(sign::open_from_email).post(sign::open_from_email_with_pin))
+        .route("/sign/{signature_id}/pages/{document}/{page}", get(sign::images::page_image))
+        .route("/sign/{signature_id}/sign", post(sign::actions::sign))
+        .route("/sign/{signature_id}/decline", post(sign::actions::decline))
+        .route("/sign/{signature_id}/reassign", post(sign::actions::reassign))
+        .route("/assets/{name}", get(assets::serve))
+        .with_state(state)
+}

@@ -1,0 +1,334 @@
+//! The signer page.
+//!
+//! Opening a link (`GET /editor/embeddedSign?signature_id&token&expires_at&…` for embedded requests,
+//! `GET /sign/{signature_id}?token&expires_at` from an e-mail) goes through these checks, in order:
+//!
+//! 1. The token is this server's for that signer and link. A token that is not gets a refusal and no
+//!    event (nothing in it can be trusted); an expired one, and any link to a signature that is closed
+//!    (signed, declined, replaced, or the request canceled, expired, removed), fires
+//!    `sign_url_invalid` for that signer.
+//! 2. An embedded request is shown only inside the app that made it: `parent_url` (appended by
+//!    `hellosign-embedded`) must be on one of the app's `domains` — unless the request is in test mode
+//!    and the library says `skip_domain_verification=1` — and the page's script then runs the
+//!    library's verify-domain exchange before it announces itself with `hellosign:initialize`.
+//! 3. A signer with a PIN enters it first ([`pin`]).
+//! 4. The view is committed (`signature_request_viewed` on the first open) and the page is rendered:
+//!    every page of the documents as an image ([`images`]) with the signer's fields on it ([`view`]).
+//!    The page then acts with a session token ([`Link::SignSession`]) through [`actions`].
+
+pub mod actions;
+pub mod images;
+pub mod pin;
+pub mod view;
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use countersign_domain::api_app::domain_allows;
+use countersign_domain::ids::{ClientId, SignatureId, SignatureRequestId};
+use countersign_domain::lifecycle::{Refusal, SignatureRequest};
+use countersign_domain::links::{Link, LinkVerdict};
+use countersign_domain::signature_request::RequestStatus;
+use countersign_domain::time::unix_now;
+use countersign_store::signature_requests::ChangeError;
+use serde::Deserialize;
+
+use crate::WebState;
+use crate::frame::{EmbedNotice, Framing, message};
+
+/// The query of a sign link, and what `hellosign-embedded` appends to it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct OpenQuery {
+    pub signature_id: Option<String>,
+    pub token: Option<String>,
+    pub expires_at: Option<String>,
+    pub parent_url: Option<String>,
+    pub client_id: Option<String>,
+    pub skip_domain_verification: Option<String>,
+    pub redirect_url: Option<String>,
+    pub hide_header: Option<String>,
+    pub user_culture: Option<String>,
+}
+
+/// The PIN form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PinForm {
+    pub pin: String,
+}
+
+/// `GET /editor/embeddedSign`.
+pub async fn open_embedded(State(state): State<WebState>, Query(query): Query<OpenQuery>) -> Response {
+    let id = query.signature_id.clone();
+    open(&state, query, id, None).await
+}
+
+/// `POST /editor/embeddedSign` (the PIN form).
+pub async fn open_embedded_with_pin(
+    State(state): State<WebState>,
+    Query(query): Query<OpenQuery>,
+    Form(form): Form<PinForm>,
+) -> Response {
+    let id = query.signature_id.clone();
+    open(&state, query, id, Some(form.pin)).await
+}
+
+/// `GET /sign/{id}`: a signer's e-mail link (`id` is their `signature_id`), or the request's
+/// `signing_url` (`id` is the request's id), which tells the visitor where signing happens.
+pub async fn open_from_email(
+    State(state): State<WebState>,
+    Path(id): Path<String>,
+    Query(query): Query<OpenQuery>,
+) -> Response {
+    if SignatureRequestId::parse(&id).is_some() {
+        return message(
+            StatusCode::OK,
+            "Sign from your e-mail",
+            "Each signer of this request receives a personal signing link by e-mail. Open the link in your \
+             message to review and sign the documents.",
+            None,
+            &Framing::Never,
+        );
+    }
+    open(&state, query, Some(id), None).await
+}
+
+/// `POST /sign/{signature_id}` (the PIN form).
+pub async fn open_from_email_with_pin(
+    State(state): State<WebState>,
+    Path(id): Path<String>,
+    Query(query): Query<OpenQuery>,
+    Form(form): Form<PinForm>,
+) -> Response {
+    open(&state, query, Some(id), Some(form.pin)).await
+}
+
+/// The origin (`scheme://host[:port]`) of an http(s) URL.
+pub fn origin_of(raw: &str) -> Option<(String, String)> {
+    let url = url::Url::parse(raw).ok()?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return None;
+    }
+    let host = url.host_str()?.to_owned();
+    Some((url.origin().ascii_serialization(), host))
+}
+
+/// A refusal page, with the embedding app told when there is one.
+struct Refuse<'a> {
+    embed_origin: Option<String>,
+    signature_id: Option<&'a str>,
+}
+
+impl Refuse<'_> {
+    fn page(&self, status: StatusCode, code: &str, heading: &str, text: &str) -> Response {
+        let notice = self.embed_origin.as_ref().map(|origin| EmbedNotice {
+            parent_origin: origin.clone(),
+            signature_id: self.signature_id.map(str::to_owned),
+            code: code.to_owned(),
+        });
+        let framing = self.embed_origin.clone().map_or(Framing::Never, Framing::By);
+        message(status, heading, text, notice.as_ref(), &framing)
+    }
+
+    fn invalid(&self) -> Response {
+        self.page(
+            StatusCode::FORBIDDEN,
+            "invalid_link",
+            "This link is invalid",
+            "This signing link is either invalid or expired. Ask the sender for a new one.",
+        )
+    }
+}
+
+/// Why a signer's link no longer opens anything, if it does not.
+fn closed(
+    request: &SignatureRequest,
+    signature_id: &SignatureId,
+    replaced: bool,
+) -> Option<(&'static str, &'static str)> {
+    if replaced || request.removed {
+        return Some(("This link is no longer valid", "This signature was given to someone else or removed."));
+    }
+    match request.status {
+        RequestStatus::Canceled => {
+            return Some(("This request was canceled", "The sender canceled this signature request."));
+        }
+        RequestStatus::Expired => return Some(("This request has expired", "This signature request has expired.")),
+        RequestStatus::Declined => {
+            return Some(("This request was declined", "A signer declined this signature request."));
+        }
+        RequestStatus::Error => {
+            return Some(("This request cannot be signed", "The documents of this request could not be processed."));
+        }
+        _ => {}
+    }
+    let signer = request.body.signatures.iter().find(|s| &s.signature_id == signature_id)?;
+    if !signer.status_code.is_open() {
+        return Some((
+            "You have already signed",
+            "This link was used: your signature is recorded. Nothing more is needed from you.",
+        ));
+    }
+    None
+}
+
+async fn open(state: &WebState, query: OpenQuery, signature_id: Option<String>, pin: Option<String>) -> Response {
+    let now = unix_now();
+    let embed = query.parent_url.as_deref().and_then(origin_of);
+    let refuse = Refuse {
+        embed_origin: embed.as_ref().map(|(origin, _)| origin.clone()),
+        signature_id: signature_id.as_deref(),
+    };
+    let (Some(raw_id), Some(token), Some(expires)) = (
+        signature_id.as_deref(),
+        query.token.as_deref(),
+        query.expires_at.as_deref().and_then(|e| e.trim().parse::<i64>().ok()),
+    ) else {
+        return refuse.invalid();
+    };
+    let Some(signature_id) = SignatureId::parse(raw_id) else { return refuse.invalid() };
+    let verdict = state.links.verdict(&Link::Sign { signature_id: signature_id.as_str(), expires }, token, now);
+    if verdict == LinkVerdict::Invalid {
+        tracing::info!(signature_id = %signature_id, "a sign link with a token this server did not make was opened");
+        return refuse.invalid();
+    }
+    let owner = match state.store.signature_owner(&signature_id).await {
+        Ok(Some(owner)) => owner,
+        Ok(None) => return refuse.invalid(),
+        Err(e) => return unavailable(&refuse, &e),
+    };
+    let request = match state.store.signature_request_state(&owner.signature_request_id).await {
+        Ok(Some(request)) => request,
+        Ok(None) => return refuse.invalid(),
+        Err(e) => return unavailable(&refuse, &e),
+    };
+    if verdict == LinkVerdict::Expired {
+        link_invalid(state, &request.id, &signature_id).await;
+        return refuse.page(
+            StatusCode::FORBIDDEN,
+            "expired_link",
+            "This link has expired",
+            "This signing link has expired. Ask the sender for a new one.",
+        );
+    }
+    if let Some((heading, text)) = closed(&request, &signature_id, owner.replaced) {
+        link_invalid(state, &request.id, &signature_id).await;
+        return refuse.page(StatusCode::GONE, "signature_closed", heading, text);
+    }
+    let framing = match check_embedding(state, &request, &query, embed.as_ref()).await {
+        Ok(framing) => framing,
+        Err(response) => return response,
+    };
+    let Some(signer_index) = request.signer_index(&signature_id) else { return refuse.invalid() };
+    let signer = &request.body.signatures[signer_index as usize];
+    if signer.has_pin {
+        match pin {
+            None => return pin::page(state, &request, signer, &query, None, &framing),
+            Some(pin) => {
+                if let Err(response) = pin::check(state, &request, signer, &query, &pin, &framing).await {
+                    return response;
+                }
+            }
+        }
+    }
+    let change = state.store.change_signature_request(&request.id, |r| r.view(&signature_id, now)).await;
+    match change {
+        Ok((request, _)) => view::render(state, &request, &signature_id, &query, framing).await,
+        Err(ChangeError::Refused(Refusal::NotYourTurn)) => refuse.page(
+            StatusCode::OK,
+            "not_your_turn",
+            "Not your turn yet",
+            "Other signers sign this request before you. You will be able to sign once they have.",
+        ),
+        Err(ChangeError::Refused(_)) | Err(ChangeError::NotFound) => {
+            link_invalid(state, &request.id, &signature_id).await;
+            refuse.page(
+                StatusCode::GONE,
+                "signature_closed",
+                "This link is no longer valid",
+                "This signature request can no longer be signed.",
+            )
+        }
+        Err(ChangeError::Store(e)) => unavailable(&refuse, &e),
+    }
+}
+
+/// Embedded requests open only inside their app's pages (step 2 above): the framing the page then
+/// allows, or the refusal.
+async fn check_embedding(
+    state: &WebState,
+    request: &SignatureRequest,
+    query: &OpenQuery,
+    embed: Option<&(String, String)>,
+) -> Result<Framing, Response> {
+    let Some((origin, host)) = embed else {
+        if request.is_embedded {
+            return Err(message(
+                StatusCode::BAD_REQUEST,
+                "Open this link in the app",
+                "This signing link is for the app that requested your signature: it opens inside that app's page \
+                 (with hellosign-embedded), not on its own.",
+                None,
+                &Framing::Never,
+            ));
+        }
+        return Ok(Framing::Never);
+    };
+    let refuse = Refuse { embed_origin: Some(origin.clone()), signature_id: query.signature_id.as_deref() };
+    if !request.is_embedded {
+        return Ok(Framing::By(origin.clone()));
+    }
+    let client_id = request.client_id.as_deref().unwrap_or_default();
+    if query.client_id.as_deref().is_some_and(|c| c != client_id) {
+        return Err(refuse.page(
+            StatusCode::FORBIDDEN,
+            "invalid_client_id",
+            "This page cannot show this request",
+            "The app's client_id does not match the app that created this signature request.",
+        ));
+    }
+    let skip = query.skip_domain_verification.as_deref() == Some("1");
+    if skip && request.body.test_mode {
+        return Ok(Framing::By(origin.clone()));
+    }
+    let app = match ClientId::parse(client_id) {
+        Some(id) => state.store.api_app(&request.account_id, &id).await.ok().flatten(),
+        None => None,
+    };
+    let allowed = app.is_some_and(|app| domain_allows(&app.domains, host));
+    if !allowed {
+        tracing::warn!(signature_request_id = %request.id, parent_host = %host, "embedded signer page refused: the parent page is not on the app's domains");
+        let text = if skip {
+            "skip_domain_verification only applies to test-mode requests, and this page is not on one of the app's domains."
+        } else {
+            "This page is not on one of the domains registered for the app that created this signature request."
+        };
+        return Err(refuse.page(
+            StatusCode::FORBIDDEN,
+            "domain_verification_failed",
+            "This page cannot show this request",
+            text,
+        ));
+    }
+    Ok(Framing::By(origin.clone()))
+}
+
+/// Commits `sign_url_invalid` for a signer whose link no longer opens anything.
+async fn link_invalid(state: &WebState, id: &SignatureRequestId, signature_id: &SignatureId) {
+    let result = state.store.change_signature_request(id, |r| Ok::<_, Refusal>(r.sign_url_invalid(signature_id))).await;
+    if let Err(e) = result {
+        tracing::error!(signature_request_id = %id, signature_id = %signature_id, error = ?e, "sign_url_invalid could not be recorded");
+    }
+}
+
+fn unavailable(refuse: &Refuse<'_>, e: &dyn std::fmt::Debug) -> Response {
+    tracing::error!(error = ?e, "the signer page could not read the request");
+    refuse.page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "Please try again",
+        "The signing page is unavailable right now. Please try again in a moment.",
+    )
+}

@@ -181,7 +181,7 @@ function masterKeyFor(databaseUrl) {
   return crypto.createHash("sha256").update(`countersign-node-conformance:${databaseUrl}`).digest("hex");
 }
 
-async function startServer({ name = "main", allowPrivateCallbacks = true, databaseUrl = process.env.CONFORMANCE_DATABASE_URL } = {}) {
+async function startServer({ name = "main", allowPrivateCallbacks = true, databaseUrl = process.env.CONFORMANCE_DATABASE_URL, env: extraEnv = {} } = {}) {
   const bin = binary();
   try {
     fs.accessSync(bin, fs.constants.X_OK);
@@ -197,6 +197,7 @@ async function startServer({ name = "main", allowPrivateCallbacks = true, databa
   delete env.COUNTERSIGN_ALLOW_PRIVATE_CALLBACKS;
   delete env.COUNTERSIGN_DATABASE_URL;
   if (allowPrivateCallbacks) env.COUNTERSIGN_ALLOW_PRIVATE_CALLBACKS = "1";
+  Object.assign(env, extraEnv);
   if (databaseUrl) {
     env.COUNTERSIGN_DATABASE_URL = databaseUrl;
     if (!env.COUNTERSIGN_MASTER_KEY) env.COUNTERSIGN_MASTER_KEY = masterKeyFor(databaseUrl);

@@ -409,6 +409,7 @@ impl SignatureRequest {
         signer.status_code = SignatureStatus::Signed;
         signer.signed_at = Some(now);
         signer.last_viewed_at.get_or_insert(now);
+        let signer_name = signer.signer_name.clone();
         for r in responses {
             let mut entry = serde_json::json!({
                 "api_id": r.api_id,
@@ -419,6 +420,9 @@ impl SignatureRequest {
                 "value": r.value,
             });
             if matches!(r.field_type.as_str(), "signature" | "initials") {
+                // As Dropbox Sign shows a signature: the signer's name as its value (the SDKs type it a
+                // string), and whether it was signed.
+                entry["value"] = serde_json::Value::String(signer_name.clone());
                 entry["is_signed"] = serde_json::Value::Bool(true);
             }
             self.body.response_data.push(entry);

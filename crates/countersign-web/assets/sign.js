@@ -225,6 +225,21 @@
     }
   }
 
+  // Shows every field's problem; the first field with one, or null.
+  function validateAll() {
+    let first = null;
+    for (const field of fields) {
+      const message = problem(field);
+      showProblem(field, message);
+      if (message && !first) first = field;
+    }
+    for (const [field, message] of groupProblems()) {
+      showProblem(field, message);
+      if (!first) first = field;
+    }
+    return first;
+  }
+
   function complete(field) {
     const kind = field.dataset.kind;
     if (kind === "date_signed") return true;
@@ -262,7 +277,12 @@
       continue;
     }
     const recheck = () => {
-      if (field.classList.contains("has-error")) showProblem(field, problem(field));
+      if (!formError.hidden) {
+        // After a refused "I agree", every message follows the signer's corrections.
+        if (!validateAll()) formError.hidden = true;
+      } else if (field.classList.contains("has-error")) {
+        showProblem(field, problem(field));
+      }
       updateProgress();
     };
     c.addEventListener("input", recheck);
@@ -482,6 +502,7 @@
     button.classList.add("is-signed");
     button.setAttribute("aria-label", field.dataset.label + " (signed; select to sign again)");
     showProblem(field, "");
+    if (!formError.hidden && !validateAll()) formError.hidden = true;
     updateProgress();
     // Selecting a signed field again opens the dialog to change it.
     button.onclick = (event) => {
@@ -538,16 +559,7 @@
   document.getElementById("finish").addEventListener("click", async () => {
     if (busy) return;
     formError.hidden = true;
-    let first = null;
-    for (const field of fields) {
-      const message = problem(field);
-      showProblem(field, message);
-      if (message && !first) first = field;
-    }
-    for (const [field, message] of groupProblems()) {
-      showProblem(field, message);
-      if (!first) first = field;
-    }
+    const first = validateAll();
     if (first) {
       formError.textContent = "Some fields still need your attention.";
       formError.hidden = false;

@@ -177,7 +177,8 @@ async fn every_field_is_checked_and_signing_completes(backend: Backend) {
 
     // Every page is an image.
     let src_start = html.find("<img src=\"").unwrap() + 10;
-    let src = html[src_start..src_start + html[src_start..].find('"').unwrap()].replace("&amp;", "&").replace("&#38;", "&");
+    let src =
+        html[src_start..src_start + html[src_start..].find('"').unwrap()].replace("&amp;", "&").replace("&#38;", "&");
     let image = reqwest::get(app.url(&src)).await.unwrap();
     assert_eq!(image.status(), 200);
     assert_eq!(image.headers()["content-type"], "image/png");

@@ -29,7 +29,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
-use crate::routes::{account, api_app, events, ops, signature_request as sr};
+use crate::routes::{account, api_app, events, ops, outbox, signature_request as sr};
 pub use crate::state::{ApiConfig, AppState};
 
 /// The whole HTTP surface: `/v3/*`, the operations endpoints and the dashboard.
@@ -61,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route("/events/{event_id}/resend", post(events::resend))
         .route("/callback_endpoints", get(events::endpoints))
         .route("/callback_endpoints/enable", post(events::enable_endpoint))
+        .route("/x/outbox", get(outbox::list))
         .route_layer(from_fn_with_state(state.clone(), auth::authenticate))
         .method_not_allowed_fallback(|| async { ApiError::method_not_supported() })
         .fallback(|| async { ApiError::not_found() });

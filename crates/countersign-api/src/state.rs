@@ -32,6 +32,16 @@ pub struct ApiConfig {
     pub web: countersign_web::WebConfig,
 }
 
+impl AppState {
+    /// What signers' e-mails need (links and this server's URL).
+    pub fn mailing(&self) -> countersign_domain::signer_mail::Mailing {
+        countersign_domain::signer_mail::Mailing {
+            links: self.links.clone(),
+            public_url: self.config.public_url.clone(),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<Store>,

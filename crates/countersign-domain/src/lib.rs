@@ -15,6 +15,7 @@ pub mod locale;
 pub mod new_request;
 pub mod secrets;
 pub mod signature_request;
+pub mod signer_mail;
 pub mod signing;
 pub mod time;
 

@@ -86,6 +86,18 @@ pub struct Transition {
     pub remove: bool,
     /// Signature images to keep: (signature id, image).
     pub signer_images: Vec<(SignatureId, SignerImage)>,
+    /// E-mails to write with the change (`signer_mail::mailed` adds them).
+    pub emails: Vec<Email>,
+}
+
+/// One e-mail to write with a change, sent by a `send_email` job (or kept in the outbox).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    /// The signer it is for (a bounce is reported for them).
+    pub signature_id: Option<SignatureId>,
 }
 
 /// Why a change was refused. The API maps each to Dropbox Sign's error name and status; jobs read the
@@ -283,7 +295,11 @@ impl SignatureRequest {
         if !matches!(self.status, RequestStatus::Complete | RequestStatus::Declined) {
             return Err(Refusal::RemoveFailed("Only a completed or declined signature request can be removed.".into()));
         }
-        Ok(Transition { remove: true, ..Transition::default() })
+        Ok(Transition {
+            events: vec![(EventType::SignatureRequestDestroyed, None, None)],
+            remove: true,
+            ..Transition::default()
+        })
     }
 
     /// The `expire` job at `now` (unix seconds): open signatures become `expired`. Moot when the expiry
@@ -348,6 +364,20 @@ impl SignatureRequest {
             finish_job: Some(job_id.to_owned()),
             ..Transition::default()
         })
+    }
+
+    /// The signers who may act now: the request is out for signature, their signature is open, and
+    /// every signer ordered before them has signed.
+    pub fn actionable_signers(&self) -> Vec<SignatureId> {
+        if self.status != RequestStatus::Sent {
+            return Vec::new();
+        }
+        self.body
+            .signatures
+            .iter()
+            .filter(|s| s.status_code.is_open() && self.acting_signer(&s.signature_id).is_ok())
+            .map(|s| s.signature_id.clone())
+            .collect()
     }
 
     /// The signer with `signature_id`, if they may act now: the request is out for signature, their
@@ -495,6 +525,15 @@ impl SignatureRequest {
     pub fn sign_url_invalid(&mut self, signature_id: &SignatureId) -> Transition {
         Transition {
             events: vec![(EventType::SignUrlInvalid, Some(signature_id.clone()), None)],
+            ..Transition::default()
+        }
+    }
+
+    /// The SMTP server refused a signer's e-mail for good: `signature_request_email_bounce` for that
+    /// signer (the sender fixes the address with `update`).
+    pub fn email_bounced(&mut self, signature_id: &SignatureId) -> Transition {
+        Transition {
+            events: vec![(EventType::SignatureRequestEmailBounce, Some(signature_id.clone()), None)],
             ..Transition::default()
         }
     }
@@ -738,7 +777,9 @@ mod tests {
 
     #[test]
     fn only_finished_requests_are_removed() {
-        assert!(request(RequestStatus::Complete).remove(&owner()).unwrap().remove);
+        let t = request(RequestStatus::Complete).remove(&owner()).unwrap();
+        assert!(t.remove);
+        assert_eq!(t.events[0].0, EventType::SignatureRequestDestroyed);
         assert!(request(RequestStatus::Declined).remove(&owner()).is_ok());
         assert!(matches!(request(RequestStatus::Sent).remove(&owner()), Err(Refusal::RemoveFailed(_))));
     }

@@ -1,4 +1,5 @@
-//! E-mails to account owners (a callback URL was disabled, an account to confirm): written with their
+//! E-mails to account owners (a callback URL was disabled, an account to confirm) and to signers and CCs
+//! (`countersign_domain::signer_mail`): written with their
 //! `send_email` job in the same transaction as the change that calls for them (`jobs::queue_email`),
 //! sent by the job runner when SMTP is configured, kept either way.
 
@@ -8,12 +9,18 @@ use countersign_domain::ids::AccountId;
 use countersign_domain::time::now_ms;
 
 /// An e-mail as stored (what would have been sent without SMTP).
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct StoredEmail {
+    pub id: i64,
     pub to_address: String,
     pub subject: String,
     pub body: String,
     pub created_at_ms: i64,
+    pub sent_at_ms: Option<i64>,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub signature_request_id: Option<String>,
+    pub signature_id: Option<String>,
 }
 
 /// An e-mail claimed for sending.
@@ -24,6 +31,8 @@ pub struct OutgoingEmail {
     pub subject: String,
     pub body: String,
     pub attempts: i64,
+    pub signature_request_id: Option<String>,
+    pub signature_id: Option<String>,
 }
 
 impl Store {
@@ -31,7 +40,8 @@ impl Store {
     /// the second time).
     pub async fn email_to_send(&self, id: i64) -> StoreResult<Option<OutgoingEmail>> {
         Ok(with_pool!(self, pool => sqlx::query_as(
-            "SELECT id, to_address, subject, body, attempts FROM outgoing_emails WHERE id = $1 AND sent_at_ms IS NULL")
+            "SELECT id, to_address, subject, body, attempts, signature_request_id, signature_id FROM outgoing_emails \
+             WHERE id = $1 AND sent_at_ms IS NULL")
             .bind(id)
             .fetch_optional(pool)
             .await)?)
@@ -63,7 +73,8 @@ impl Store {
     /// E-mails stored for an account (newest last): what would have been sent without SMTP.
     pub async fn stored_emails(&self, account_id: &AccountId) -> StoreResult<Vec<StoredEmail>> {
         Ok(with_pool!(self, pool => sqlx::query_as(
-            "SELECT to_address, subject, body, created_at_ms FROM outgoing_emails WHERE account_id = $1 ORDER BY id")
+            "SELECT id, to_address, subject, body, created_at_ms, sent_at_ms, attempts, last_error, signature_request_id, \
+             signature_id FROM outgoing_emails WHERE account_id = $1 ORDER BY id")
             .bind(account_id.as_str())
             .fetch_all(pool)
             .await)?)

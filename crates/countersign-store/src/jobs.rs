@@ -180,15 +180,30 @@ pub(crate) async fn finish_job_in(tx: &mut Tx, job_id: &str) -> StoreResult<()> 
 /// Stores an e-mail and its `send_email` job in an open transaction; the job runner sends it once
 /// committed.
 pub(crate) async fn queue_email(tx: &mut Tx, account_id: &str, to: &str, subject: &str, body: &str) -> StoreResult<()> {
+    queue_email_about(tx, account_id, to, subject, body, None).await
+}
+
+/// Stores an e-mail with its `send_email` job; `about` names the request and signer it is for, so a
+/// bounce can be reported for them.
+pub(crate) async fn queue_email_about(
+    tx: &mut Tx,
+    account_id: &str,
+    to: &str,
+    subject: &str,
+    body: &str,
+    about: Option<(&str, Option<&str>)>,
+) -> StoreResult<()> {
     let now = now_ms();
     let (email_id,): (i64,) = on_tx!(tx, c => sqlx::query_as(
-        "INSERT INTO outgoing_emails (account_id, to_address, subject, body, created_at_ms) \
-         VALUES ($1, $2, $3, $4, $5) RETURNING id")
+        "INSERT INTO outgoing_emails (account_id, to_address, subject, body, created_at_ms, signature_request_id, signature_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
         .bind(account_id)
         .bind(to)
         .bind(subject)
         .bind(body)
         .bind(now)
+        .bind(about.map(|a| a.0))
+        .bind(about.and_then(|a| a.1))
         .fetch_one(c)
         .await)?;
     insert_job(tx, JobKind::SendEmail, JobSubject::Email(email_id), now).await

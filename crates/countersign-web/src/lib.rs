@@ -62,6 +62,11 @@ impl Default for WebConfig {
 }
 
 impl WebState {
+    /// What signers' e-mails need (links and this server's URL).
+    pub fn mailing(&self) -> countersign_domain::signer_mail::Mailing {
+        countersign_domain::signer_mail::Mailing { links: self.links.clone(), public_url: self.public_url.clone() }
+    }
+
     pub fn new(store: Arc<Store>, links: LinkSigner, public_url: String, config: WebConfig) -> Self {
         Self {
             store,

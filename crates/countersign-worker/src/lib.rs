@@ -52,6 +52,8 @@ pub struct WorkerConfig {
     pub max_attempts: i64,
     /// Attempts before an e-mail is given up (with growing pauses of up to an hour, about four days).
     pub max_email_attempts: i64,
+    /// Links and the public URL for signers' e-mails (a sent request invites its first signers).
+    pub mailing: Option<countersign_domain::signer_mail::Mailing>,
 }
 
 impl Default for WorkerConfig {
@@ -65,6 +67,7 @@ impl Default for WorkerConfig {
             concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             max_attempts: 3,
             max_email_attempts: 100,
+            mailing: None,
         }
     }
 }

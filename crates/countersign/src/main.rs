@@ -44,6 +44,15 @@ enum Command {
     /// Measure performance (results as one JSON line on stdout, progress on stderr).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// The e-mails stored for an account (sent, or kept because no SMTP server is configured), one JSON
+    /// object a line, oldest first: signers' links, reminders, notices.
+    Outbox {
+        /// The account, by e-mail address or account id.
+        #[arg(long)]
+        account: String,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -172,6 +181,19 @@ async fn main() -> anyhow::Result<()> {
             result
         }
         Command::Account(AccountCommand::Key(command)) => key_command(command, &file).await,
+        Command::Outbox { account, storage } => {
+            let store = open_store(&StorageConfig::resolve(&storage, &file)).await?;
+            let result = async {
+                let found = find_account(&store, &account).await?;
+                for email in store.stored_emails(&found.id).await? {
+                    println!("{}", serde_json::to_string(&email)?);
+                }
+                Ok(())
+            }
+            .await;
+            store.close().await;
+            result
+        }
     }
 }
 

@@ -192,7 +192,15 @@ impl Application {
         );
         let delivery = DeliveryConfig { allow_private: config.allow_private_callbacks, ..config.delivery.clone() };
         let mail = config.smtp_url.clone().map(|smtp_url| MailConfig { smtp_url, from: config.smtp_from.clone() });
-        let worker = WorkerConfig { allow_private_urls: config.allow_private_callbacks, ..config.worker.clone() };
+        let mailing = countersign_domain::signer_mail::Mailing {
+            links: state.links.clone(),
+            public_url: state.config.public_url.clone(),
+        };
+        let worker = WorkerConfig {
+            allow_private_urls: config.allow_private_callbacks,
+            mailing: Some(mailing),
+            ..config.worker.clone()
+        };
         let mut http = ServeLimits { max_body_bytes: config.max_body_bytes, ..config.http };
         http.max_connections = connection_cap(http.max_connections);
         Ok(Self { listener, state, delivery, mail, worker, http, first_start })

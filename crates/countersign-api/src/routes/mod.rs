@@ -5,4 +5,5 @@ pub mod account;
 pub mod api_app;
 pub mod events;
 pub mod ops;
+pub mod outbox;
 pub mod signature_request;

@@ -11,3 +11,7 @@ CREATE TABLE signer_images (
     PRIMARY KEY (signature_id, api_id)
 );
 CREATE INDEX signer_images_by_request ON signer_images (signature_request_id);
+
+-- E-mails to signers name their request and signature, so a bounce is reported for that signer.
+ALTER TABLE outgoing_emails ADD COLUMN signature_request_id TEXT;
+ALTER TABLE outgoing_emails ADD COLUMN signature_id TEXT;

@@ -8,7 +8,7 @@ use countersign_domain::time::now_ms;
 
 use super::documents::put_blob_in;
 use super::{SignatureRequest, Transition};
-use crate::jobs::{finish_job_in, reschedule_job};
+use crate::jobs::{finish_job_in, queue_email_about, reschedule_job};
 use crate::outbox::{insert_events, targets_in};
 use crate::tx::{Tx, on_tx};
 use crate::{StoreError, StoreResult};
@@ -134,6 +134,10 @@ pub(super) async fn apply(
             .bind(now)
             .execute(c)
             .await.map(|r| r.rows_affected()))?;
+    }
+    for email in &change.emails {
+        let about = Some((id, email.signature_id.as_ref().map(|s| s.as_str())));
+        queue_email_about(tx, state.account_id.as_str(), &email.to, &email.subject, &email.body, about).await?;
     }
     if let Some(job_id) = &change.finish_job {
         finish_job_in(tx, job_id).await?;

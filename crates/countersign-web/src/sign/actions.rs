@@ -18,6 +18,7 @@ use countersign_domain::email::EmailAddress;
 use countersign_domain::ids::SignatureId;
 use countersign_domain::lifecycle::{Refusal, SignatureRequest, Transition};
 use countersign_domain::links::Link;
+use countersign_domain::signer_mail::mailed;
 use countersign_domain::signing::{FieldError, MAX_SIGNATURE_IMAGE_BYTES, Submission, check_submission};
 use countersign_domain::time::unix_now;
 use countersign_store::signature_requests::ChangeError;
@@ -196,7 +197,8 @@ pub async fn sign(State(state): State<WebState>, Path(signature_id): Path<String
         let index = r.signer_index(&signature_id).ok_or(SignRefusal::State(Refusal::UnknownSignature))?;
         let signed =
             check_submission(&fields, &r.options.field_groups, index, &submission, now).map_err(SignRefusal::Field)?;
-        r.sign(&signature_id, signed.responses, signed.images, now).map_err(SignRefusal::State)
+        mailed(r, &state.mailing(), now, |r| r.sign(&signature_id, signed.responses, signed.images, now))
+            .map_err(SignRefusal::State)
     };
     act(&state, &signature_id, "sign", decide, |e| match e {
         SignRefusal::Field(f) => error(StatusCode::BAD_REQUEST, "bad_request", &f.message, Some(&f.api_id)),

@@ -2,7 +2,10 @@
 //! every PDF (pages, positioned text, text tags) on the blocking pool with page and time limits, place
 //! the fields, and commit the outcome through the state machine (`processed` or `failed`).
 
+use countersign_domain::lifecycle::SignatureRequest;
 use countersign_domain::signature_request::{ProcessingFailure, RequestStatus};
+use countersign_domain::signer_mail::mailed;
+use countersign_domain::time::unix_now;
 use countersign_guard::check_host_literal;
 use countersign_store::jobs::ClaimedJob;
 use countersign_store::signature_requests::ChangeError;
@@ -160,9 +163,16 @@ pub(crate) async fn run(inner: &Inner, job: &ClaimedJob) -> Result<(), Transient
     }
     let field_count = placed.fields.len();
     let job_id = job.id.clone();
+    let mailing = inner.config.mailing.clone();
     let outcome = store
         .change_signature_request(id, move |r| {
-            r.processed(placed.fields, pages, replace_document, placed.appended_signature_page, &job_id)
+            let processed = |r: &mut SignatureRequest| {
+                r.processed(placed.fields, pages, replace_document, placed.appended_signature_page, &job_id)
+            };
+            match &mailing {
+                Some(mailing) => mailed(r, mailing, unix_now(), processed),
+                None => processed(r),
+            }
         })
         .await;
     match outcome {

@@ -12,14 +12,16 @@ use crate::both_backends;
 use crate::helpers::{Backend, Options, spawn_app_with, wait_for};
 use crate::receiver::{Behaviour, Receiver};
 
-/// A minimal SMTP server (RFC 5321 commands a client needs to hand over one message).
-struct SmtpSink {
-    url: String,
-    messages: Arc<Mutex<Vec<(String, String)>>>,
+/// A minimal SMTP server (RFC 5321 commands a client needs to hand over one message). It refuses, for
+/// good (550), any recipient whose address contains `bounce`.
+pub(crate) struct SmtpSink {
+    pub(crate) url: String,
+    /// (the RCPT line, the message as received).
+    pub(crate) messages: Arc<Mutex<Vec<(String, String)>>>,
 }
 
 impl SmtpSink {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("smtp://{}", listener.local_addr().unwrap());
         let messages = Arc::new(Mutex::new(Vec::new()));
@@ -36,6 +38,7 @@ impl SmtpSink {
                         let verb = line.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
                         let reply: &[u8] = match verb.as_str() {
                             "EHLO" | "HELO" => b"250-sink\r\n250 OK\r\n",
+                            "RCPT" if line.contains("bounce") => b"550 5.1.1 no such mailbox\r\n",
                             "RCPT" => {
                                 recipient = line.clone();
                                 b"250 OK\r\n"

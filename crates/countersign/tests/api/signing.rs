@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::helpers::{Backend, Options, TestApp, spawn_app_with, wait_for};
+use crate::mail::SmtpSink;
 use crate::receiver::Receiver;
 use crate::signature_requests::{fixture, wait_callback};
 
@@ -40,8 +41,19 @@ async fn setup(backend: Backend, options: Options) -> Option<(TestApp, Receiver,
 
 /// `create_embedded` on simple-two-signers.pdf with `fields` placed by `form_fields_per_document`.
 async fn create(app: &TestApp, client_id: &str, signers: &[Signer], fields: Value, extra: &[(&str, &str)]) -> Value {
+    create_at(app, "create_embedded", Some(client_id), signers, fields, extra).await
+}
+
+/// `send` or `create_embedded` (with `client_id`), then waits until the request is sent.
+async fn create_at(
+    app: &TestApp,
+    endpoint: &str,
+    client_id: Option<&str>,
+    signers: &[Signer],
+    fields: Value,
+    extra: &[(&str, &str)],
+) -> Value {
     let mut form = Form::new()
-        .text("client_id", client_id.to_owned())
         .text("title", "Service agreement")
         .text("test_mode", "1")
         .text("form_fields_per_document", fields.to_string())
@@ -61,11 +73,14 @@ async fn create(app: &TestApp, client_id: &str, signers: &[Signer], fields: Valu
             form = form.text(format!("signers[{i}][order]"), order.to_string());
         }
     }
+    if let Some(client_id) = client_id {
+        form = form.text("client_id", client_id.to_owned());
+    }
     for (key, value) in extra {
         form = form.text(key.to_string(), value.to_string());
     }
     let response =
-        app.request(Method::POST, "/v3/signature_request/create_embedded").multipart(form).send().await.unwrap();
+        app.request(Method::POST, &format!("/v3/signature_request/{endpoint}")).multipart(form).send().await.unwrap();
     let status = response.status();
     let body: Value = response.json().await.unwrap();
     assert_eq!(status, 200, "{body}");
@@ -361,3 +376,77 @@ async fn links_that_no_longer_open_anything(backend: Backend) {
     app.stop().await;
 }
 both_backends!(links_that_no_longer_open_anything_on, links_that_no_longer_open_anything);
+
+/// The signer link in an e-mail as received (quoted-printable undone).
+fn link_in(message: &str) -> Option<String> {
+    let text = message.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
+    let start = text.find("http://")?;
+    let end = start + text[start..].find(|c: char| c.is_whitespace()).unwrap_or(text.len() - start);
+    Some(text[start..end].to_owned())
+}
+
+async fn mail_to(sink: &SmtpSink, address: &str, containing: &str) -> String {
+    wait_for(WAIT, &format!("an e-mail to {address} with {containing:?}"), || async {
+        let messages = sink.messages.lock().unwrap().clone();
+        messages.into_iter().find(|(to, body)| to.contains(address) && body.contains(containing)).map(|(_, body)| body)
+    })
+    .await
+}
+
+async fn signers_are_emailed_in_order_and_ccs_at_the_end(backend: Backend) {
+    let sink = SmtpSink::start().await;
+    let options = Options { smtp_url: Some(sink.url.clone()), ..Options::default() };
+    let Some((app, receiver, _)) = setup(backend, options).await else { return };
+    let fields = json!([
+        {"api_id": "a", "type": "signature", "signer": 0, "page": 1, "x": 100, "y": 100, "width": 200, "height": 40, "required": true},
+        {"api_id": "b", "type": "signature", "signer": 1, "page": 1, "x": 100, "y": 200, "width": 200, "height": 40, "required": true}
+    ]);
+    let signers = [
+        Signer { name: "First", email: "first@example.com", pin: None, order: Some(0) },
+        Signer { name: "Second", email: "second@example.com", pin: None, order: Some(1) },
+    ];
+    let extra = [("cc_email_addresses[0]", "boss@example.com"), ("message", "Please sign by Friday.")];
+    let request = create_at(&app, "send", None, &signers, fields, &extra).await;
+    let id = request["signature_request_id"].as_str().unwrap().to_owned();
+
+    // Only the first signer is invited; their link opens the page (no embedding app).
+    let invitation = mail_to(&sink, "first@example.com", "Please sign by Friday.").await;
+    assert!(sink.messages.lock().unwrap().iter().all(|(to, _)| !to.contains("second@example.com")));
+    let link = link_in(&invitation).unwrap_or_else(|| panic!("no link in {invitation}"));
+    assert!(link.starts_with(&app.url("/sign/")), "{link}");
+    let remind = app
+        .post_json(&format!("/v3/signature_request/remind/{id}"), &json!({"email_address": "first@example.com"}))
+        .await;
+    assert_eq!(remind.status(), 200);
+    mail_to(&sink, "first@example.com", "Reminder:").await;
+    let (status, html) = open(&link).await;
+    assert_eq!(status, 200, "{html}");
+    let (status, body) = act(&app, &page_config(&html), "sign", json!({"values": {}, "images": {"a": PNG}})).await;
+    assert_eq!(status, 200, "{body}");
+
+    // Then the second, and when they have signed, the CC.
+    let second = link_in(&mail_to(&sink, "second@example.com", "asks you to sign").await).unwrap();
+    let (_, html) = open(&second).await;
+    let (status, body) = act(&app, &page_config(&html), "sign", json!({"values": {}, "images": {"b": PNG}})).await;
+    assert_eq!(status, 200, "{body}");
+    mail_to(&sink, "boss@example.com", "Everyone has signed it").await;
+    wait_callback(&receiver, &id, &["signature_request_all_signed"]).await;
+    let outbox: Value = app.get("/v3/x/outbox").await.json().await.unwrap();
+    let subjects: Vec<&str> =
+        outbox["emails"].as_array().unwrap().iter().map(|e| e["subject"].as_str().unwrap()).collect();
+    assert_eq!(subjects.len(), 4, "{subjects:?}");
+    assert!(outbox["emails"].as_array().unwrap().iter().all(|e| e["sent_at_ms"].is_i64()), "{outbox}");
+
+    // A recipient the SMTP server refuses: `signature_request_email_bounce` for that signer.
+    let fields = json!([{"api_id": "c", "type": "signature", "signer": 0, "page": 1, "x": 100, "y": 100, "width": 200, "height": 40}]);
+    let bounced = create_at(&app, "send", None, &[signer("Nobody", "bounce@example.com")], fields, &[]).await;
+    let bounce = wait_callback(
+        &receiver,
+        bounced["signature_request_id"].as_str().unwrap(),
+        &["signature_request_email_bounce"],
+    )
+    .await;
+    assert_eq!(bounce["event"]["event_metadata"]["related_signature_id"], bounced["signatures"][0]["signature_id"]);
+    app.stop().await;
+}
+both_backends!(signers_are_emailed_in_order_and_ccs_at_the_end_on, signers_are_emailed_in_order_and_ccs_at_the_end);

@@ -1,6 +1,7 @@
 //! `cancel`, `remind`, `update`, `remove`: each one transition of the domain's state machine,
 //! committed with its events by `change_signature_request`.
 
+use countersign_domain::signer_mail::mailed;
 use std::collections::BTreeMap;
 
 use axum::Extension;
@@ -60,7 +61,9 @@ pub async fn remind(
     let now = unix_now();
     let (request, _) = state
         .store
-        .change_signature_request(&id, |r| r.remind(&account.id, &email, name.as_deref(), now))
+        .change_signature_request(&id, |r| {
+            mailed(r, &state.mailing(), now, |r| r.remind(&account.id, &email, name.as_deref(), now))
+        })
         .await
         .map_err(change_error)?;
     Ok(Reply::ok(json!({"signature_request": request.body})).with_warnings(ignored_warnings(p.other.keys())))
@@ -106,7 +109,9 @@ pub async fn update(
     let (request, _) = state
         .store
         .change_signature_request(&id, |r| {
-            r.update_signer(&account.id, signature_id.as_ref(), email.as_deref(), name.as_deref(), expires_at)
+            mailed(r, &state.mailing(), now, |r| {
+                r.update_signer(&account.id, signature_id.as_ref(), email.as_deref(), name.as_deref(), expires_at)
+            })
         })
         .await
         .map_err(change_error)?;

@@ -3,7 +3,7 @@
 // host page on another origin that loads the unmodified hellosign-embedded library from npm and opens a
 // sign_url made with the official @dropbox/sign SDK, exactly as an app embeds Dropbox Sign. The signer is
 // driven by the page's visible labels. The callback receiver must see viewed → signed → all_signed in
-// event_sequence order.
+// event_sequence order, then downloadable once the stamped copy exists.
 //
 // Environment: CHROMIUM_PATH (default /usr/bin/chromium); SIGNING_SCREENSHOTS=DIR keeps screenshots.
 
@@ -221,6 +221,7 @@ test("a signer fills every field type in the unmodified hellosign-embedded iFram
   await waitHostEvent(page, "close");
 
   const all = await receiver.waitForSignatureRequestEvent(s.callback, "signature_request_all_signed", id);
+  await receiver.waitForSignatureRequestEvent(s.callback, "signature_request_downloadable", id, { timeoutMs: 30_000 });
   const mine = receiver
     .received(s.callback.path)
     .map((r) => r.parsed.json)
@@ -228,11 +229,12 @@ test("a signer fills every field type in the unmodified hellosign-embedded iFram
     .sort((a, b) => a.event_sequence - b.event_sequence)
     .map((j) => j.event.event_type);
   const order = [...new Set(mine)];
-  assert.deepEqual(order.slice(0, 4), [
+  assert.deepEqual(order, [
     "signature_request_sent",
     "signature_request_viewed",
     "signature_request_signed",
     "signature_request_all_signed",
+    "signature_request_downloadable",
   ]);
   assert.equal(all.parsed.json.signature_request.is_complete, true);
   for (const entry of receiver.received(s.callback.path)) receiver.checkWithSdk(entry);

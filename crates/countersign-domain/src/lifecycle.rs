@@ -13,7 +13,8 @@
 //!      └──────cancel──────────┘
 //!                            sent ──sign (the last signer)──► complete
 //!                            sent ──decline──► declined
-//!   (view and reassign keep the request sent; finalize, the stamped copy, is the final-documents issue)
+//!   (view and reassign keep the request sent; once complete, the `finalize` job stamps the values
+//!    onto the documents and `signature_request_downloadable` follows)
 //! ```
 
 use countersign_callback::EventType;
@@ -31,10 +32,12 @@ pub enum JobKind {
     Expire,
     /// Send one stored e-mail over SMTP.
     SendEmail,
+    /// Stamp the signers' values onto the documents of a completed request.
+    Finalize,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 3] = [JobKind::ProcessDocuments, JobKind::Expire, JobKind::SendEmail];
+    pub const ALL: [JobKind; 4] = [JobKind::ProcessDocuments, JobKind::Expire, JobKind::SendEmail, JobKind::Finalize];
 
     /// The name stored in the `jobs` table.
     pub fn as_str(self) -> &'static str {
@@ -42,6 +45,7 @@ impl JobKind {
             Self::ProcessDocuments => "process_documents",
             Self::Expire => "expire",
             Self::SendEmail => "send_email",
+            Self::Finalize => "finalize",
         }
     }
 
@@ -88,6 +92,8 @@ pub struct Transition {
     pub signer_images: Vec<(SignatureId, SignerImage)>,
     /// E-mails to write with the change (`signer_mail::mailed` adds them).
     pub emails: Vec<Email>,
+    /// Each document's final copy (already stored as a blob): (document index, SHA-256).
+    pub final_documents: Vec<(i64, String)>,
 }
 
 /// One e-mail to write with a change, sent by a `send_email` job (or kept in the outbox).
@@ -458,13 +464,15 @@ impl SignatureRequest {
             self.body.response_data.push(entry);
         }
         let mut events = vec![(EventType::SignatureRequestSigned, Some(signature_id.clone()), None)];
+        let mut schedule_job = None;
         if self.body.signatures.iter().all(|s| s.status_code == SignatureStatus::Signed) {
             self.status = RequestStatus::Complete;
             self.body.is_complete = true;
             events.push((EventType::SignatureRequestAllSigned, None, None));
+            schedule_job = Some((JobKind::Finalize, now * 1000));
         }
         let signer_images = images.into_iter().map(|image| (signature_id.clone(), image)).collect();
-        Ok(Transition { events, signer_images, ..Transition::default() })
+        Ok(Transition { events, signer_images, schedule_job, ..Transition::default() })
     }
 
     /// A signer declined with `reason` (only when the request allows it): the request is declined,
@@ -541,6 +549,24 @@ impl SignatureRequest {
     /// The signer's position in `signatures[]` (what fields name as their signer).
     pub fn signer_index(&self, signature_id: &SignatureId) -> Option<i64> {
         self.body.signatures.iter().position(|s| &s.signature_id == signature_id).map(|i| i as i64)
+    }
+
+    /// The `finalize` job stamped the signers' values onto every document: `files` now serves those
+    /// copies, and `signature_request_downloadable` follows `signature_request_all_signed`.
+    pub fn finalized(&mut self, final_documents: Vec<(i64, String)>, job_id: &str) -> Result<Transition, Refusal> {
+        if self.status != RequestStatus::Complete || self.options.finalized {
+            return Err(Refusal::Moot);
+        }
+        let mut options = self.options.clone();
+        options.finalized = true;
+        self.options.finalized = true;
+        Ok(Transition {
+            events: vec![(EventType::SignatureRequestDownloadable, None, None)],
+            final_documents,
+            finish_job: Some(job_id.to_owned()),
+            options: Some(options),
+            ..Transition::default()
+        })
     }
 
     /// Marks every signature still open with `status`.

@@ -198,6 +198,7 @@ impl NewSignatureRequest {
             appended_signature_page: false,
             signing_options,
             field_groups,
+            finalized: false,
         };
         let request = Self {
             account_id: by.account_id.clone(),

@@ -410,6 +410,9 @@ pub struct ProcessingOptions {
     /// `form_field_groups`: radio buttons and checkboxes answered together.
     #[serde(default)]
     pub field_groups: Vec<FieldGroup>,
+    /// Whether the completed request's documents carry the signers' values (`files` serves them).
+    #[serde(default)]
+    pub finalized: bool,
 }
 
 /// The error class of a processing failure: the event it fires and the `status_code` it gives every

@@ -30,11 +30,13 @@ mod layout;
 mod merge;
 mod render;
 mod signature_page;
+mod stamp;
 mod tags;
 
 pub use merge::{MergeError, merge};
 pub use render::{MAX_RENDER_PIXELS, PageImage, render_page};
 pub use signature_page::{SIGNATURE_PAGE_SIZE, SLOTS_PER_PAGE, append_signature_pages, signature_slot};
+pub use stamp::{Stamp, StampContent, stamp};
 
 pub use tags::{AUTOFILL_TYPES, FieldType, TagError, TagSigner, TextTag, VALIDATION_TYPES, parse_tag};
 

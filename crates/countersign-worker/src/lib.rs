@@ -146,7 +146,11 @@ impl JobRunner {
 impl Inner {
     /// The kinds this node runs, with how many of each at once.
     fn served(&self) -> Vec<(JobKind, usize)> {
-        let mut kinds = vec![(JobKind::ProcessDocuments, self.config.concurrency.max(1)), (JobKind::Expire, 4)];
+        let mut kinds = vec![
+            (JobKind::ProcessDocuments, self.config.concurrency.max(1)),
+            (JobKind::Expire, 4),
+            (JobKind::Finalize, self.config.concurrency.max(1)),
+        ];
         if self.mailer.is_some() {
             kinds.push((JobKind::SendEmail, 4));
         }
@@ -161,7 +165,7 @@ impl Inner {
                     .saturating_mul(1 << job.attempts.clamp(0, 7) as u32)
                     .min(Duration::from_secs(3600))
             }),
-            JobKind::ProcessDocuments | JobKind::Expire => {
+            JobKind::ProcessDocuments | JobKind::Expire | JobKind::Finalize => {
                 (job.attempts < self.config.max_attempts).then(|| Duration::from_secs(1 << job.attempts.clamp(0, 10)))
             }
         }
@@ -254,6 +258,7 @@ async fn run_job(inner: &Inner, job: ClaimedJob) {
         JobKind::ProcessDocuments => jobs::process_documents::run(inner, &job).await,
         JobKind::Expire => jobs::expire::run(inner, &job).await,
         JobKind::SendEmail => jobs::send_email::run(inner, &job).await,
+        JobKind::Finalize => jobs::finalize::run(inner, &job).await,
     };
     let request = job.signature_request_id.as_ref().map_or("", |id| id.as_str());
     match result {

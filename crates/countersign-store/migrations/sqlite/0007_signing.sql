@@ -15,3 +15,6 @@ CREATE INDEX signer_images_by_request ON signer_images (signature_request_id);
 -- E-mails to signers name their request and signature, so a bounce is reported for that signer.
 ALTER TABLE outgoing_emails ADD COLUMN signature_request_id TEXT;
 ALTER TABLE outgoing_emails ADD COLUMN signature_id TEXT;
+
+-- The document with the signers' values stamped (served by `files` once the request is complete).
+ALTER TABLE documents ADD COLUMN final_sha256 TEXT;

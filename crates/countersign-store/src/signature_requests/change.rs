@@ -135,6 +135,15 @@ pub(super) async fn apply(
             .execute(c)
             .await.map(|r| r.rows_affected()))?;
     }
+    for (document_index, sha256) in &change.final_documents {
+        on_tx!(tx, c => sqlx::query(
+            "UPDATE documents SET final_sha256 = $3 WHERE signature_request_id = $1 AND document_index = $2")
+            .bind(id)
+            .bind(document_index)
+            .bind(sha256)
+            .execute(c)
+            .await.map(|r| r.rows_affected()))?;
+    }
     for email in &change.emails {
         let about = Some((id, email.signature_id.as_ref().map(|s| s.as_str())));
         queue_email_about(tx, state.account_id.as_str(), &email.to, &email.subject, &email.body, about).await?;

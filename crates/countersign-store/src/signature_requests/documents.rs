@@ -16,6 +16,8 @@ pub struct DocumentRow {
     pub file_name: String,
     pub file_url: Option<String>,
     pub blob_sha256: Option<String>,
+    /// The copy with the signers' values stamped, once the request is complete and finalized.
+    pub final_sha256: Option<String>,
 }
 
 /// A field as stored, in `FieldSpec`'s order.
@@ -98,7 +100,7 @@ impl Store {
     /// The request's documents, in order.
     pub async fn documents_of(&self, id: &SignatureRequestId) -> StoreResult<Vec<DocumentRow>> {
         Ok(with_pool!(self, pool => sqlx::query_as(
-            "SELECT document_index, file_name, file_url, blob_sha256 FROM documents \
+            "SELECT document_index, file_name, file_url, blob_sha256, final_sha256 FROM documents \
              WHERE signature_request_id = $1 ORDER BY document_index")
             .bind(id.as_str())
             .fetch_all(pool)
@@ -143,6 +145,16 @@ impl Store {
                 Ok(DocumentPages { document_index, file_name, blob_sha256, pages })
             })
             .collect()
+    }
+
+    /// Every signature image of a request: (signature id, api_id, PNG bytes).
+    pub async fn request_signer_images(&self, id: &SignatureRequestId) -> StoreResult<Vec<(String, String, Vec<u8>)>> {
+        Ok(with_pool!(self, pool => sqlx::query_as(
+            "SELECT i.signature_id, i.api_id, b.bytes FROM signer_images i JOIN blobs b ON b.sha256 = i.blob_sha256 \
+             WHERE i.signature_request_id = $1 ORDER BY i.signature_id, i.api_id")
+            .bind(id.as_str())
+            .fetch_all(pool)
+            .await)?)
     }
 
     /// The signature images a signer made: (api_id, PNG bytes).

@@ -4,5 +4,6 @@
 //! [`Transient`]: crate::Transient
 
 pub(crate) mod expire;
+pub(crate) mod finalize;
 pub(crate) mod process_documents;
 pub(crate) mod send_email;

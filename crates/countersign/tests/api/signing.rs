@@ -261,11 +261,24 @@ async fn every_field_is_checked_and_signing_completes(backend: Backend) {
     assert_eq!(status, 200, "{body}");
     let all = wait_callback(&receiver, &id, &["signature_request_all_signed"]).await;
     assert_eq!(all["signature_request"]["is_complete"], true);
+    wait_callback(&receiver, &id, &["signature_request_downloadable"]).await;
     let order: Vec<String> = event_types(&receiver, &id).into_iter().map(|e| e.0).collect();
     let position = |t: &str| order.iter().position(|e| e == t).unwrap_or_else(|| panic!("{t} in {order:?}"));
     assert!(position("signature_request_sent") < position("signature_request_viewed"));
     assert!(position("signature_request_viewed") < position("signature_request_signed"));
     assert!(position("signature_request_signed") < position("signature_request_all_signed"));
+    assert!(position("signature_request_all_signed") < position("signature_request_downloadable"));
+
+    // The final copy carries the values where the fields were.
+    let files = app.get(&format!("/v3/signature_request/files/{id}")).await;
+    assert_eq!(files.status(), 200);
+    let pdf = files.bytes().await.unwrap().to_vec();
+    assert_ne!(pdf, fixture("simple-two-signers.pdf"));
+    let words = countersign_pdf::debug_words(&pdf, &countersign_pdf::Limits::default()).unwrap();
+    let text: Vec<&str> = words.tags.iter().map(|w| w.text.as_str()).collect();
+    let stamped =
+        words.tags.iter().find(|w| w.text.starts_with("zoe@example.com")).unwrap_or_else(|| panic!("{text:?}"));
+    assert!((stamped.rect.x - 101.5).abs() < 2.0 && stamped.rect.y > 160.0 && stamped.rect.y < 180.0, "{stamped:?}");
     app.stop().await;
 }
 both_backends!(every_field_is_checked_and_signing_completes_on, every_field_is_checked_and_signing_completes);

@@ -35,9 +35,12 @@ pub(super) async fn documents(state: &AppState, request: &SignatureRequest) -> A
     if request.status == RequestStatus::Processing {
         return Err(ApiError::conflict("Files are still being processed. Please try again later."));
     }
+    if request.status == RequestStatus::Complete && !request.options.finalized {
+        return Err(ApiError::conflict("The signed files are being prepared. Please try again later."));
+    }
     let mut out = Vec::new();
     for doc in state.store.documents_of(&request.id).await? {
-        let Some(sha) = &doc.blob_sha256 else {
+        let Some(sha) = doc.final_sha256.as_ref().or(doc.blob_sha256.as_ref()) else {
             return Err(ApiError::bad_request("This signature request's files could not be retrieved."));
         };
         let bytes = state.store.blob(sha).await?.ok_or_else(|| ApiError::unknown("a document blob is missing"))?;

@@ -655,3 +655,163 @@ pub(crate) mod search_tests {
         assert!(m(""));
     }
 }
+
+/// Where a `form_fields_per_document` entry lands, in points from the top-left corner of its page
+/// (Dropbox Sign's help article "How to use the Form_Fields_Per_Document parameter"): with `page`, `x`
+/// and `y` are 72-DPI points on that page; without it, the legacy 80-DPI system stacks the pages one
+/// under the other (`y` runs on through the pages) and `x` starts at 100 on portrait pages. `width` and
+/// `height` are 80-DPI pixels in both systems.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Placement {
+    /// On `page` (1-based), wholly inside it.
+    Fits { page: i64, x: f64, y: f64, width: f64, height: f64 },
+    /// On `page`, cut at the page's edge (answered with a `form_fields_placement` warning).
+    Clipped { page: i64, x: f64, y: f64, width: f64, height: f64 },
+    /// Not on any page (`error_component_position`).
+    Off,
+}
+
+/// Points per 80-DPI pixel.
+pub const LEGACY_PIXEL: f64 = 72.0 / 80.0;
+
+/// Places a field given in Dropbox Sign's units on a document whose pages are `pages` (width, height in
+/// points).
+pub fn place_form_field(x: f64, y: f64, width: f64, height: f64, page: Option<i64>, pages: &[(f64, f64)]) -> Placement {
+    let (width, height) = (width * LEGACY_PIXEL, height * LEGACY_PIXEL);
+    let (page, x, y) = match page {
+        Some(page) => (page, x, y),
+        None => {
+            // Legacy: find the page the stacked y falls on.
+            let mut top = 0.0;
+            let mut found = None;
+            for (i, (w, h)) in pages.iter().enumerate() {
+                let tall = h / LEGACY_PIXEL;
+                if y < top + tall {
+                    let left = if h >= w { 100.0 } else { 0.0 };
+                    found = Some((i as i64 + 1, (x - left) * LEGACY_PIXEL, (y - top) * LEGACY_PIXEL));
+                    break;
+                }
+                top += tall;
+            }
+            match found {
+                Some(found) => found,
+                None => return Placement::Off,
+            }
+        }
+    };
+    let Some(&(page_w, page_h)) = usize::try_from(page - 1).ok().and_then(|i| pages.get(i)) else {
+        return Placement::Off;
+    };
+    if width <= 0.0 || height <= 0.0 || x >= page_w || y >= page_h || x + width <= 0.0 || y + height <= 0.0 {
+        return Placement::Off;
+    }
+    let (x0, y0) = (x.max(0.0), y.max(0.0));
+    let (x1, y1) = ((x + width).min(page_w), (y + height).min(page_h));
+    let clipped = (x0, y0, x1, y1) != (x, y, x + width, y + height);
+    let (x, y, width, height) = (x0, y0, x1 - x0, y1 - y0);
+    if clipped {
+        Placement::Clipped { page, x, y, width, height }
+    } else {
+        Placement::Fits { page, x, y, width, height }
+    }
+}
+
+#[cfg(test)]
+mod placement_tests {
+    use super::*;
+
+    const LETTER: (f64, f64) = (612.0, 792.0);
+
+    #[test]
+    fn with_a_page_x_and_y_are_points_and_sizes_are_80_dpi_pixels() {
+        // The article's example: two 100-point fields that touch at the corners are asked as 111 px.
+        let first = place_form_field(0.0, 0.0, 111.0, 111.0, Some(1), &[LETTER, LETTER]);
+        let Placement::Fits { page: 1, x, y, width, height } = first else { panic!("{first:?}") };
+        assert_eq!((x, y), (0.0, 0.0));
+        assert!((width - 99.9).abs() < 0.01 && (height - 99.9).abs() < 0.01);
+        // "x 10, y 10 and page 2": near the top-left corner of the second page.
+        assert!(matches!(
+            place_form_field(10.0, 10.0, 100.0, 20.0, Some(2), &[LETTER, LETTER]),
+            Placement::Fits { page: 2, x: 10.0, y: 10.0, .. }
+        ));
+    }
+
+    #[test]
+    fn without_a_page_the_legacy_system_stacks_pages_at_80_dpi() {
+        // A letter page is 880 px tall at 80 DPI; y 980 is 100 px down the second page; x starts at 100.
+        let placed = place_form_field(200.0, 980.0, 100.0, 20.0, None, &[LETTER, LETTER]);
+        let Placement::Fits { page, x, y, .. } = placed else { panic!("{placed:?}") };
+        assert_eq!(page, 2);
+        assert!((x - 90.0).abs() < 1e-9 && (y - 90.0).abs() < 1e-9, "{placed:?}");
+        assert_eq!(place_form_field(200.0, 2000.0, 100.0, 20.0, None, &[LETTER, LETTER]), Placement::Off);
+    }
+
+    #[test]
+    fn overflowing_fields_are_clipped_and_fields_off_the_page_are_off() {
+        let placed = place_form_field(550.0, 700.0, 100.0, 200.0, Some(1), &[LETTER]);
+        let Placement::Clipped { x, y, width, height, .. } = placed else { panic!("{placed:?}") };
+        assert_eq!((x, y, width, height), (550.0, 700.0, 62.0, 92.0));
+        assert_eq!(place_form_field(700.0, 10.0, 10.0, 10.0, Some(1), &[LETTER]), Placement::Off);
+        assert_eq!(place_form_field(10.0, 10.0, 10.0, 10.0, Some(3), &[LETTER]), Placement::Off);
+    }
+}
+
+/// One `form_fields_per_document` entry: the flat list of the current API (`document_index` on each
+/// field) or the older list of lists (one list per document).
+#[derive(Debug)]
+pub struct FormFieldEntry<'a> {
+    pub document_index: usize,
+    pub field: &'a Map<String, Value>,
+    /// Where it was given, for messages: `form_fields_per_document[2]`.
+    pub path: String,
+}
+
+/// The entries of `form_fields_per_document`, or the path of one that is not an object.
+pub fn form_field_entries(form_fields: &[Value]) -> Result<Vec<FormFieldEntry<'_>>, String> {
+    let mut entries = Vec::new();
+    for (i, entry) in form_fields.iter().enumerate() {
+        match entry {
+            Value::Object(field) => {
+                let document_index = field_number(field, "document_index").unwrap_or(0.0) as usize;
+                entries.push(FormFieldEntry { document_index, field, path: format!("form_fields_per_document[{i}]") });
+            }
+            Value::Array(list) => {
+                for (j, item) in list.iter().enumerate() {
+                    let Value::Object(field) = item else {
+                        return Err(format!("form_fields_per_document[{i}][{j}]"));
+                    };
+                    entries.push(FormFieldEntry {
+                        document_index: i,
+                        field,
+                        path: format!("form_fields_per_document[{i}][{j}]"),
+                    });
+                }
+            }
+            _ => return Err(format!("form_fields_per_document[{i}]")),
+        }
+    }
+    Ok(entries)
+}
+
+/// A finite number from a form field (JSON number or text).
+pub fn field_number(field: &Map<String, Value>, key: &str) -> Option<f64> {
+    match field.get(key)? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .filter(|n: &f64| n.is_finite())
+}
+
+/// Where a form field lands on documents whose page sizes are known (`None` for a document not read).
+pub fn place_entry(entry: &FormFieldEntry<'_>, pages: &[(f64, f64)]) -> Placement {
+    let n = |key| field_number(entry.field, key);
+    place_form_field(
+        n("x").unwrap_or(0.0),
+        n("y").unwrap_or(0.0),
+        n("width").unwrap_or(0.0),
+        n("height").unwrap_or(0.0),
+        n("page").map(|p| p as i64),
+        pages,
+    )
+}

@@ -187,6 +187,23 @@ pub fn page_count(bytes: &[u8]) -> Result<usize, PdfError> {
 }
 
 /// Cheap checks on the raw bytes: empty, not a PDF, truncated.
+/// Every page's size (media box after `/Rotate`), reading only the page tree: cheap enough to run
+/// while answering an upload.
+pub fn page_sizes(bytes: &[u8]) -> Result<Vec<PageSize>, PdfError> {
+    precheck(bytes)?;
+    guarded(|| {
+        let pdf = open(bytes)?;
+        Ok(pdf
+            .pages()
+            .iter()
+            .map(|page| {
+                let (width, height) = page_size(page, media_box(page));
+                PageSize { width, height }
+            })
+            .collect())
+    })
+}
+
 fn precheck(bytes: &[u8]) -> Result<(), PdfError> {
     if bytes.is_empty() {
         return Err(PdfError::Empty);

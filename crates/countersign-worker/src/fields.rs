@@ -4,8 +4,10 @@
 //! Pure functions: the outcome depends only on the documents and the request's options, so it is the
 //! same on every node and every retry.
 
+use countersign_domain::signature_request::field_number as number;
 use countersign_domain::signature_request::{
-    FIELD_TYPES, FieldOptions, FieldSpec, ProcessingFailure, ProcessingOptions,
+    FIELD_TYPES, FieldOptions, FieldSpec, Placement, ProcessingFailure, ProcessingOptions, form_field_entries,
+    place_entry,
 };
 use countersign_pdf::{FoundTag, TagSigner, parse_tag, signature_slot};
 use serde_json::Value;
@@ -98,16 +100,6 @@ fn from_tags(
     Ok(fields)
 }
 
-/// A finite number (the API refuses others at create; this keeps a stored job safe all the same).
-fn number(field: &serde_json::Map<String, Value>, key: &str) -> Option<f64> {
-    match field.get(key)? {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-    .filter(|n: &f64| n.is_finite())
-}
-
 fn text(field: &serde_json::Map<String, Value>, key: &str) -> Option<String> {
     match field.get(key)? {
         Value::String(s) => Some(s.clone()),
@@ -155,52 +147,38 @@ fn from_form_fields(
     form_fields: &[Value],
     custom_fields: &[Value],
 ) -> Result<Vec<FieldSpec>, ProcessingFailure> {
-    let mut flat: Vec<(usize, &serde_json::Map<String, Value>, String)> = Vec::new();
-    for (i, entry) in form_fields.iter().enumerate() {
-        match entry {
-            Value::Object(map) => {
-                let doc = number(map, "document_index").unwrap_or(0.0);
-                flat.push((doc as usize, map, format!("form_fields_per_document[{i}]")));
-            }
-            Value::Array(list) => {
-                for (j, item) in list.iter().enumerate() {
-                    let Value::Object(map) = item else {
-                        return Err(ProcessingFailure::ComponentPosition(format!(
-                            "form_fields_per_document[{i}][{j}] is not an object"
-                        )));
-                    };
-                    flat.push((i, map, format!("form_fields_per_document[{i}][{j}]")));
-                }
-            }
-            _ => {
-                return Err(ProcessingFailure::ComponentPosition(format!(
-                    "form_fields_per_document[{i}] is not an object"
-                )));
-            }
-        }
-    }
+    let flat = form_field_entries(form_fields)
+        .map_err(|path| ProcessingFailure::ComponentPosition(format!("{path} is not an object")))?;
     let mut fields = Vec::new();
-    for (doc_index, map, path) in flat {
+    for entry in &flat {
+        let (doc_index, map, path) = (entry.document_index, entry.field, &entry.path);
         let bad = |what: String| ProcessingFailure::ComponentPosition(format!("{path}: {what}"));
         let doc = docs.get(doc_index).ok_or_else(|| bad(format!("document_index {doc_index} names no document")))?;
         let field_type = text(map, "type").ok_or_else(|| bad("type is missing".into()))?;
         if !FIELD_TYPES.contains(&field_type.as_str()) {
             return Err(bad(format!("unknown field type {field_type:?}")));
         }
-        let page = number(map, "page").unwrap_or(1.0) as i64;
-        let (page_w, page_h) = usize::try_from(page - 1)
-            .ok()
-            .and_then(|p| doc.pages.get(p))
-            .copied()
-            .ok_or_else(|| bad(format!("page {page} is outside the document ({} pages)", doc.pages.len())))?;
+        let requested_page = number(map, "page").map(|p| p as i64);
         let (x, y) = (number(map, "x").unwrap_or(0.0), number(map, "y").unwrap_or(0.0));
-        let (width, height) = (number(map, "width").unwrap_or(0.0), number(map, "height").unwrap_or(0.0));
-        if x < 0.0 || y < 0.0 || width <= 0.0 || height <= 0.0 || x + width > page_w + 0.5 || y + height > page_h + 0.5
-        {
-            return Err(bad(format!(
-                "the field at ({x}, {y}) of size {width}×{height} does not fit on page {page} ({page_w}×{page_h})"
-            )));
-        }
+        let (w, h) = (number(map, "width").unwrap_or(0.0), number(map, "height").unwrap_or(0.0));
+        let (page, x, y, width, height) = match place_entry(entry, &doc.pages) {
+            Placement::Fits { page, x, y, width, height } => (page, x, y, width, height),
+            Placement::Clipped { page, x, y, width, height } => {
+                tracing::info!(%path, page, "a form field overflowing its page was clipped to it");
+                (page, x, y, width, height)
+            }
+            Placement::Off => {
+                let on = match requested_page {
+                    Some(page) => format!("page {page}"),
+                    None => "any page (legacy 80-DPI coordinates)".to_owned(),
+                };
+                return Err(bad(format!(
+                    "the field at ({x}, {y}) of size {w}×{h} is not on {on} of the document ({} page{})",
+                    doc.pages.len(),
+                    if doc.pages.len() == 1 { "" } else { "s" }
+                )));
+            }
+        };
         let signer = map.get("signer").cloned().unwrap_or(Value::Null);
         let signer_index = match &signer {
             Value::String(s) if s == "sender" => None,

@@ -10,7 +10,8 @@
 //! 2. An embedded request is shown only inside the app that made it: `parent_url` (appended by
 //!    `hellosign-embedded`) must be on one of the app's `domains` — unless the request is in test mode
 //!    and the library says `skip_domain_verification=1` — and the page's script then runs the
-//!    library's verify-domain exchange before it announces itself with `hellosign:initialize`.
+//!    library's verify-domain exchange before it announces itself with `hellosign:initialize`. A
+//!    test-mode request may also be opened on its own, without `parent_url`, for trying a sign_url out.
 //! 3. A signer with a PIN enters it first ([`pin`]).
 //! 4. The view is committed (`signature_request_viewed` on the first open) and the page is rendered:
 //!    every page of the documents as an image ([`images`]) with the signer's fields on it ([`view`]).
@@ -264,7 +265,9 @@ async fn check_embedding(
     embed: Option<&(String, String)>,
 ) -> Result<Framing, Response> {
     let Some((origin, host)) = embed else {
-        if request.is_embedded {
+        // A test-mode request may be opened on its own (a developer trying a sign_url in a browser);
+        // a live one only inside its app's page.
+        if request.is_embedded && !request.body.test_mode {
             return Err(message(
                 StatusCode::BAD_REQUEST,
                 "Open this link in the app",

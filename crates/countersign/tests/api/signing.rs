@@ -463,3 +463,50 @@ async fn signers_are_emailed_in_order_and_ccs_at_the_end(backend: Backend) {
     app.stop().await;
 }
 both_backends!(signers_are_emailed_in_order_and_ccs_at_the_end_on, signers_are_emailed_in_order_and_ccs_at_the_end);
+
+async fn form_fields_land_where_dropbox_sign_says(backend: Backend) {
+    let Some((app, _receiver, client_id)) = setup(backend, Options::default()).await else { return };
+    // three-pages.pdf has A4 pages: 595.28 × 841.89 points, 935.43 px tall at 80 DPI.
+    let fields = json!([
+        {"api_id": "corner", "type": "signature", "signer": 0, "page": 2, "x": 10, "y": 10, "width": 111, "height": 111},
+        {"api_id": "legacy", "type": "text", "signer": 0, "x": 200, "y": 1035.43, "width": 100, "height": 20},
+        {"api_id": "edge", "type": "text", "signer": 0, "page": 1, "x": 550, "y": 20, "width": 100, "height": 20}
+    ]);
+    let form = Form::new()
+        .text("client_id", client_id.clone())
+        .text("test_mode", "1")
+        .text("signers[0][name]", "Geo")
+        .text("signers[0][email_address]", "geo@example.com")
+        .text("form_fields_per_document", fields.to_string())
+        .part(
+            "files[0]",
+            Part::bytes(fixture("three-pages.pdf")).file_name("a4.pdf").mime_str("application/pdf").unwrap(),
+        );
+    let response =
+        app.request(Method::POST, "/v3/signature_request/create_embedded").multipart(form).send().await.unwrap();
+    let body: Value = response.json().await.unwrap();
+    let warnings = body["warnings"].as_array().cloned().unwrap_or_default();
+    let placement: Vec<&Value> = warnings.iter().filter(|w| w["warning_name"] == "form_fields_placement").collect();
+    assert_eq!(placement.len(), 1, "{body}");
+    assert!(placement[0]["warning_msg"].as_str().unwrap().contains("form_fields_per_document[2]"), "{body}");
+    let request = body["signature_request"].clone();
+    wait_callback_for(&app, &request).await;
+    let id = request["signature_request_id"].as_str().unwrap();
+    let placed: Value = app.get(&format!("/v3/signature_request/fields/{id}")).await.json().await.unwrap();
+    let field =
+        |api_id: &str| placed["fields"].as_array().unwrap().iter().find(|f| f["api_id"] == api_id).unwrap().clone();
+    let near = |v: &Value, want: f64| (v.as_f64().unwrap() - want).abs() < 0.05;
+    // With `page`: x and y are points on that page; the size is 80-DPI pixels (111 px ≈ 100 pt).
+    let corner = field("corner");
+    assert_eq!(corner["page"], 2);
+    assert!(near(&corner["x"], 10.0) && near(&corner["y"], 10.0) && near(&corner["width"], 99.9), "{corner}");
+    // Without `page`: the legacy 80-DPI system, pages stacked, x starting at 100 on portrait pages.
+    let legacy = field("legacy");
+    assert_eq!(legacy["page"], 2);
+    assert!(near(&legacy["x"], 90.0) && near(&legacy["y"], 90.0) && near(&legacy["height"], 18.0), "{legacy}");
+    // Overflowing the right edge: cut at the edge.
+    let edge = field("edge");
+    assert!(near(&edge["x"], 550.0) && near(&edge["width"], 45.28), "{edge}");
+    app.stop().await;
+}
+both_backends!(form_fields_land_where_dropbox_sign_says_on, form_fields_land_where_dropbox_sign_says);

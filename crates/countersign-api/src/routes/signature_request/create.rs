@@ -9,6 +9,7 @@ use axum::extract::State;
 use countersign_domain::account::Account;
 use countersign_domain::ids::ClientId;
 use countersign_domain::new_request::{FileInput, NewSignatureRequest, RequestInput, Requester, SignerInput};
+use countersign_domain::signature_request::{Placement, form_field_entries, place_entry};
 use countersign_domain::time::unix_now;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -150,8 +151,42 @@ pub(super) async fn create(state: AppState, account: Account, params: Params, em
     };
     let (new, notices) = NewSignatureRequest::parse(input, &requester)?;
     warnings.extend(notices.into_iter().map(|n| Warning::new(n.name, n.message)));
+    warnings.extend(placement_warnings(&new).await);
     state.store.create_signature_request(&new).await?;
     Ok(Reply::ok(json!({"signature_request": new.body})).with_warnings(warnings))
+}
+
+/// `form_fields_placement` warnings for form fields that overflow their page in an uploaded PDF (they
+/// are cut at the page's edge); fields wholly off their page fail in processing
+/// (`error_component_position`). Documents fetched from `file_urls` are checked only then.
+async fn placement_warnings(new: &NewSignatureRequest) -> Vec<Warning> {
+    let Ok(entries) = form_field_entries(&new.options.form_fields_per_document) else { return Vec::new() };
+    if entries.is_empty() {
+        return Vec::new();
+    }
+    let documents: Vec<Option<bytes::Bytes>> = new.documents.iter().map(|d| d.bytes.clone()).collect();
+    let sizes = tokio::task::spawn_blocking(move || {
+        documents
+            .iter()
+            .map(|bytes| {
+                let sizes = countersign_pdf::page_sizes(bytes.as_deref()?).ok()?;
+                Some(sizes.into_iter().map(|p| (p.width, p.height)).collect::<Vec<_>>())
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    entries
+        .iter()
+        .filter_map(|entry| {
+            let pages = sizes.get(entry.document_index)?.as_ref()?;
+            let Placement::Clipped { page, .. } = place_entry(entry, pages) else { return None };
+            Some(Warning::new(
+                "form_fields_placement",
+                format!("{} extends past the edge of page {page} and was cut to fit the page.", entry.path),
+            ))
+        })
+        .collect()
 }
 
 pub async fn send(

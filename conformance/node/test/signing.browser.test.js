@@ -11,6 +11,7 @@ const { test: nodeTest, before, after } = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const http = require("node:http");
+const net = require("node:net");
 const path = require("node:path");
 
 const { ApiAppApi, AccountApi, EmbeddedApi, SignatureRequestApi } = require("@dropbox/sign");
@@ -30,6 +31,8 @@ function test(name, fn) {
 
 let server;
 let expiringServer;
+let mailServer;
+let smtp;
 let receiver;
 let host;
 let browser;
@@ -110,6 +113,72 @@ async function signUrl(signatureId, srv = server) {
   return res.body.embedded.signUrl;
 }
 
+/**
+ * A real SMTP server on loopback (the commands a client needs to hand over a message), keeping every
+ * message: `{ to: [RCPT lines], data }`.
+ */
+function startSmtp() {
+  const messages = [];
+  const server = net.createServer((socket) => {
+    let buffer = "";
+    let inData = false;
+    let data = "";
+    let rcpt = [];
+    socket.write("220 test ESMTP\r\n");
+    socket.on("error", () => {});
+    socket.on("data", (chunk) => {
+      buffer += chunk.toString("utf8");
+      let end;
+      while ((end = buffer.indexOf("\r\n")) >= 0) {
+        const line = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        if (inData) {
+          if (line === ".") {
+            inData = false;
+            messages.push({ to: rcpt, data });
+            data = "";
+            rcpt = [];
+            socket.write("250 queued\r\n");
+          } else {
+            data += (line.startsWith("..") ? line.slice(1) : line) + "\n";
+          }
+          continue;
+        }
+        const verb = line.split(" ")[0].toUpperCase();
+        if (verb === "EHLO" || verb === "HELO") socket.write("250-test\r\n250 OK\r\n");
+        else if (verb === "RCPT") {
+          rcpt.push(line);
+          socket.write("250 OK\r\n");
+        } else if (verb === "DATA") {
+          inData = true;
+          socket.write("354 go ahead\r\n");
+        } else if (verb === "QUIT") {
+          socket.write("221 bye\r\n");
+          socket.end();
+        } else socket.write("250 OK\r\n");
+      }
+    });
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ server, messages, url: `smtp://127.0.0.1:${server.address().port}` })));
+}
+
+/** Waits for a message to `address` whose text contains `containing`; returns its text (quoted-printable undone). */
+async function mailTo(address, containing) {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const found = smtp.messages.find((m) => m.to.some((t) => t.includes(address)) && m.data.replace(/=\n/g, "").includes(containing));
+    if (found) return found.data.replace(/=\n/g, "").replace(/=3D/g, "=");
+    assert.ok(Date.now() < deadline, `no e-mail to ${address} with ${JSON.stringify(containing)}; got ${smtp.messages.length}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function linkIn(text) {
+  const match = text.match(/https?:\/\/\S+\/sign\/[0-9a-f]{32}\?\S+/);
+  assert.ok(match, `no signing link in: ${text}`);
+  return match[0];
+}
+
 /** Draws a short stroke on the page's drawing area. */
 async function drawSignature(page, frame) {
   const pad = frame.getByLabel(/Drawing area/);
@@ -143,6 +212,8 @@ after(async () => {
   if (host) host.close();
   if (receiver) await receiver.stop();
   if (expiringServer) await expiringServer.stop();
+  if (mailServer) await mailServer.stop();
+  if (smtp) smtp.server.close();
   if (server) await server.stop();
 });
 
@@ -330,5 +401,73 @@ test("an expired sign_url shows a clear page, tells the library, and fires sign_
   await screenshot(page, "expired-link");
   const invalid = await receiver.waitForSignatureRequestEvent(callback, "sign_url_invalid", request.signatureRequestId);
   assert.equal(invalid.parsed.json.event.event_metadata.related_signature_id, request.signatures[0].signatureId);
+  await page.close();
+});
+
+test("e-mail signing: ordered signers get their links in turn, a PIN guards the first, the CC hears at the end", async () => {
+  smtp = await startSmtp();
+  mailServer = await startServer({ name: "mail", env: { COUNTERSIGN_SMTP_URL: smtp.url } });
+  const account = await mailServer.createAccount();
+  const callback = receiver.endpoint(account.apiKey, { label: "mail" });
+  await mailServer.api(AccountApi, account.apiKey).accountUpdate({ callbackUrl: callback.url });
+  const first = uniqueEmail("first");
+  const second = uniqueEmail("second");
+  const cc = uniqueEmail("cc");
+  const sigField = (apiId, signer, y) => ({ documentIndex: 0, apiId, type: "signature", signer, page: 1, x: 90, y, width: 200, height: 45, required: true });
+  const sent = await mailServer.api(SignatureRequestApi, account.apiKey).signatureRequestSend({
+    files: [fs.createReadStream(PDF_PATH)],
+    title: "Partnership agreement",
+    message: "Please sign this week.",
+    signers: [
+      { name: "First Partner", emailAddress: first, order: 0, pin: "2468" },
+      { name: "Second Partner", emailAddress: second, order: 1 },
+    ],
+    ccEmailAddresses: [cc],
+    formFieldsPerDocument: [sigField("first_sig", 0, 90), sigField("second_sig", 1, 160)],
+    testMode: true,
+  });
+  const id = sent.body.signatureRequest.signatureRequestId;
+
+  const invitation = await mailTo(first, "Please sign this week.");
+  assert.equal(smtp.messages.some((m) => m.to.some((t) => t.includes(second))), false, "the second signer waits their turn");
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(linkIn(invitation));
+  await page.getByLabel("Access code").fill("1111");
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByText("That access code is not correct.").waitFor({ timeout: UI_TIMEOUT_MS });
+  await page.getByLabel("Access code").fill("2468");
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("button", { name: /Signature/ }).click();
+  await page.getByRole("tab", { name: "Type" }).click();
+  await page.getByRole("button", { name: "Insert" }).click();
+  await page.getByRole("button", { name: "I agree" }).click();
+  await page.getByRole("heading", { name: "You have signed" }).waitFor({ timeout: UI_TIMEOUT_MS });
+
+  const turn = await mailTo(second, "Partnership agreement");
+  await page.goto(linkIn(turn));
+  await page.getByRole("button", { name: /Signature/ }).click();
+  await page.getByRole("tab", { name: "Draw" }).click();
+  await drawSignature(page, page);
+  await page.getByRole("button", { name: "Insert" }).click();
+  await page.getByRole("button", { name: "I agree" }).click();
+  await page.getByRole("heading", { name: "You have signed" }).waitFor({ timeout: UI_TIMEOUT_MS });
+  await mailTo(cc, "Everyone has signed it");
+
+  await receiver.waitForSignatureRequestEvent(callback, "signature_request_downloadable", id, { timeoutMs: 30_000 });
+  const types = receiver
+    .received(callback.path)
+    .map((r) => r.parsed.json)
+    .filter((j) => j.signature_request && j.signature_request.signature_request_id === id)
+    .sort((a, b) => a.event_sequence - b.event_sequence)
+    .map((j) => j.event.event_type);
+  assert.deepEqual([...new Set(types)], [
+    "signature_request_sent",
+    "signature_request_viewed",
+    "signature_request_signed",
+    "signature_request_all_signed",
+    "signature_request_downloadable",
+  ]);
+  const viewed = types.filter((t) => t === "signature_request_viewed").length;
+  assert.ok(viewed >= 2, `each signer's first view fires viewed (${viewed})`);
   await page.close();
 });

@@ -351,6 +351,33 @@ test("on a phone-sized screen the page fits and the signer can decline with a re
   await page.close();
 });
 
+test("a signer reassigns their signature to a colleague from the iFrame", async () => {
+  const request = await createRequest({
+    fields: [{ documentIndex: 0, apiId: "s", type: "signature", signer: 0, page: 1, x: 90, y: 90, width: 180, height: 40, required: true }],
+    signers: [{ name: "Busy Bee", emailAddress: uniqueEmail("busy") }],
+    extra: { allowReassign: true },
+  });
+  const signatureId = request.signatures[0].signatureId;
+  const page = await newPage(s.hostOrigin);
+  await page.evaluate(([url, clientId]) => window.openSigning(url, clientId, {}), [await signUrl(signatureId), s.clientId]);
+  await waitHostEvent(page, "ready");
+  const frame = page.frameLocator("iframe.x-hellosign-embedded__iframe");
+  await frame.getByRole("button", { name: "Reassign" }).click();
+  const colleague = uniqueEmail("colleague");
+  await frame.getByLabel("Their name").fill("Colleague Carla");
+  await frame.getByLabel("Their email address").fill(colleague);
+  await frame.getByLabel("Reason (optional)").fill("On holiday");
+  await frame.getByRole("dialog").getByRole("button", { name: "Reassign" }).click();
+  const reassign = await waitHostEvent(page, "reassign");
+  assert.deepEqual(reassign.payload, { signatureId, name: "Colleague Carla", email: colleague, reason: "On holiday" });
+  const event = await receiver.waitForSignatureRequestEvent(s.callback, "signature_request_reassigned", request.signatureRequestId);
+  const moved = event.parsed.json.signature_request.signatures[0];
+  assert.equal(moved.signer_email_address, colleague);
+  assert.equal(moved.reassigned_from, signatureId);
+  assert.notEqual(moved.signature_id, signatureId);
+  await page.close();
+});
+
 test("a page outside the app's domains is refused, and the library is told", async () => {
   const request = await createRequest({
     fields: [{ documentIndex: 0, apiId: "s", type: "signature", signer: 0, page: 1, x: 90, y: 90, width: 180, height: 40, required: true }],

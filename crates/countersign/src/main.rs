@@ -63,6 +63,43 @@ enum BenchCommand {
     Tags(countersign::bench_documents::TagsBenchArgs),
     /// create_embedded and GET requests/s against the real server, and a bare HTTP server's ceiling.
     Requests(countersign::bench_documents::RequestsBenchArgs),
+    /// The signer page in Chromium: time until a 1-page and a 50-page document are ready to sign, beside
+    /// fetching the PDF's bytes, and sign submissions/s (runs `conformance/node/bench/sign.js` of this
+    /// source tree with this binary as the server; needs Node and Debian's chromium).
+    Sign(SignBenchArgs),
+}
+
+#[derive(clap::Args)]
+struct SignBenchArgs {
+    /// Page-ready measurements per document.
+    #[arg(long, default_value_t = 7)]
+    runs: u32,
+    /// Sign submissions to time.
+    #[arg(long, default_value_t = 200)]
+    submissions: u32,
+    /// Submissions in flight at once.
+    #[arg(long, default_value_t = 8)]
+    concurrency: u32,
+}
+
+/// `bench sign`: the browser half lives with the browser tests (playwright-core); this runs it against
+/// this very binary.
+fn bench_sign(args: &SignBenchArgs) -> anyhow::Result<()> {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conformance/node/bench/sign.js");
+    anyhow::ensure!(
+        script.exists(),
+        "{} is not here: `bench sign` runs from the source tree it was built in (run `npm ci` in conformance/node first)",
+        script.display()
+    );
+    let status = std::process::Command::new("node")
+        .arg(&script)
+        .args(["--runs", &args.runs.to_string(), "--submissions", &args.submissions.to_string()])
+        .args(["--concurrency", &args.concurrency.to_string()])
+        .env("COUNTERSIGN_BIN", std::env::current_exe()?)
+        .status()
+        .map_err(|e| anyhow::anyhow!("node could not be started: {e}"))?;
+    anyhow::ensure!(status.success(), "the signer page benchmark failed ({status})");
+    Ok(())
 }
 
 #[derive(Subcommand)]
@@ -149,6 +186,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Callbacks(args)) => countersign::bench::run_callbacks(args).await,
         Command::Bench(BenchCommand::Tags(args)) => countersign::bench_documents::run_tags(args),
         Command::Bench(BenchCommand::Requests(args)) => countersign::bench_documents::run_requests(args).await,
+        Command::Bench(BenchCommand::Sign(args)) => bench_sign(&args),
         Command::Account(AccountCommand::Create { email, locale, storage }) => {
             create_account(StorageConfig::resolve(&storage, &file), &email, locale.as_deref()).await
         }

@@ -1,13 +1,10 @@
-//! The few server-rendered pages of the API crate (link pages, account confirmation) share one
-//! escaping rule and one page frame. The web crate of the signing issue takes these over.
+//! The few server-rendered pages still in the API crate (the file link's errors, account confirmation):
+//! one page frame, with `countersign-web`'s escaping rule (the one every page uses).
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
-}
+pub use countersign_web::frame::escape;
 
 /// A whole page: `title` is escaped here, `body` must already be escaped HTML. Pages carry a
 /// content security policy that allows nothing from elsewhere and no scripts.

@@ -155,6 +155,18 @@ impl NewSignatureRequest {
             });
         }
 
+        for (i, field) in input.custom_fields.iter().enumerate() {
+            if field.get("editor").is_some_and(|e| !e.is_null()) {
+                // Editable merge fields name a template's signer role; a request sent without a template
+                // has none, so the field stays the sender's (read-only), as it does on Dropbox Sign.
+                notices.push(Notice {
+                    name: "parameter_ignored",
+                    message: format!(
+                        "custom_fields[{i}][editor] applies to template signer roles; without a template the merge field stays read-only."
+                    ),
+                });
+            }
+        }
         let id = SignatureRequestId::generate();
         let links = Links::of(by.public_url, &id, by.embedded);
         let title =
@@ -587,6 +599,17 @@ mod tests {
         assert_eq!(request.documents[0].file_url.as_deref(), Some("https://files.example.com/nda.pdf"));
         assert!(notices.is_empty());
         assert_eq!(request.pins, vec![None]);
+    }
+
+    #[test]
+    fn an_editor_of_a_merge_field_without_a_template_is_warned_about() {
+        let (account, email) = (AccountId::generate(), EmailAddress::parse("me@example.com", "e").unwrap());
+        let mut i = input();
+        i.custom_fields = vec![json!({"name": "company", "value": "ACME", "editor": "Client"})];
+        let (_, notices) = NewSignatureRequest::parse(i, &requester(&account, &email)).unwrap();
+        assert!(
+            notices.iter().any(|n| n.name == "parameter_ignored" && n.message.contains("custom_fields[0][editor]"))
+        );
     }
 
     #[test]

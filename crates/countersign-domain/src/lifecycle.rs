@@ -569,6 +569,23 @@ impl SignatureRequest {
         })
     }
 
+    /// The `finalize` job gave up: `unknown_error` with the reason, so the request never waits silently;
+    /// `files` then says the signed copy could not be made.
+    pub fn finalize_failed(&mut self, message: &str, job_id: &str) -> Result<Transition, Refusal> {
+        if self.status != RequestStatus::Complete || self.options.finalized {
+            return Err(Refusal::Moot);
+        }
+        let mut options = self.options.clone();
+        options.finalize_error = Some(message.to_owned());
+        self.options.finalize_error = Some(message.to_owned());
+        Ok(Transition {
+            events: vec![(EventType::UnknownError, None, Some(message.to_owned()))],
+            finish_job: Some(job_id.to_owned()),
+            options: Some(options),
+            ..Transition::default()
+        })
+    }
+
     /// Marks every signature still open with `status`.
     fn set_open_signatures(&mut self, status: SignatureStatus) {
         for s in &mut self.body.signatures {

@@ -211,6 +211,7 @@ impl NewSignatureRequest {
             signing_options,
             field_groups,
             finalized: false,
+            finalize_error: None,
         };
         let request = Self {
             account_id: by.account_id.clone(),

@@ -413,6 +413,9 @@ pub struct ProcessingOptions {
     /// Whether the completed request's documents carry the signers' values (`files` serves them).
     #[serde(default)]
     pub finalized: bool,
+    /// Why the signed copy could not be made, after the finalize job gave up (`unknown_error` was sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finalize_error: Option<String>,
 }
 
 /// The error class of a processing failure: the event it fires and the `status_code` it gives every

@@ -285,6 +285,10 @@ async fn run_job(inner: &Inner, job: ClaimedJob) {
                     if let Err(e) = jobs::process_documents::commit_failure(inner, &job, &failure).await {
                         tracing::error!(job_id = %job.id, error = ?e, "could not record unknown_error");
                     }
+                } else if job.kind == JobKind::Finalize {
+                    if let Err(e) = jobs::finalize::commit_failure(inner, &job, &error).await {
+                        tracing::error!(job_id = %job.id, error = ?e, "could not record unknown_error");
+                    }
                 } else if let Err(e) = inner.store.finish_job(&job.id).await {
                     tracing::error!(job_id = %job.id, error = %e, "could not finish a failed job");
                 }

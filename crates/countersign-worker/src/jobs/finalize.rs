@@ -57,6 +57,7 @@ pub(crate) async fn run(inner: &Inner, job: &ClaimedJob) -> Result<(), Transient
     let job_id = job.id.clone();
     match store.change_signature_request(id, |r| r.finalized(finals, &job_id)).await {
         Ok(_) => {
+            metrics::counter!("countersign_finalize_total", "outcome" => "downloadable").increment(1);
             tracing::info!(signature_request_id = %id, "documents finalized; signature_request_downloadable");
             Ok(())
         }
@@ -95,4 +96,24 @@ fn stamp_for(
         rect: Rect { x: field.x, y: field.y, width: field.width, height: field.height },
         content,
     })
+}
+
+/// After the last retry: `unknown_error` for the request (the state machine's `finalize_failed`), so it is
+/// never left waiting in silence.
+pub(crate) async fn commit_failure(inner: &Inner, job: &ClaimedJob, error: &str) -> Result<(), Transient> {
+    let store = &inner.store;
+    let Some(id) = job.signature_request_id.as_ref() else {
+        return store.finish_job(&job.id).await.map_err(Transient::from);
+    };
+    metrics::counter!("countersign_finalize_total", "outcome" => "unknown_error").increment(1);
+    tracing::error!(signature_request_id = %id, %error, "the signed copy could not be made; unknown_error sent");
+    let job_id = job.id.clone();
+    let message = "The signed documents could not be prepared.";
+    match store.change_signature_request(id, |r| r.finalize_failed(message, &job_id)).await {
+        Ok(_) => Ok(()),
+        Err(ChangeError::Refused(_)) | Err(ChangeError::NotFound) => {
+            store.finish_job(&job.id).await.map_err(Transient::from)
+        }
+        Err(ChangeError::Store(e)) => Err(Transient(e.to_string())),
+    }
 }

@@ -510,3 +510,42 @@ async fn form_fields_land_where_dropbox_sign_says(backend: Backend) {
     app.stop().await;
 }
 both_backends!(form_fields_land_where_dropbox_sign_says_on, form_fields_land_where_dropbox_sign_says);
+
+/// Damages a request's stored document, as storage corruption would.
+async fn damage_document(app: &TestApp, id: &str) {
+    use sqlx::Connection;
+    let sql = "UPDATE blobs SET bytes = $1 WHERE sha256 = (SELECT blob_sha256 FROM documents WHERE signature_request_id = $2)";
+    let garbage = b"%PDF-1.7\nthis is not a PDF any more\n%%EOF\n".to_vec();
+    match &app.database_url {
+        Some(url) => {
+            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query(sql).bind(garbage).bind(id).execute(&mut conn).await.unwrap();
+        }
+        None => {
+            let path = app.data_dir.path().join("countersign.sqlite3");
+            let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite:{}", path.display())).await.unwrap();
+            sqlx::query(sql).bind(garbage).bind(id).execute(&mut conn).await.unwrap();
+        }
+    }
+}
+
+async fn a_final_copy_that_cannot_be_made_is_reported_not_left_waiting(backend: Backend) {
+    let Some((app, receiver, client_id)) = setup(backend, Options::default()).await else { return };
+    let fields = json!([{"api_id": "a", "type": "signature", "signer": 0, "page": 1, "x": 100, "y": 100, "width": 200, "height": 40, "required": true}]);
+    let request = create(&app, &client_id, &[signer("Ann", "ann@example.com")], fields, &[]).await;
+    let id = request["signature_request_id"].as_str().unwrap().to_owned();
+    let (_, html) = open(&sign_url(&app, &request, 0, &client_id).await).await;
+    damage_document(&app, &id).await;
+    let (status, _) = act(&app, &page_config(&html), "sign", json!({"values": {}, "images": {"a": PNG}})).await;
+    assert_eq!(status, 200);
+    let failed = wait_callback(&receiver, &id, &["unknown_error", "signature_request_downloadable"]).await;
+    assert_eq!(failed["event"]["event_type"], "unknown_error", "{failed}");
+    assert_eq!(failed["event"]["event_metadata"]["event_message"], "The signed documents could not be prepared.");
+    let files = app.get(&format!("/v3/signature_request/files/{id}")).await;
+    assert_eq!(files.status(), 500, "files says the copy could not be made, instead of 409 forever");
+    app.stop().await;
+}
+both_backends!(
+    a_final_copy_that_cannot_be_made_is_reported_not_left_waiting_on,
+    a_final_copy_that_cannot_be_made_is_reported_not_left_waiting
+);

@@ -35,6 +35,9 @@ pub(super) async fn documents(state: &AppState, request: &SignatureRequest) -> A
     if request.status == RequestStatus::Processing {
         return Err(ApiError::conflict("Files are still being processed. Please try again later."));
     }
+    if request.options.finalize_error.is_some() {
+        return Err(ApiError::unknown("The signed files of this request could not be prepared."));
+    }
     if request.status == RequestStatus::Complete && !request.options.finalized {
         return Err(ApiError::conflict("The signed files are being prepared. Please try again later."));
     }

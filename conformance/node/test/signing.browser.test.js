@@ -269,6 +269,10 @@ test("a signer fills every field type in the unmodified hellosign-embedded iFram
   await drawSignature(page, frame);
   await screenshot(page, "signature-dialog");
   await frame.getByRole("button", { name: "Insert" }).click();
+  // A signed field opens the dialog again; cancelling keeps the signature.
+  await frame.getByRole("button", { name: /Tenant signature \(signed/ }).click();
+  await frame.getByRole("button", { name: "Cancel" }).click();
+  await frame.getByRole("button", { name: /Tenant signature \(signed/ }).waitFor({ timeout: UI_TIMEOUT_MS });
   await frame.getByRole("button", { name: /Tenant initials/ }).click();
   await frame.getByRole("tab", { name: "Type" }).click();
   await frame.getByLabel("Type your name").fill("ZŁ");
@@ -312,6 +316,7 @@ test("a signer fills every field type in the unmodified hellosign-embedded iFram
 
   const got = await api(SignatureRequestApi).signatureRequestGet(id);
   const values = Object.fromEntries(got.body.signatureRequest.responseData.map((d) => [d.apiId, d.value]));
+  assert.equal(values.sig, signer.name, "a signature's value is the signer's name");
   assert.equal(values.phone, "+1 415 555 0100");
   assert.equal(values.code, "AB-123");
   assert.equal(values.pets, true);

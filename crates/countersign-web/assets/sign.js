@@ -331,6 +331,8 @@
     target = field;
     const initials = field.dataset.kind === "initials";
     const adopted = initials ? adoptedInitials : adoptedSignature;
+    // A first click on a further field reuses the signature already made; a signed field opens the
+    // dialog to change it (cancelling keeps what was there).
     if (adopted && !images[field.dataset.apiId]) {
       place(field, adopted);
       return;
@@ -504,12 +506,6 @@
     showProblem(field, "");
     if (!formError.hidden && !validateAll()) formError.hidden = true;
     updateProgress();
-    // Selecting a signed field again opens the dialog to change it.
-    button.onclick = (event) => {
-      event.stopImmediatePropagation();
-      delete images[field.dataset.apiId];
-      openSignature(field);
-    };
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -272,12 +272,10 @@ pub async fn reassign(State(state): State<WebState>, Path(signature_id): Path<St
         Ok(reason) => reason,
         Err(e) => return e.into_response(),
     };
-    act(
-        &state,
-        &signature_id,
-        "reassign",
-        |r| r.reassign(&signature_id, email.as_str(), &name, reason.as_deref()),
-        refusal,
-    )
-    .await
+    // The new signer of a request sent by e-mail is invited at once.
+    let mailing = state.mailing();
+    let decide = |r: &mut SignatureRequest| {
+        mailed(r, &mailing, unix_now(), |r| r.reassign(&signature_id, email.as_str(), &name, reason.as_deref()))
+    };
+    act(&state, &signature_id, "reassign", decide, refusal).await
 }

@@ -450,6 +450,19 @@ async fn signers_are_emailed_in_order_and_ccs_at_the_end(backend: Backend) {
     assert_eq!(subjects.len(), 4, "{subjects:?}");
     assert!(outbox["emails"].as_array().unwrap().iter().all(|e| e["sent_at_ms"].is_i64()), "{outbox}");
 
+    // A reassignment on a request sent by e-mail invites the new signer with their own link.
+    let fields = json!([{"api_id": "d", "type": "signature", "signer": 0, "page": 1, "x": 100, "y": 100, "width": 200, "height": 40, "required": true}]);
+    let handed =
+        create_at(&app, "send", None, &[signer("Busy", "busy@example.com")], fields, &[("allow_reassign", "1")]).await;
+    let busy = link_in(&mail_to(&sink, "busy@example.com", "asks you to sign").await).unwrap();
+    let (_, html) = open(&busy).await;
+    let reassign = json!({"name": "Deputy", "email_address": "deputy@example.com"});
+    assert_eq!(act(&app, &page_config(&html), "reassign", reassign).await.0, 200);
+    let deputy = link_in(&mail_to(&sink, "deputy@example.com", "asks you to sign").await).unwrap();
+    let moved = request_of(&app, &handed).await["signatures"][0]["signature_id"].as_str().unwrap().to_owned();
+    assert!(deputy.contains(&format!("/sign/{moved}?")), "{deputy}");
+    assert_eq!(open(&deputy).await.0, 200);
+
     // A recipient the SMTP server refuses: `signature_request_email_bounce` for that signer.
     let fields = json!([{"api_id": "c", "type": "signature", "signer": 0, "page": 1, "x": 100, "y": 100, "width": 200, "height": 40}]);
     let bounced = create_at(&app, "send", None, &[signer("Nobody", "bounce@example.com")], fields, &[]).await;

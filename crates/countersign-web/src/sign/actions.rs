@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use countersign_domain::email::EmailAddress;
-use countersign_domain::ids::SignatureId;
+use countersign_domain::ids::{SignatureId, SignatureRequestId};
 use countersign_domain::lifecycle::{Refusal, SignatureRequest, Transition};
 use countersign_domain::links::Link;
 use countersign_domain::signer_mail::mailed;
@@ -64,15 +64,23 @@ struct Session {
     expires: i64,
 }
 
-/// The body as `T`, after its session token was checked for `signature_id`.
-fn read<T: DeserializeOwned>(
+/// What an action acts on: the signer, the request they belong to, and the body.
+struct Action<T> {
+    signature_id: SignatureId,
+    request_id: SignatureRequestId,
+    body: T,
+}
+
+/// The body as `T`, after its session token was checked for `signature_id`, with the signer's request
+/// (a replaced signer acts no more).
+async fn read<T: DeserializeOwned>(
     state: &WebState,
     signature_id: &str,
     body: &Bytes,
-) -> Result<(SignatureId, T), ActionError> {
+) -> Result<Action<T>, ActionError> {
     let bad = |m: &str| refuse(StatusCode::BAD_REQUEST, "bad_request", m, None);
-    let signature_id = SignatureId::parse(signature_id)
-        .ok_or_else(|| refuse(StatusCode::NOT_FOUND, "not_found", "Not found", None))?;
+    let not_found = || refuse(StatusCode::NOT_FOUND, "not_found", "Not found", None);
+    let signature_id = SignatureId::parse(signature_id).ok_or_else(not_found)?;
     let session: Session =
         serde_json::from_slice(body).map_err(|_| bad("The body must be a JSON object with the page's session."))?;
     let link = Link::SignSession { signature_id: signature_id.as_str(), expires: session.expires };
@@ -84,30 +92,35 @@ fn read<T: DeserializeOwned>(
             None,
         ));
     }
-    let value: T = serde_json::from_slice(body).map_err(|e| bad(&format!("The body could not be read: {e}")))?;
-    Ok((signature_id, value))
+    let body: T = serde_json::from_slice(body).map_err(|e| bad(&format!("The body could not be read: {e}")))?;
+    let owner = match state.store.signature_owner(&signature_id).await {
+        Ok(Some(owner)) => owner,
+        Ok(None) => return Err(not_found()),
+        Err(e) => {
+            tracing::error!(signature_id = %signature_id, error = ?e, "a signer action could not be read");
+            return Err(unavailable("Try again in a moment."));
+        }
+    };
+    if owner.replaced {
+        return Err(refuse(StatusCode::GONE, "deleted", "This signature was given to someone else.", None));
+    }
+    Ok(Action { signature_id, request_id: owner.signature_request_id, body })
+}
+
+fn unavailable(message: &str) -> ActionError {
+    refuse(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message, None)
 }
 
 /// Runs `decide` on the signer's request in one transaction, and answers.
 async fn act<E>(
     state: &WebState,
+    request_id: &SignatureRequestId,
     signature_id: &SignatureId,
     what: &str,
     decide: impl FnOnce(&mut SignatureRequest) -> Result<Transition, E>,
     refused: impl FnOnce(E) -> Response,
 ) -> Response {
-    let owner = match state.store.signature_owner(signature_id).await {
-        Ok(Some(owner)) => owner,
-        Ok(None) => return error(StatusCode::NOT_FOUND, "not_found", "Not found", None),
-        Err(e) => {
-            tracing::error!(signature_id = %signature_id, error = ?e, "a signer action could not be read");
-            return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Try again in a moment.", None);
-        }
-    };
-    if owner.replaced {
-        return error(StatusCode::GONE, "deleted", "This signature was given to someone else.", None);
-    }
-    match state.store.change_signature_request(&owner.signature_request_id, decide).await {
+    match state.store.change_signature_request(request_id, decide).await {
         Ok((request, _)) => {
             tracing::info!(signature_request_id = %request.id, signature_id = %signature_id, action = what, "signer acted");
             (StatusCode::OK, Json(json!({"signature_id": signature_id, "status": request.status.as_str()})))
@@ -117,7 +130,7 @@ async fn act<E>(
         Err(ChangeError::NotFound) => error(StatusCode::NOT_FOUND, "not_found", "Not found", None),
         Err(ChangeError::Store(e)) => {
             tracing::error!(signature_id = %signature_id, error = ?e, "a signer action could not be committed");
-            error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Your answer could not be saved; try again.", None)
+            unavailable("Your answer could not be saved; try again.").into_response()
         }
     }
 }
@@ -147,8 +160,8 @@ struct SignBody {
 
 /// `POST /sign/{signature_id}/sign`.
 pub async fn sign(State(state): State<WebState>, Path(signature_id): Path<String>, body: Bytes) -> Response {
-    let (signature_id, body) = match read::<SignBody>(&state, &signature_id, &body) {
-        Ok(read) => read,
+    let Action { signature_id, request_id, body } = match read::<SignBody>(&state, &signature_id, &body).await {
+        Ok(action) => action,
         Err(e) => return e.into_response(),
     };
     let mut submission = Submission { values: body.values, images: BTreeMap::new() };
@@ -176,20 +189,12 @@ pub async fn sign(State(state): State<WebState>, Path(signature_id): Path<String
             }
         };
     }
-    let owner = match state.store.signature_owner(&signature_id).await {
-        Ok(Some(owner)) => owner,
-        Ok(None) => return error(StatusCode::NOT_FOUND, "not_found", "Not found", None),
-        Err(e) => {
-            tracing::error!(error = ?e, "fields could not be read");
-            return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Try again in a moment.", None);
-        }
-    };
     // Fields are fixed once a request is sent, so they are read before the transaction.
-    let fields = match state.store.fields_of(&owner.signature_request_id).await {
+    let fields = match state.store.fields_of(&request_id).await {
         Ok(fields) => fields,
         Err(e) => {
-            tracing::error!(error = ?e, "fields could not be read");
-            return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Try again in a moment.", None);
+            tracing::error!(signature_request_id = %request_id, error = ?e, "fields could not be read");
+            return unavailable("Try again in a moment.").into_response();
         }
     };
     let now = unix_now();
@@ -200,7 +205,7 @@ pub async fn sign(State(state): State<WebState>, Path(signature_id): Path<String
         mailed(r, &state.mailing(), now, |r| r.sign(&signature_id, signed.responses, signed.images, now))
             .map_err(SignRefusal::State)
     };
-    act(&state, &signature_id, "sign", decide, |e| match e {
+    act(&state, &request_id, &signature_id, "sign", decide, |e| match e {
         SignRefusal::Field(f) => error(StatusCode::BAD_REQUEST, "bad_request", &f.message, Some(&f.api_id)),
         SignRefusal::State(r) => refusal(r),
     })
@@ -235,15 +240,15 @@ fn reason(raw: &str, required: bool) -> Result<Option<String>, ActionError> {
 
 /// `POST /sign/{signature_id}/decline`.
 pub async fn decline(State(state): State<WebState>, Path(signature_id): Path<String>, body: Bytes) -> Response {
-    let (signature_id, body) = match read::<DeclineBody>(&state, &signature_id, &body) {
-        Ok(read) => read,
+    let Action { signature_id, request_id, body } = match read::<DeclineBody>(&state, &signature_id, &body).await {
+        Ok(action) => action,
         Err(e) => return e.into_response(),
     };
     let reason = match reason(&body.reason, true) {
         Ok(reason) => reason.unwrap_or_default(),
         Err(e) => return e.into_response(),
     };
-    act(&state, &signature_id, "decline", |r| r.decline(&signature_id, &reason), refusal).await
+    act(&state, &request_id, &signature_id, "decline", |r| r.decline(&signature_id, &reason), refusal).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -256,8 +261,8 @@ struct ReassignBody {
 
 /// `POST /sign/{signature_id}/reassign`.
 pub async fn reassign(State(state): State<WebState>, Path(signature_id): Path<String>, body: Bytes) -> Response {
-    let (signature_id, body) = match read::<ReassignBody>(&state, &signature_id, &body) {
-        Ok(read) => read,
+    let Action { signature_id, request_id, body } = match read::<ReassignBody>(&state, &signature_id, &body).await {
+        Ok(action) => action,
         Err(e) => return e.into_response(),
     };
     let name = match countersign_domain::parse_name(&body.name, "name", countersign_domain::MAX_NAME_CHARS) {
@@ -277,5 +282,5 @@ pub async fn reassign(State(state): State<WebState>, Path(signature_id): Path<St
     let decide = |r: &mut SignatureRequest| {
         mailed(r, &mailing, unix_now(), |r| r.reassign(&signature_id, email.as_str(), &name, reason.as_deref()))
     };
-    act(&state, &signature_id, "reassign", decide, refusal).await
+    act(&state, &request_id, &signature_id, "reassign", decide, refusal).await
 }

@@ -18,6 +18,18 @@ pub struct DocumentRow {
     pub blob_sha256: Option<String>,
     /// The copy with the signers' values stamped, once the request is complete and finalized.
     pub final_sha256: Option<String>,
+    /// Each page's [width, height] in points, as JSON, once processed (see [`DocumentRow::page_sizes`]).
+    pages: Option<String>,
+}
+
+impl DocumentRow {
+    /// Each page's [width, height] in points (none before processing).
+    pub fn page_sizes(&self) -> StoreResult<Vec<[f64; 2]>> {
+        match &self.pages {
+            Some(json) => serde_json::from_str(json).map_err(|e| StoreError::corrupt("pages", e)),
+            None => Ok(Vec::new()),
+        }
+    }
 }
 
 /// A field as stored, in `FieldSpec`'s order.
@@ -86,21 +98,11 @@ pub(crate) async fn put_blob_in(tx: &mut Tx, bytes: &[u8], now: i64) -> StoreRes
     Ok(digest)
 }
 
-/// A document as the signer page shows it.
-#[derive(Debug, Clone)]
-pub struct DocumentPages {
-    pub document_index: i64,
-    pub file_name: String,
-    pub blob_sha256: Option<String>,
-    /// Each page's (width, height) in points.
-    pub pages: Vec<[f64; 2]>,
-}
-
 impl Store {
     /// The request's documents, in order.
     pub async fn documents_of(&self, id: &SignatureRequestId) -> StoreResult<Vec<DocumentRow>> {
         Ok(with_pool!(self, pool => sqlx::query_as(
-            "SELECT document_index, file_name, file_url, blob_sha256, final_sha256 FROM documents \
+            "SELECT document_index, file_name, file_url, blob_sha256, final_sha256, pages FROM documents \
              WHERE signature_request_id = $1 ORDER BY document_index")
             .bind(id.as_str())
             .fetch_all(pool)
@@ -126,25 +128,6 @@ impl Store {
             .await
             .map(|_| ()))?;
         Ok(digest)
-    }
-
-    /// A signer page's view of the documents: each one's name and page sizes (points), in order.
-    pub async fn document_pages(&self, id: &SignatureRequestId) -> StoreResult<Vec<DocumentPages>> {
-        let rows: Vec<(i64, String, Option<String>, Option<String>)> = with_pool!(self, pool => sqlx::query_as(
-            "SELECT document_index, file_name, blob_sha256, pages FROM documents \
-             WHERE signature_request_id = $1 ORDER BY document_index")
-            .bind(id.as_str())
-            .fetch_all(pool)
-            .await)?;
-        rows.into_iter()
-            .map(|(document_index, file_name, blob_sha256, pages)| {
-                let pages: Vec<[f64; 2]> = match pages {
-                    Some(json) => serde_json::from_str(&json).map_err(|e| StoreError::corrupt("pages", e))?,
-                    None => Vec::new(),
-                };
-                Ok(DocumentPages { document_index, file_name, blob_sha256, pages })
-            })
-            .collect()
     }
 
     /// Every signature image of a request: (signature id, api_id, PNG bytes).

@@ -16,7 +16,7 @@ use countersign_domain::secrets::{MasterKey, Pin};
 use countersign_domain::signature_request::{RequestStatus, SearchQuery, SignatureRequestBody};
 use countersign_domain::time::now_ms;
 
-pub use documents::{DocumentPages, DocumentRow};
+pub use documents::DocumentRow;
 
 use crate::db::with_pool;
 use crate::jobs::{JobSubject, insert_job};

@@ -96,7 +96,7 @@ pub async fn page_image(
             return refuse(StatusCode::SERVICE_UNAVAILABLE, "Try again in a moment.");
         }
     };
-    let documents = match state.store.document_pages(&owner.signature_request_id).await {
+    let documents = match state.store.documents_of(&owner.signature_request_id).await {
         Ok(documents) => documents,
         Err(e) => {
             tracing::error!(error = ?e, "a page image could not be read");

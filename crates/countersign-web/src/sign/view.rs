@@ -163,7 +163,7 @@ pub async fn render(
         )
     };
     let (documents, fields) =
-        match tokio::try_join!(state.store.document_pages(&request.id), state.store.fields_of(&request.id)) {
+        match tokio::try_join!(state.store.documents_of(&request.id), state.store.fields_of(&request.id)) {
             Ok(both) => both,
             Err(e) => return fail(&e),
         };
@@ -174,7 +174,11 @@ pub async fn render(
     let session = state.links.token(&Link::SignSession { signature_id: signature_id.as_str(), expires });
     let mut pages = Vec::new();
     for document in &documents {
-        for (i, size) in document.pages.iter().enumerate() {
+        let sizes = match document.page_sizes() {
+            Ok(sizes) => sizes,
+            Err(e) => return fail(&e),
+        };
+        for (i, size) in sizes.iter().enumerate() {
             let number = i + 1;
             let fields: Vec<FieldView> = fields
                 .iter()

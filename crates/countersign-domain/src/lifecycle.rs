@@ -557,14 +557,12 @@ impl SignatureRequest {
         if self.status != RequestStatus::Complete || self.options.finalized {
             return Err(Refusal::Moot);
         }
-        let mut options = self.options.clone();
-        options.finalized = true;
+        // The store writes the request's options as changed here.
         self.options.finalized = true;
         Ok(Transition {
             events: vec![(EventType::SignatureRequestDownloadable, None, None)],
             final_documents,
             finish_job: Some(job_id.to_owned()),
-            options: Some(options),
             ..Transition::default()
         })
     }
@@ -575,13 +573,10 @@ impl SignatureRequest {
         if self.status != RequestStatus::Complete || self.options.finalized {
             return Err(Refusal::Moot);
         }
-        let mut options = self.options.clone();
-        options.finalize_error = Some(message.to_owned());
         self.options.finalize_error = Some(message.to_owned());
         Ok(Transition {
             events: vec![(EventType::UnknownError, None, Some(message.to_owned()))],
             finish_job: Some(job_id.to_owned()),
-            options: Some(options),
             ..Transition::default()
         })
     }

@@ -116,6 +116,18 @@ pub fn origin_of(raw: &str) -> Option<(String, String)> {
     Some((url.origin().ascii_serialization(), host))
 }
 
+/// What the page's script needs to speak to `hellosign-embedded`, when it is embedded.
+pub fn embed_config(query: &OpenQuery, framing: &Framing, signature_id: &str) -> serde_json::Value {
+    match framing {
+        Framing::By(origin) => serde_json::json!({
+            "parent_origin": origin,
+            "signature_id": signature_id,
+            "verify_domain": query.skip_domain_verification.as_deref() != Some("1"),
+        }),
+        Framing::Never => serde_json::Value::Null,
+    }
+}
+
 /// A refusal page, with the embedding app told when there is one.
 struct Refuse<'a> {
     embed_origin: Option<String>,
@@ -226,7 +238,7 @@ async fn open(state: &WebState, query: OpenQuery, signature_id: Option<String>, 
     let signer = &request.body.signatures[signer_index as usize];
     if signer.has_pin {
         match pin {
-            None => return pin::page(state, &request, signer, &query, None, &framing),
+            None => return pin::page(&request, signer, &query, None, &framing),
             Some(pin) => {
                 if let Err(response) = pin::check(state, &request, signer, &query, &pin, &framing).await {
                     return response;

@@ -13,7 +13,7 @@ use countersign_domain::secrets::Pin;
 use countersign_domain::signature_request::Signature;
 use countersign_domain::time::unix_now;
 
-use super::OpenQuery;
+use super::{OpenQuery, embed_config};
 use crate::WebState;
 use crate::frame::{Framing, html, json_for_script};
 
@@ -54,7 +54,6 @@ struct PinPage<'a> {
 
 /// The PIN form. It posts back to the page's own URL, query included.
 pub fn page(
-    _state: &WebState,
     request: &SignatureRequest,
     signer: &Signature,
     query: &OpenQuery,
@@ -83,18 +82,6 @@ pub fn page(
     }
 }
 
-/// What the page's script needs to speak to `hellosign-embedded`, when it is embedded.
-pub fn embed_config(query: &OpenQuery, framing: &Framing, signature_id: &str) -> serde_json::Value {
-    match framing {
-        Framing::By(origin) => serde_json::json!({
-            "parent_origin": origin,
-            "signature_id": signature_id,
-            "verify_domain": query.skip_domain_verification.as_deref() != Some("1"),
-        }),
-        Framing::Never => serde_json::Value::Null,
-    }
-}
-
 /// Checks `pin`; the PIN page again (with a message) when it is wrong or too many were wrong.
 pub async fn check(
     state: &WebState,
@@ -108,14 +95,7 @@ pub async fn check(
     let id = signer.signature_id.as_str();
     let (limit, window) = (state.config.pin_attempts, state.config.pin_window_secs);
     if state.pin_attempts.locked(id, limit, window, now) {
-        return Err(page(
-            state,
-            request,
-            signer,
-            query,
-            Some("Too many wrong access codes. Try again later."),
-            framing,
-        ));
+        return Err(page(request, signer, query, Some("Too many wrong access codes. Try again later."), framing));
     }
     let pin = pin.trim();
     let matches = if pin.is_empty() || pin.len() > 64 {
@@ -131,11 +111,11 @@ pub async fn check(
         Ok(Some(false)) => {
             state.pin_attempts.record_wrong(id, window, now);
             tracing::info!(signature_request_id = %request.id, signature_id = %id, "a wrong access code was entered");
-            Err(page(state, request, signer, query, Some("That access code is not correct."), framing))
+            Err(page(request, signer, query, Some("That access code is not correct."), framing))
         }
         Err(e) => {
             tracing::error!(signature_id = %id, error = ?e, "the access code could not be checked");
-            Err(page(state, request, signer, query, Some("The access code could not be checked. Try again."), framing))
+            Err(page(request, signer, query, Some("The access code could not be checked. Try again."), framing))
         }
     }
 }

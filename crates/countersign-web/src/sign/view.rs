@@ -13,8 +13,7 @@ use countersign_domain::signing::format_date;
 use countersign_domain::time::unix_now;
 use serde_json::json;
 
-use super::OpenQuery;
-use super::pin::embed_config;
+use super::{OpenQuery, embed_config};
 use crate::WebState;
 use crate::frame::{Framing, html, json_for_script, message};
 

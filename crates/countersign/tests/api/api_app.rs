@@ -111,7 +111,7 @@ async fn other_accounts_apps_are_not_found(backend: Backend) {
     };
     let mine = create_app(&app, "mine").await;
     let client_id = mine["client_id"].as_str().unwrap();
-    let other = app.other_account_key("intruder@example.com");
+    let other = app.other_account_key("intruder@example.com").await;
     let path = format!("/v3/api_app/{client_id}");
     for method in [Method::GET, Method::DELETE] {
         expect_error(app.request_as(&other, method, &path).send().await.unwrap(), 404, "not_found").await;

@@ -62,7 +62,7 @@ async fn rate_limit_headers_and_429(backend: Backend) {
     assert!(refused.headers().contains_key("retry-after"));
     expect_error(refused, 429, "exceeded_rate").await;
     // Another key has its own budget.
-    let other = app.other_account_key("other@example.com");
+    let other = app.other_account_key("other@example.com").await;
     assert_eq!(app.request_as(&other, Method::GET, "/v3/account").send().await.unwrap().status(), 200);
     app.stop().await;
 }

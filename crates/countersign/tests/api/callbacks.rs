@@ -327,7 +327,7 @@ async fn a_slow_url_does_not_hold_up_the_others(backend: Backend) {
     let receiver = Receiver::start().await;
     receiver.set_default("/slow", Behaviour::Hang(Duration::from_secs(3)));
     app.set_account_callback(&receiver.url("/slow")).await;
-    let other_key = app.other_account_key("fast@example.com");
+    let other_key = app.other_account_key("fast@example.com").await;
     let fast = app
         .request_as(&other_key, Method::PUT, "/v3/account")
         .json(&json!({"callback_url": receiver.url("/fast")}))
@@ -380,7 +380,7 @@ async fn the_event_feed_pages_in_commit_order(backend: Backend) {
     assert_eq!(after_end["events"], json!([]));
     assert_eq!(after_end["next_cursor"], cursor.as_str(), "an empty page keeps the cursor");
     // Another account sees none of them.
-    let other = app.other_account_key("feed-other@example.com");
+    let other = app.other_account_key("feed-other@example.com").await;
     let theirs: Value = app.request_as(&other, Method::GET, "/v3/events").send().await.unwrap().json().await.unwrap();
     assert_eq!(theirs["events"], json!([]));
     expect_error(

@@ -153,7 +153,7 @@ async fn account_create_prints_one_json_object_with_a_working_key(backend: Backe
     let Some(app) = spawn_app(backend).await else {
         return;
     };
-    let output = app.cli_create_account("cli.user@example.com");
+    let output = app.cli_create_account("cli.user@example.com").await;
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert_eq!(stdout.trim().lines().count(), 1, "exactly one line: {stdout}");
@@ -172,11 +172,11 @@ async fn account_create_prints_one_json_object_with_a_working_key(backend: Backe
         .unwrap();
     assert_eq!(me["account"]["account_id"], created["account_id"]);
 
-    let duplicate = app.cli_create_account("CLI.user@example.com");
+    let duplicate = app.cli_create_account("CLI.user@example.com").await;
     assert!(!duplicate.status.success());
     assert!(String::from_utf8_lossy(&duplicate.stderr).contains("already exists"));
     assert!(duplicate.stdout.is_empty());
-    let invalid = app.cli_create_account("not-an-email");
+    let invalid = app.cli_create_account("not-an-email").await;
     assert!(!invalid.status.success());
     app.stop().await;
 }

@@ -378,7 +378,7 @@ async fn api_created_accounts_stay_unconfirmed_and_cannot_take_an_address(backen
     let again = app.post_json("/v3/account/create", &json!({"email_address": "OWNER@victim.example"})).await;
     expect_error(again, 400, "bad_request").await;
     // … but the operator claims the address for its owner.
-    let output = app.cli_create_account("owner@victim.example");
+    let output = app.cli_create_account("owner@victim.example").await;
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let claimed: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(claimed["claimed"], true);
@@ -387,7 +387,7 @@ async fn api_created_accounts_stay_unconfirmed_and_cannot_take_an_address(backen
     let me: Value = app.request_as(key, Method::GET, "/v3/account").send().await.unwrap().json().await.unwrap();
     assert_eq!(me["account"]["email_address"], "owner@victim.example");
     // A confirmed address is not claimed twice.
-    assert!(!app.cli_create_account("owner@victim.example").status.success());
+    assert!(!app.cli_create_account("owner@victim.example").await.status.success());
     app.stop().await;
 }
 both_backends!(
@@ -481,7 +481,7 @@ async fn keys_are_issued_listed_and_revoked_and_accounts_deleted_from_the_cli(ba
     let Some(app) = spawn_app(backend).await else {
         return;
     };
-    let other = app.other_account_key("keys@example.com");
+    let other = app.other_account_key("keys@example.com").await;
     let created = cli_json_lines(&cli(&app, &["account", "key", "create", "--account", "keys@example.com"]));
     let second = created[0]["api_key"].as_str().unwrap().to_owned();
     assert_eq!(app.request_as(&second, Method::GET, "/v3/account").send().await.unwrap().status(), 200);
@@ -521,7 +521,7 @@ async fn keys_are_issued_listed_and_revoked_and_accounts_deleted_from_the_cli(ba
     .await;
     let accounts = cli_json_lines(&cli(&app, &["account", "list"]));
     assert!(!accounts.iter().any(|a| a["email_address"] == "keys@example.com"));
-    let again = cli_json_lines(&app.cli_create_account("keys@example.com"));
+    let again = cli_json_lines(&app.cli_create_account("keys@example.com").await);
     assert_eq!(again[0]["claimed"], false);
     app.stop().await;
 }

@@ -211,18 +211,24 @@ impl TestApp {
     }
 
     /// Creates another account through the CLI, exactly as an operator would, against this app's store.
-    pub fn cli_create_account(&self, email: &str) -> std::process::Output {
+    /// The CLI runs on the blocking pool: the server lives on this test's runtime, and blocking that
+    /// thread mid-transaction would hold SQLite's write lock against the CLI until its busy timeout.
+    pub async fn cli_create_account(&self, email: &str) -> std::process::Output {
         let mut command = std::process::Command::new(countersign_bin());
         command.args(["account", "create", "--email", email, "--data-dir"]).arg(self.data_dir.path());
         if let Some(url) = &self.database_url {
             command.args(["--database-url", url]);
         }
-        command.env_remove("COUNTERSIGN_CONFIG").output().expect("the countersign binary runs")
+        command.env_remove("COUNTERSIGN_CONFIG");
+        tokio::task::spawn_blocking(move || command.output())
+            .await
+            .expect("the CLI's thread finishes")
+            .expect("the countersign binary runs")
     }
 
     /// A second account (via the CLI), returning its API key.
-    pub fn other_account_key(&self, email: &str) -> String {
-        let output = self.cli_create_account(email);
+    pub async fn other_account_key(&self, email: &str) -> String {
+        let output = self.cli_create_account(email).await;
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         let created: Value = serde_json::from_slice(&output.stdout).unwrap();
         created["api_key"].as_str().unwrap().to_owned()

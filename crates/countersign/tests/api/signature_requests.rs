@@ -325,7 +325,7 @@ async fn embedded_sign_url_files_409_and_cancel_410(backend: Backend) {
     assert_eq!(reqwest::get(&tampered).await.unwrap().status(), 403, "a token is for one signer only");
 
     // Another account sees nothing.
-    let other = app.other_account_key("other@example.com");
+    let other = app.other_account_key("other@example.com").await;
     let response = app.request_as(&other, Method::GET, &format!("/v3/signature_request/{id}")).send().await.unwrap();
     expect_error(response, 404, "not_found").await;
     let response =

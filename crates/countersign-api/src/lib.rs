@@ -54,6 +54,8 @@ pub fn router(state: AppState) -> Router {
         .route("/signature_request/files_as_data_uri/{id}", get(sr::files_as_data_uri))
         .route("/signature_request/files_as_file_url/{id}", get(sr::files_as_file_url))
         .route("/signature_request/fields/{id}", get(sr::fields))
+        .route("/signature_request/verify", post(sr::verify))
+        .route("/signature_request/{id}/audit", get(sr::audit_trail))
         .route("/signature_request/{id}", get(sr::get))
         .route("/embedded/sign_url/{signature_id}", get(sr::sign_url))
         .route("/events", get(events::feed))

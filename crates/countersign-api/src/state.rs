@@ -53,4 +53,6 @@ pub struct AppState {
     /// Failed authentications per client address (a budget per minute; 0 = off).
     pub auth_failures: Arc<RateLimiter>,
     pub metrics: PrometheusHandle,
+    /// Seals final documents and checks seals (`verify`).
+    pub sealer: Option<Arc<countersign_seal::Sealer>>,
 }

@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod api_app;
+pub mod audit;
 pub mod callback_url;
 pub mod email;
 pub mod ids;

@@ -21,7 +21,9 @@ use countersign_callback::EventType;
 
 use crate::ids::{AccountId, SignatureId, SignatureRequestId};
 pub use crate::signature_request::SignatureStatus;
-use crate::signature_request::{FieldSpec, ProcessingFailure, ProcessingOptions, RequestStatus, SignatureRequestBody};
+use crate::signature_request::{
+    FieldSpec, FinalCopy, ProcessingFailure, ProcessingOptions, RequestStatus, SignatureRequestBody,
+};
 
 /// The kinds of background job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -94,6 +96,24 @@ pub struct Transition {
     pub emails: Vec<Email>,
     /// Each document's final copy (already stored as a blob): (document index, SHA-256).
     pub final_documents: Vec<(i64, String)>,
+    /// Who caused the change, for the audit trail (a signer's browser); the store writes one audit
+    /// line per event of the change.
+    pub client: Option<Client>,
+}
+
+impl Transition {
+    /// The same change, recorded in the audit trail as caused by `client`.
+    pub fn by(mut self, client: Client) -> Transition {
+        self.client = Some(client);
+        self
+    }
+}
+
+/// The client behind a signer's action, as the audit trail records it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Client {
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 /// One e-mail to write with a change, sent by a `send_email` job (or kept in the outbox).
@@ -551,14 +571,16 @@ impl SignatureRequest {
         self.body.signatures.iter().position(|s| &s.signature_id == signature_id).map(|i| i as i64)
     }
 
-    /// The `finalize` job stamped the signers' values onto every document: `files` now serves those
-    /// copies, and `signature_request_downloadable` follows `signature_request_all_signed`.
-    pub fn finalized(&mut self, final_documents: Vec<(i64, String)>, job_id: &str) -> Result<Transition, Refusal> {
+    /// The `finalize` job sealed the final copy: `files` now serves it, and
+    /// `signature_request_downloadable` follows `signature_request_all_signed`.
+    pub fn finalized(&mut self, final_copy: FinalCopy, job_id: &str) -> Result<Transition, Refusal> {
         if self.status != RequestStatus::Complete || self.options.finalized {
             return Err(Refusal::Moot);
         }
+        let final_documents = final_copy.documents.iter().map(|d| (d.document_index, d.sha256.clone())).collect();
         // The store writes the request's options as changed here.
         self.options.finalized = true;
+        self.options.final_copy = Some(final_copy);
         Ok(Transition {
             events: vec![(EventType::SignatureRequestDownloadable, None, None)],
             final_documents,

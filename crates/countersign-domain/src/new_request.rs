@@ -212,6 +212,7 @@ impl NewSignatureRequest {
             field_groups,
             finalized: false,
             finalize_error: None,
+            final_copy: None,
         };
         let request = Self {
             account_id: by.account_id.clone(),

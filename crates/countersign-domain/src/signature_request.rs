@@ -416,6 +416,38 @@ pub struct ProcessingOptions {
     /// Why the signed copy could not be made, after the finalize job gave up (`unknown_error` was sent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finalize_error: Option<String>,
+    /// The sealed final copy, once made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_copy: Option<FinalCopy>,
+}
+
+/// The sealed final copy of a completed request: every document stamped with the signers' values,
+/// the audit trail appended, and the instance's PAdES seal over it all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct FinalCopy {
+    /// SHA-256 (and blob) of the sealed PDF with every document, in order (what `files` serves).
+    pub sha256: String,
+    /// SHA-256 of the stamped documents (as one PDF) before the audit trail and the seal were added.
+    pub stamped_sha256: String,
+    /// Each document's own sealed copy (what `files?file_type=zip` serves).
+    pub documents: Vec<FinalDocument>,
+    /// When it was sealed, unix seconds.
+    pub sealed_at: i64,
+    /// SHA-256 of the sealing certificate (DER), hex.
+    pub certificate_sha256: String,
+    /// The seal's `/SubFilter`.
+    pub sub_filter: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct FinalDocument {
+    pub document_index: i64,
+    /// SHA-256 of the original file.
+    pub original_sha256: String,
+    /// SHA-256 of this document stamped, before its audit trail and seal.
+    pub stamped_sha256: String,
+    /// SHA-256 (and blob) of this document's sealed copy.
+    pub sha256: String,
 }
 
 /// The error class of a processing failure: the event it fires and the `status_code` it gives every

@@ -24,6 +24,7 @@ mod tx;
 pub use accounts::{ApiKeyInfo, Created, NewAccount};
 pub use api_apps::{ApiAppPage, NewApiApp};
 pub use db::{Backend, Store, postgres_scratch_schema};
+pub use signature_requests::blob_digest;
 
 /// What can go wrong in the store, as the API layer needs to tell it apart.
 #[derive(Debug, thiserror::Error)]

@@ -13,6 +13,7 @@
 //! may do (`countersign-domain`).
 
 pub mod assets;
+pub mod client;
 pub mod frame;
 pub mod sign;
 

@@ -54,6 +54,8 @@ pub struct WorkerConfig {
     pub max_email_attempts: i64,
     /// Links and the public URL for signers' e-mails (a sent request invites its first signers).
     pub mailing: Option<countersign_domain::signer_mail::Mailing>,
+    /// Seals final copies; without it, `finalize` jobs wait (and are retried) until one is configured.
+    pub sealer: Option<std::sync::Arc<countersign_seal::Sealer>>,
 }
 
 impl Default for WorkerConfig {
@@ -68,6 +70,7 @@ impl Default for WorkerConfig {
             max_attempts: 3,
             max_email_attempts: 100,
             mailing: None,
+            sealer: None,
         }
     }
 }

@@ -91,6 +91,16 @@ pub struct ServeArgs {
     /// How long an embedded `sign_url` (and a signer's e-mail link) opens the signer page: `60m`.
     #[arg(long, env = "COUNTERSIGN_SIGN_URL_LIFETIME")]
     pub sign_url_lifetime: Option<String>,
+    /// Certificate (PEM, leaf first, then its chain; a path or the PEM itself) that seals final
+    /// documents. Without it (and its key), a self-signed one is generated into `<data dir>/seal/`.
+    #[arg(long, env = "COUNTERSIGN_SIGNING_CERT", hide_env_values = true)]
+    pub signing_cert: Option<String>,
+    /// The sealing certificate's private key (PEM: PKCS#8, SEC1 or PKCS#1; a path or the PEM itself).
+    #[arg(long, env = "COUNTERSIGN_SIGNING_KEY", hide_env_values = true)]
+    pub signing_key: Option<String>,
+    /// An RFC 3161 time-stamping authority: each seal then carries a time stamp (PAdES B-T).
+    #[arg(long, env = "COUNTERSIGN_TSA_URL")]
+    pub tsa_url: Option<String>,
     /// Time a client has to send a request's headers, from the connection opening or the previous
     /// response (so also how long an idle keep-alive connection is kept): `20s`.
     #[arg(long, env = "COUNTERSIGN_HTTP_HEADER_TIMEOUT")]
@@ -144,6 +154,9 @@ pub struct FileSettings {
     pub document_timeout: Option<String>,
     pub document_lease: Option<String>,
     pub sign_url_lifetime: Option<String>,
+    pub signing_cert: Option<String>,
+    pub signing_key: Option<String>,
+    pub tsa_url: Option<String>,
     pub http_header_timeout: Option<String>,
     pub http_body_timeout: Option<String>,
     pub max_connections: Option<usize>,
@@ -170,6 +183,28 @@ pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 6000;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 100 * 1024 * 1024;
 pub const DEFAULT_ACCOUNT_EMAIL: &str = "owner@countersign.local";
 pub const DEFAULT_AUTH_FAILURES_PER_MINUTE: u32 = 30;
+
+/// How final documents are sealed.
+#[derive(Debug, Clone, Default)]
+pub struct SealConfig {
+    pub certificate: Option<String>,
+    pub key: Option<String>,
+    pub tsa_url: Option<String>,
+}
+
+impl SealConfig {
+    /// Where the sealing identity comes from: the configured pair, or one generated in the data dir.
+    pub fn source(&self, data_dir: &Path) -> anyhow::Result<countersign_seal::IdentitySource> {
+        match (&self.certificate, &self.key) {
+            (Some(certificate), Some(key)) => {
+                Ok(countersign_seal::IdentitySource::Configured { certificate: certificate.clone(), key: key.clone() })
+            }
+            (None, None) => Ok(countersign_seal::IdentitySource::Generated { dir: data_dir.join("seal") }),
+            (Some(_), None) => anyhow::bail!("COUNTERSIGN_SIGNING_CERT is set but COUNTERSIGN_SIGNING_KEY is not"),
+            (None, Some(_)) => anyhow::bail!("COUNTERSIGN_SIGNING_KEY is set but COUNTERSIGN_SIGNING_CERT is not"),
+        }
+    }
+}
 
 /// Where the store is, resolved.
 #[derive(Debug, Clone)]
@@ -220,6 +255,8 @@ pub struct ServerConfig {
     pub api_account_create: bool,
     /// How long a sign link opens the signer page.
     pub sign_url_lifetime: Duration,
+    /// The sealing certificate and key (both or neither) and the time-stamping authority.
+    pub seal: SealConfig,
 }
 
 impl ServerConfig {
@@ -284,6 +321,15 @@ impl ServerConfig {
                 .or(file.auth_failures_per_minute)
                 .unwrap_or(DEFAULT_AUTH_FAILURES_PER_MINUTE),
             api_account_create: args.api_account_create.or(file.api_account_create).unwrap_or(true),
+            seal: SealConfig {
+                certificate: args
+                    .signing_cert
+                    .clone()
+                    .or_else(|| file.signing_cert.clone())
+                    .filter(|v| !v.trim().is_empty()),
+                key: args.signing_key.clone().or_else(|| file.signing_key.clone()).filter(|v| !v.trim().is_empty()),
+                tsa_url: args.tsa_url.clone().or_else(|| file.tsa_url.clone()).filter(|v| !v.trim().is_empty()),
+            },
             sign_url_lifetime: match args.sign_url_lifetime.as_ref().or(file.sign_url_lifetime.as_ref()) {
                 Some(text) => parse_duration(text).map_err(|e| anyhow::anyhow!("sign URL lifetime: {e}"))?,
                 None => Duration::from_secs(3600),

@@ -147,11 +147,29 @@ fn raise_open_file_limit() -> Option<usize> {
     None
 }
 
+/// The sealing identity (generated into the data dir on first start unless configured).
+fn load_sealer(config: &ServerConfig) -> anyhow::Result<countersign_seal::Sealer> {
+    anyhow::ensure!(
+        config.seal.tsa_url.is_none(),
+        "COUNTERSIGN_TSA_URL is set, but time-stamped seals are not supported yet: unset it to seal without a time stamp"
+    );
+    let source = config.seal.source(&config.storage.data_dir)?;
+    let identity = countersign_seal::Identity::load(&source).context("loading the sealing certificate")?;
+    tracing::info!(
+        subject = %identity.subject(),
+        certificate_sha256 = %identity.fingerprint(),
+        origin = %identity.origin,
+        "final documents are sealed with this certificate"
+    );
+    Ok(countersign_seal::Sealer::new(identity))
+}
+
 impl Application {
     pub async fn build(config: ServerConfig) -> anyhow::Result<Self> {
         let (store, links) = open_store_and_links(&config.storage).await?;
         let store = Arc::new(store);
         let first_start = create_default_account(&store, &config.default_account_email).await?;
+        let sealer = Arc::new(load_sealer(&config)?);
         let listener = TcpListener::bind(&config.addr).await.with_context(|| format!("binding {}", config.addr))?;
         let local = listener.local_addr()?;
         let public_url =
@@ -183,6 +201,7 @@ impl Application {
             auth_failures: Arc::new(RateLimiter::new(config.auth_failures_per_minute)),
             config: Arc::new(api_config),
             metrics: prometheus_handle(),
+            sealer: Some(sealer.clone()),
         };
         tracing::info!(
             addr = %local,
@@ -199,6 +218,7 @@ impl Application {
         let worker = WorkerConfig {
             allow_private_urls: config.allow_private_callbacks,
             mailing: Some(mailing),
+            sealer: Some(sealer.clone()),
             ..config.worker.clone()
         };
         let mut http = ServeLimits { max_body_bytes: config.max_body_bytes, ..config.http };

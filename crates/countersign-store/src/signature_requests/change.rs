@@ -144,6 +144,15 @@ pub(super) async fn apply(
             .execute(c)
             .await.map(|r| r.rows_affected()))?;
     }
+    if !change.final_documents.is_empty()
+        && let Some(copy) = &state.options.final_copy
+    {
+        on_tx!(tx, c => sqlx::query("UPDATE signature_requests SET final_sha256 = $2 WHERE id = $1")
+            .bind(id)
+            .bind(&copy.sha256)
+            .execute(c)
+            .await.map(|r| r.rows_affected()))?;
+    }
     for email in &change.emails {
         let about = Some((id, email.signature_id.as_ref().map(|s| s.as_str())));
         queue_email_about(tx, state.account_id.as_str(), &email.to, &email.subject, &email.body, about).await?;
@@ -171,6 +180,36 @@ pub(super) async fn apply(
             })
             .collect();
         insert_events(tx, &targets, &events).await?;
+        write_audit(tx, state, change, now).await?;
+    }
+    Ok(())
+}
+
+/// One audit line per event of the change, naming the signer as they are now and the client.
+async fn write_audit(tx: &mut Tx, state: &SignatureRequest, change: &Transition, now: i64) -> StoreResult<()> {
+    let id = state.id.as_str();
+    let (next,): (i64,) = on_tx!(tx, c => sqlx::query_as(
+        "SELECT COALESCE(MAX(position), 0) + 1 FROM audit_log WHERE signature_request_id = $1")
+        .bind(id)
+        .fetch_one(c)
+        .await)?;
+    let client = change.client.clone().unwrap_or_default();
+    for (offset, (event_type, related, _)) in change.events.iter().enumerate() {
+        let signer = related.as_ref().and_then(|r| state.body.signatures.iter().find(|s| &s.signature_id == r));
+        on_tx!(tx, c => sqlx::query(
+            "INSERT INTO audit_log (signature_request_id, position, event_type, at_ms, signature_id, signer_name, \
+             signer_email, ip_address, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+            .bind(id)
+            .bind(next + offset as i64)
+            .bind(event_type.as_str())
+            .bind(now)
+            .bind(related.as_ref().map(|r| r.as_str()))
+            .bind(signer.map(|s| s.signer_name.as_str()))
+            .bind(signer.map(|s| s.signer_email_address.as_str()))
+            .bind(client.ip_address.as_deref())
+            .bind(client.user_agent.as_deref())
+            .execute(c)
+            .await.map(|r| r.rows_affected()))?;
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! A request's documents, their bytes (content-addressed blobs) and the fields placed on them.
 
+use countersign_domain::audit::AuditEntry;
 use countersign_domain::ids::{SignatureId, SignatureRequestId};
 use countersign_domain::signature_request::FieldSpec;
 use countersign_domain::time::now_ms;
@@ -16,6 +17,8 @@ pub struct DocumentRow {
     pub file_name: String,
     pub file_url: Option<String>,
     pub blob_sha256: Option<String>,
+    /// SHA-256 of the file as uploaded or fetched (before any appended signature page).
+    pub original_sha256: Option<String>,
     /// The copy with the signers' values stamped, once the request is complete and finalized.
     pub final_sha256: Option<String>,
     /// Each page's [width, height] in points, as JSON, once processed (see [`DocumentRow::page_sizes`]).
@@ -77,7 +80,8 @@ impl From<FieldRow> for FieldSpec {
     }
 }
 
-pub(crate) fn blob_digest(bytes: &[u8]) -> String {
+/// The hex SHA-256 that names a blob.
+pub fn blob_digest(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
@@ -102,11 +106,47 @@ impl Store {
     /// The request's documents, in order.
     pub async fn documents_of(&self, id: &SignatureRequestId) -> StoreResult<Vec<DocumentRow>> {
         Ok(with_pool!(self, pool => sqlx::query_as(
-            "SELECT document_index, file_name, file_url, blob_sha256, final_sha256, pages FROM documents \
+            "SELECT document_index, file_name, file_url, blob_sha256, original_sha256, final_sha256, pages FROM documents \
              WHERE signature_request_id = $1 ORDER BY document_index")
             .bind(id.as_str())
             .fetch_all(pool)
             .await)?)
+    }
+
+    /// The request whose sealed final copy (of all its documents, or of one) has this digest.
+    pub async fn sealed_by_digest(&self, sha256: &str) -> StoreResult<Option<SignatureRequestId>> {
+        let row: Option<(String,)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT id FROM signature_requests WHERE final_sha256 = $1 \
+             UNION SELECT signature_request_id FROM documents WHERE final_sha256 = $1 LIMIT 1")
+            .bind(sha256)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(row.and_then(|(id,)| SignatureRequestId::parse(&id)))
+    }
+
+    /// The request's audit lines, in order.
+    pub async fn audit_entries(&self, id: &SignatureRequestId) -> StoreResult<Vec<AuditEntry>> {
+        type Row = (String, i64, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>);
+        let rows: Vec<Row> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT event_type, at_ms, signature_id, signer_name, signer_email, ip_address, user_agent FROM audit_log \
+             WHERE signature_request_id = $1 ORDER BY position")
+            .bind(id.as_str())
+            .fetch_all(pool)
+            .await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(event_type, at_ms, signature_id, signer_name, signer_email_address, ip_address, user_agent)| {
+                AuditEntry {
+                    event_type,
+                    at: at_ms.div_euclid(1000),
+                    signature_id,
+                    signer_name,
+                    signer_email_address,
+                    ip_address,
+                    user_agent,
+                }
+            })
+            .collect())
     }
 
     /// The bytes of a stored blob.

@@ -16,13 +16,12 @@ use countersign_domain::secrets::{MasterKey, Pin};
 use countersign_domain::signature_request::{RequestStatus, SearchQuery, SignatureRequestBody};
 use countersign_domain::time::now_ms;
 
-pub use documents::DocumentRow;
+pub use documents::{DocumentRow, blob_digest};
 
 use crate::db::with_pool;
 use crate::jobs::{JobSubject, insert_job};
 use crate::tx::{Tx, on_tx};
 use crate::{Store, StoreError, StoreResult};
-use documents::blob_digest;
 
 /// A new request as the domain accepted it (every rule applied in `NewSignatureRequest::parse`).
 pub use countersign_domain::new_request::{NewDocument, NewSignatureRequest};

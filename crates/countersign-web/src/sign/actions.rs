@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use countersign_domain::email::EmailAddress;
 use countersign_domain::ids::{SignatureId, SignatureRequestId};
-use countersign_domain::lifecycle::{Refusal, SignatureRequest, Transition};
+use countersign_domain::lifecycle::{Client, Refusal, SignatureRequest, Transition};
 use countersign_domain::links::Link;
 use countersign_domain::signer_mail::mailed;
 use countersign_domain::signing::{FieldError, MAX_SIGNATURE_IMAGE_BYTES, Submission, check_submission};
@@ -27,6 +27,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::WebState;
+use crate::client::Acting;
 
 /// The longest decline or reassignment reason, in characters.
 pub const MAX_REASON_CHARS: usize = 500;
@@ -116,10 +117,11 @@ async fn act<E>(
     state: &WebState,
     request_id: &SignatureRequestId,
     signature_id: &SignatureId,
-    what: &str,
+    (what, client): (&str, Client),
     decide: impl FnOnce(&mut SignatureRequest) -> Result<Transition, E>,
     refused: impl FnOnce(E) -> Response,
 ) -> Response {
+    let decide = |r: &mut SignatureRequest| decide(r).map(|t| t.by(client));
     match state.store.change_signature_request(request_id, decide).await {
         Ok((request, _)) => {
             tracing::info!(signature_request_id = %request.id, signature_id = %signature_id, action = what, "signer acted");
@@ -159,7 +161,12 @@ struct SignBody {
 }
 
 /// `POST /sign/{signature_id}/sign`.
-pub async fn sign(State(state): State<WebState>, Path(signature_id): Path<String>, body: Bytes) -> Response {
+pub async fn sign(
+    State(state): State<WebState>,
+    Acting(client): Acting,
+    Path(signature_id): Path<String>,
+    body: Bytes,
+) -> Response {
     let Action { signature_id, request_id, body } = match read::<SignBody>(&state, &signature_id, &body).await {
         Ok(action) => action,
         Err(e) => return e.into_response(),
@@ -205,7 +212,7 @@ pub async fn sign(State(state): State<WebState>, Path(signature_id): Path<String
         mailed(r, &state.mailing(), now, |r| r.sign(&signature_id, signed.responses, signed.images, now))
             .map_err(SignRefusal::State)
     };
-    act(&state, &request_id, &signature_id, "sign", decide, |e| match e {
+    act(&state, &request_id, &signature_id, ("sign", client), decide, |e| match e {
         SignRefusal::Field(f) => error(StatusCode::BAD_REQUEST, "bad_request", &f.message, Some(&f.api_id)),
         SignRefusal::State(r) => refusal(r),
     })
@@ -239,7 +246,12 @@ fn reason(raw: &str, required: bool) -> Result<Option<String>, ActionError> {
 }
 
 /// `POST /sign/{signature_id}/decline`.
-pub async fn decline(State(state): State<WebState>, Path(signature_id): Path<String>, body: Bytes) -> Response {
+pub async fn decline(
+    State(state): State<WebState>,
+    Acting(client): Acting,
+    Path(signature_id): Path<String>,
+    body: Bytes,
+) -> Response {
     let Action { signature_id, request_id, body } = match read::<DeclineBody>(&state, &signature_id, &body).await {
         Ok(action) => action,
         Err(e) => return e.into_response(),
@@ -248,7 +260,7 @@ pub async fn decline(State(state): State<WebState>, Path(signature_id): Path<Str
         Ok(reason) => reason.unwrap_or_default(),
         Err(e) => return e.into_response(),
     };
-    act(&state, &request_id, &signature_id, "decline", |r| r.decline(&signature_id, &reason), refusal).await
+    act(&state, &request_id, &signature_id, ("decline", client), |r| r.decline(&signature_id, &reason), refusal).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -260,7 +272,12 @@ struct ReassignBody {
 }
 
 /// `POST /sign/{signature_id}/reassign`.
-pub async fn reassign(State(state): State<WebState>, Path(signature_id): Path<String>, body: Bytes) -> Response {
+pub async fn reassign(
+    State(state): State<WebState>,
+    Acting(client): Acting,
+    Path(signature_id): Path<String>,
+    body: Bytes,
+) -> Response {
     let Action { signature_id, request_id, body } = match read::<ReassignBody>(&state, &signature_id, &body).await {
         Ok(action) => action,
         Err(e) => return e.into_response(),
@@ -282,5 +299,5 @@ pub async fn reassign(State(state): State<WebState>, Path(signature_id): Path<St
     let decide = |r: &mut SignatureRequest| {
         mailed(r, &mailing, unix_now(), |r| r.reassign(&signature_id, email.as_str(), &name, reason.as_deref()))
     };
-    act(&state, &request_id, &signature_id, "reassign", decide, refusal).await
+    act(&state, &request_id, &signature_id, ("reassign", client), decide, refusal).await
 }

@@ -36,6 +36,7 @@ use countersign_store::signature_requests::ChangeError;
 use serde::Deserialize;
 
 use crate::WebState;
+use crate::client::Acting;
 use crate::frame::{EmbedNotice, Framing, message};
 
 /// The query of a sign link, and what `hellosign-embedded` appends to it.
@@ -61,25 +62,27 @@ pub struct PinForm {
 }
 
 /// `GET /editor/embeddedSign`.
-pub async fn open_embedded(State(state): State<WebState>, Query(query): Query<OpenQuery>) -> Response {
+pub async fn open_embedded(State(state): State<WebState>, acting: Acting, Query(query): Query<OpenQuery>) -> Response {
     let id = query.signature_id.clone();
-    open(&state, query, id, None).await
+    open(&state, acting, query, id, None).await
 }
 
 /// `POST /editor/embeddedSign` (the PIN form).
 pub async fn open_embedded_with_pin(
     State(state): State<WebState>,
+    acting: Acting,
     Query(query): Query<OpenQuery>,
     Form(form): Form<PinForm>,
 ) -> Response {
     let id = query.signature_id.clone();
-    open(&state, query, id, Some(form.pin)).await
+    open(&state, acting, query, id, Some(form.pin)).await
 }
 
 /// `GET /sign/{id}`: a signer's e-mail link (`id` is their `signature_id`), or the request's
 /// `signing_url` (`id` is the request's id), which tells the visitor where signing happens.
 pub async fn open_from_email(
     State(state): State<WebState>,
+    acting: Acting,
     Path(id): Path<String>,
     Query(query): Query<OpenQuery>,
 ) -> Response {
@@ -93,17 +96,18 @@ pub async fn open_from_email(
             &Framing::Never,
         );
     }
-    open(&state, query, Some(id), None).await
+    open(&state, acting, query, Some(id), None).await
 }
 
 /// `POST /sign/{signature_id}` (the PIN form).
 pub async fn open_from_email_with_pin(
     State(state): State<WebState>,
+    acting: Acting,
     Path(id): Path<String>,
     Query(query): Query<OpenQuery>,
     Form(form): Form<PinForm>,
 ) -> Response {
-    open(&state, query, Some(id), Some(form.pin)).await
+    open(&state, acting, query, Some(id), Some(form.pin)).await
 }
 
 /// The origin (`scheme://host[:port]`) of an http(s) URL.
@@ -187,7 +191,13 @@ fn closed(
     None
 }
 
-async fn open(state: &WebState, query: OpenQuery, signature_id: Option<String>, pin: Option<String>) -> Response {
+async fn open(
+    state: &WebState,
+    Acting(client): Acting,
+    query: OpenQuery,
+    signature_id: Option<String>,
+    pin: Option<String>,
+) -> Response {
     let now = unix_now();
     let embed = query.parent_url.as_deref().and_then(origin_of);
     let refuse = Refuse {
@@ -246,7 +256,8 @@ async fn open(state: &WebState, query: OpenQuery, signature_id: Option<String>, 
             }
         }
     }
-    let change = state.store.change_signature_request(&request.id, |r| r.view(&signature_id, now)).await;
+    let change =
+        state.store.change_signature_request(&request.id, |r| r.view(&signature_id, now).map(|t| t.by(client))).await;
     match change {
         Ok((request, _)) => view::render(state, &request, &signature_id, &query, framing).await,
         Err(ChangeError::Refused(Refusal::NotYourTurn)) => refuse.page(

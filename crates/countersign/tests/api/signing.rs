@@ -279,9 +279,99 @@ async fn every_field_is_checked_and_signing_completes(backend: Backend) {
     let stamped =
         words.tags.iter().find(|w| w.text.starts_with("zoe@example.com")).unwrap_or_else(|| panic!("{text:?}"));
     assert!((stamped.rect.x - 101.5).abs() < 2.0 && stamped.rect.y > 160.0 && stamped.rect.y < 180.0, "{stamped:?}");
+
+    // It is sealed: pdfsig finds the whole file signed and valid, and verify traces it to this request.
+    if let Some(report) = pdfsig(&app, &pdf) {
+        assert!(report.contains("Signature is Valid") && report.contains("Total document signed"), "{report}");
+    }
+    let verified = verify(&app, &pdf).await;
+    assert_eq!(verified["intact"], true, "{verified}");
+    assert_eq!(verified["signature_request_id"], id.as_str());
+    let mut tampered = pdf.clone();
+    let middle = tampered.len() / 3;
+    tampered[middle] ^= 0x01;
+    let verified = verify(&app, &tampered).await;
+    assert_eq!(verified["intact"], false, "one changed byte: {verified}");
+
+    // The audit trail: each original's digest, each signer's steps with the client's address.
+    let audit = app.get(&format!("/v3/signature_request/{id}/audit")).await;
+    assert_eq!(audit.status(), 200);
+    let audit: Value = audit.json().await.unwrap();
+    let trail = &audit["audit_trail"];
+    assert_eq!(trail["documents"][0]["sha256"], sha256_hex(&fixture("simple-two-signers.pdf")), "{trail}");
+    let steps = trail["signers"][0]["steps"].as_array().unwrap();
+    let actions: Vec<&str> = steps.iter().map(|s| s["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["Sent", "Viewed", "Signed"], "{trail}");
+    assert_eq!(steps[2]["ip_address"], "127.0.0.1", "{trail}");
+    assert!(trail["completed_at"].as_i64().is_some());
+    assert_eq!(trail["final_copy"]["sha256"], sha256_hex(&pdf));
+    if let Some(text) = pdftotext(&app, &pdf) {
+        assert!(text.contains("Audit trail") && text.contains(&id), "{text}");
+        assert!(text.contains(&sha256_hex(&fixture("simple-two-signers.pdf"))), "{text}");
+        assert!(text.contains(trail["final_copy"]["stamped_sha256"].as_str().unwrap()), "{text}");
+    }
+    // Another account learns nothing of it.
+    let other_key = app.other_account_key("stranger@example.com").await;
+    let other =
+        app.request_as(&other_key, Method::GET, &format!("/v3/signature_request/{id}/audit")).send().await.unwrap();
+    assert_eq!(other.status(), 404);
+    let theirs = verify_as(&app, &other_key, &pdf).await;
+    assert_eq!(theirs["intact"], true, "anyone may check a seal");
+    assert_eq!(theirs["signature_request_id"], Value::Null, "but only the owner learns whose: {theirs}");
     app.stop().await;
 }
 both_backends!(every_field_is_checked_and_signing_completes_on, every_field_is_checked_and_signing_completes);
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// `POST /v3/signature_request/verify` with `pdf`; the `verification` object.
+async fn verify(app: &TestApp, pdf: &[u8]) -> Value {
+    verify_as(app, &app.api_key, pdf).await
+}
+
+async fn verify_as(app: &TestApp, key: &str, pdf: &[u8]) -> Value {
+    let form =
+        Form::new().part("file", Part::bytes(pdf.to_vec()).file_name("final.pdf").mime_str("application/pdf").unwrap());
+    let response =
+        app.request_as(key, Method::POST, "/v3/signature_request/verify").multipart(form).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    body["verification"].clone()
+}
+
+/// Runs a poppler tool on `pdf`, or `None` (a notice; a failure under COUNTERSIGN_REQUIRE_POPPLER=1)
+/// when it is not installed.
+fn poppler(app: &TestApp, tool: &str, args: &[&str], pdf: &[u8]) -> Option<String> {
+    let exe = std::path::Path::new("/usr/bin").join(tool);
+    if !exe.exists() {
+        assert!(
+            std::env::var("COUNTERSIGN_REQUIRE_POPPLER").as_deref() != Ok("1"),
+            "{tool} is required (COUNTERSIGN_REQUIRE_POPPLER=1) but was not found"
+        );
+        eprintln!("NOTICE: {tool} not found; skipping its check");
+        return None;
+    }
+    let file = app.data_dir.path().join(format!("check-{}.pdf", &sha256_hex(pdf)[..12]));
+    std::fs::write(&file, pdf).unwrap();
+    let out = std::process::Command::new(exe)
+        .args(args)
+        .arg(&file)
+        .args(["-"].iter().filter(|_| tool == "pdftotext"))
+        .output()
+        .unwrap();
+    Some(format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+fn pdfsig(app: &TestApp, pdf: &[u8]) -> Option<String> {
+    poppler(app, "pdfsig", &[], pdf)
+}
+
+fn pdftotext(app: &TestApp, pdf: &[u8]) -> Option<String> {
+    poppler(app, "pdftotext", &["-enc", "UTF-8"], pdf)
+}
 
 async fn pins_order_decline_and_reassign(backend: Backend) {
     let Some((app, receiver, client_id)) = setup(backend, Options::default()).await else { return };

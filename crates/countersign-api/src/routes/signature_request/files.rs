@@ -30,8 +30,15 @@ pub(super) struct FilesParams {
     force_download: Flag,
 }
 
+/// A request's files: each document (its sealed final copy once complete), and the sealed copy of all
+/// of them when the request has several.
+pub(super) struct Files {
+    docs: Vec<(String, Vec<u8>)>,
+    combined: Option<Vec<u8>>,
+}
+
 /// The request's documents, or 409 while they are being prepared.
-pub(super) async fn documents(state: &AppState, request: &SignatureRequest) -> ApiResult<Vec<(String, Vec<u8>)>> {
+pub(super) async fn documents(state: &AppState, request: &SignatureRequest) -> ApiResult<Files> {
     if request.status == RequestStatus::Processing {
         return Err(ApiError::conflict("Files are still being processed. Please try again later."));
     }
@@ -49,11 +56,25 @@ pub(super) async fn documents(state: &AppState, request: &SignatureRequest) -> A
         let bytes = state.store.blob(sha).await?.ok_or_else(|| ApiError::unknown("a document blob is missing"))?;
         out.push((doc.file_name, bytes));
     }
-    Ok(out)
+    let combined = match request.options.final_copy.as_ref().filter(|_| out.len() > 1) {
+        Some(copy) => Some(
+            state
+                .store
+                .blob(&copy.sha256)
+                .await?
+                .ok_or_else(|| ApiError::unknown("the final copy's blob is missing"))?,
+        ),
+        None => None,
+    };
+    Ok(Files { docs: out, combined })
 }
 
-/// All documents as one PDF.
-pub(super) fn merged_pdf(docs: Vec<(String, Vec<u8>)>) -> ApiResult<Vec<u8>> {
+/// All documents as one PDF: the sealed copy of them all once complete.
+pub(super) fn merged_pdf(files: Files) -> ApiResult<Vec<u8>> {
+    if let Some(combined) = files.combined {
+        return Ok(combined);
+    }
+    let docs = files.docs;
     if docs.len() == 1 {
         return Ok(docs.into_iter().next().map(|(_, b)| b).unwrap_or_default());
     }
@@ -92,9 +113,9 @@ pub async fn files(
     if !matches!(kind, "pdf" | "zip") {
         return Err(ApiError::bad_param("file_type", "file_type must be pdf or zip"));
     }
-    let docs = documents(&state, &request).await?;
+    let files = documents(&state, &request).await?;
     if kind == "zip" {
-        let zip = crate::zip::stored_zip(&docs);
+        let zip = crate::zip::stored_zip(&files.docs);
         return Ok(Response::builder()
             .status(StatusCode::OK)
             .header(header::CONTENT_TYPE, "application/zip")
@@ -102,7 +123,7 @@ pub async fn files(
             .body(Body::from(zip))
             .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()));
     }
-    Ok(pdf_response(merged_pdf(docs)?, &download_name(&request, "pdf"), true))
+    Ok(pdf_response(merged_pdf(files)?, &download_name(&request, "pdf"), true))
 }
 
 /// `GET /v3/signature_request/files_as_data_uri/{id}`.

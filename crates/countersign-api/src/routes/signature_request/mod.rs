@@ -25,11 +25,13 @@ use countersign_domain::lifecycle::Refusal;
 use crate::params::{Count, Params, Text, ignored_warnings};
 use crate::state::AppState;
 
+mod audit;
 mod create;
 mod embedded;
 mod files;
 mod lifecycle;
 
+pub use audit::{audit_trail, verify};
 pub use create::{create_embedded, send};
 pub use embedded::sign_url;
 pub use files::{fields, file_link, files, files_as_data_uri, files_as_file_url};

@@ -486,7 +486,7 @@ fn base14_family(name: &str) -> Option<Base14> {
 }
 
 /// AFM widths (printable ASCII) of a standard font name, for telling fonts without /Widths apart.
-fn afm_widths(name: &str) -> Option<&'static [u16; 95]> {
+pub(crate) fn afm_widths(name: &str) -> Option<&'static [u16; 95]> {
     Some(match base14_style(name)? {
         (Base14::Helvetica, false, _) => &afm::HELVETICA,
         (Base14::Helvetica, true, _) => &afm::HELVETICA_BOLD,

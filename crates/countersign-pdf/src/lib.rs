@@ -28,6 +28,7 @@ mod extract;
 mod final_copy;
 mod fonts;
 mod guard;
+mod hide;
 mod layout;
 mod merge;
 mod overlay;
@@ -47,7 +48,7 @@ pub use merge::{MergeError, merge};
 pub use render::{MAX_RENDER_PIXELS, PageImage, render_page};
 pub use signature::{FoundSignature, PreparedPdf, SealSpec, pdf_date, prepare_signature, signatures};
 pub use signature_page::{SIGNATURE_PAGE_SIZE, SLOTS_PER_PAGE, append_signature_pages, signature_slot};
-pub use stamp::{MAX_IMAGE_PIXELS, Stamp, StampContent, stamp};
+pub use stamp::{MAX_IMAGE_PIXELS, Stamp, StampContent, StampOptions, stamp};
 pub use text::clean as clean_text;
 
 pub use tags::{AUTOFILL_TYPES, FieldType, TagError, TagSigner, TextTag, VALIDATION_TYPES, parse_tag};

@@ -37,9 +37,16 @@ pub struct Stamp {
     pub content: StampContent,
 }
 
+/// How to make the stamped copy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StampOptions {
+    /// Remove the text tags from the content streams first (`hide_text_tags`).
+    pub hide_text_tags: bool,
+}
+
 /// Draws `stamps` onto the PDF `bytes` and returns the new document.
-pub fn stamp(bytes: &[u8], stamps: &[Stamp]) -> Result<Vec<u8>, PdfError> {
-    let doc = stamp_document(bytes, stamps)?;
+pub fn stamp(bytes: &[u8], stamps: &[Stamp], options: StampOptions) -> Result<Vec<u8>, PdfError> {
+    let doc = stamp_document(bytes, stamps, options)?;
     save(doc)
 }
 
@@ -60,7 +67,7 @@ pub(crate) fn load(bytes: &[u8]) -> Result<Document, PdfError> {
 }
 
 /// [`stamp`], returning the edited document unsaved.
-pub(crate) fn stamp_document(bytes: &[u8], stamps: &[Stamp]) -> Result<Document, PdfError> {
+pub(crate) fn stamp_document(bytes: &[u8], stamps: &[Stamp], options: StampOptions) -> Result<Document, PdfError> {
     precheck(bytes)?;
     // Each page's transform from page space to the stamps' coordinates, read the way analysis reads
     // it, and the stamps' page size (the media box after rotation).
@@ -78,6 +85,9 @@ pub(crate) fn stamp_document(bytes: &[u8], stamps: &[Stamp]) -> Result<Document,
             .collect())
     })?;
     let mut doc = load(bytes)?;
+    if options.hide_text_tags {
+        crate::hide::hide_text_tags(&mut doc)?;
+    }
     let pages: Vec<ObjectId> = doc.get_pages().into_values().collect();
     if pages.len() != pages_info.len() {
         return Err(PdfError::Unreadable("the page tree could not be read consistently".into()));
@@ -233,7 +243,7 @@ mod tests {
                 content: StampContent::Check(true),
             },
         ];
-        let stamped = stamp(&original, &stamps).unwrap_or_else(|e| panic!("{e}"));
+        let stamped = stamp(&original, &stamps, StampOptions::default()).unwrap_or_else(|e| panic!("{e}"));
         let analysis = crate::analyze(&stamped, &Limits::default()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(analysis.pages.len(), 1);
         assert!(!analysis.tags.is_empty(), "the original text is still there");

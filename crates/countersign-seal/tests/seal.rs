@@ -101,7 +101,7 @@ fn a_sealed_final_copy_passes_pdfsig_and_verify_and_one_changed_byte_fails_both(
             content: StampContent::Check(true),
         },
     ];
-    let stamped = countersign_pdf::stamp(&original, &stamps).unwrap();
+    let stamped = countersign_pdf::stamp(&original, &stamps, countersign_pdf::StampOptions::default()).unwrap();
     let trail = trail(&original, &stamped, &sealer);
     let prepared =
         countersign_pdf::prepare_final(&stamped, &trail, &sealer.spec("https://sign.example", 1_796_651_110)).unwrap();

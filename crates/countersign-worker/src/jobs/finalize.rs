@@ -93,7 +93,8 @@ pub(crate) async fn run(inner: &Inner, job: &ClaimedJob) -> Result<(), Transient
     let location = inner.config.mailing.as_ref().map(|m| m.public_url.clone()).unwrap_or_default();
     let page_size = page_size.unwrap_or(countersign_pdf::LETTER_SIZE);
     let started = std::time::Instant::now();
-    let made = tokio::task::spawn_blocking(move || seal_all(&sealer, originals, &facts, &location, page_size))
+    let options = countersign_pdf::StampOptions { hide_text_tags: request.options.hide_text_tags };
+    let made = tokio::task::spawn_blocking(move || seal_all(&sealer, originals, options, &facts, &location, page_size))
         .await
         .map_err(|e| Transient(format!("sealing panicked: {e}")))??;
     let mut final_copy = made.copy;
@@ -133,6 +134,7 @@ struct Made {
 fn seal_all(
     sealer: &Arc<Sealer>,
     originals: Vec<Original>,
+    options: countersign_pdf::StampOptions,
     facts: &AuditFacts,
     location: &str,
     page_size: (f64, f64),
@@ -142,7 +144,7 @@ fn seal_all(
     let failed = |what: String| move |e: countersign_pdf::PdfError| Transient(format!("{what}: {e}"));
     let mut stamped = Vec::new();
     for o in &originals {
-        let bytes = countersign_pdf::stamp(&o.bytes, &o.stamps)
+        let bytes = countersign_pdf::stamp(&o.bytes, &o.stamps, options)
             .map_err(failed(format!("document {} could not be stamped", o.index)))?;
         stamped.push(bytes);
     }

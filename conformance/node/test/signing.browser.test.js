@@ -325,8 +325,44 @@ test("a signer fills every field type in the unmodified hellosign-embedded iFram
   assert.equal(values.color, "Green");
   assert.match(String(values.when), /^\d\d \/ \d\d \/ \d{4}$/);
   assert.equal(got.body.signatureRequest.signatures[0].statusCode, "signed");
+
+  // The final copy, downloaded with the SDK: sealed (pdfsig: valid, whole document), the typed values
+  // in it, the audit trail after them.
+  const file = await api(SignatureRequestApi).signatureRequestFiles(id, "pdf");
+  const pdf = Buffer.from(file.body);
+  assert.equal(pdf.subarray(0, 5).toString(), "%PDF-");
+  const sealed = poppler("pdfsig", [], pdf);
+  if (sealed !== null) {
+    assert.match(sealed, /Signature is Valid/);
+    assert.match(sealed, /Total document signed/);
+  }
+  const text = poppler("pdftotext", ["-enc", "UTF-8"], pdf, ["-"]);
+  if (text !== null) {
+    assert.match(text, /AB-123/);
+    assert.match(text, /Audit trail/);
+    assert.ok(text.includes(id), "the audit trail names the request");
+  }
   await page.close();
 });
+
+/** Output of a poppler tool run on `pdf`, or null (a notice) when poppler is not installed; with
+ * COUNTERSIGN_REQUIRE_POPPLER=1 (as in CI) a missing tool fails the test. */
+function poppler(tool, args, pdf, after = []) {
+  const exe = `/usr/bin/${tool}`;
+  if (!fs.existsSync(exe)) {
+    assert.notEqual(process.env.COUNTERSIGN_REQUIRE_POPPLER, "1", `${tool} is required but missing`);
+    console.log(`NOTICE: ${tool} not found; skipping its check`);
+    return null;
+  }
+  const file = path.join(require("node:os").tmpdir(), `countersign-final-${process.pid}-${Date.now()}.pdf`);
+  fs.writeFileSync(file, pdf);
+  try {
+    const out = require("node:child_process").spawnSync(exe, [...args, file, ...after], { encoding: "utf8" });
+    return `${out.stdout}${out.stderr}`;
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
+}
 
 test("on a phone-sized screen the page fits and the signer can decline with a reason", async () => {
   const signer = { name: "Dee Cline", emailAddress: uniqueEmail("dee") };

@@ -697,3 +697,114 @@ def test_unknown_signer_tag_is_signature_request_invalid(server, client, account
     g = apis.SignatureRequestApi(client).signature_request_get(sr_id).signature_request
     assert g.has_error is True
     assert [s.status_code for s in g.signatures] == ["error_text_tag"] * 2
+
+
+# --- 10. the final copy ---------------------------------------------------------------------------
+
+PNG_DATA_URI = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
+)
+
+
+def poppler(tool: str, args: list[str], data: bytes, tmp_path) -> str | None:
+    """A poppler tool's output on `data`, or None when poppler is missing (a failure when
+    COUNTERSIGN_REQUIRE_POPPLER=1, as in CI)."""
+    import os
+    import shutil
+    import subprocess
+
+    exe = shutil.which(tool)
+    if exe is None:
+        assert os.environ.get("COUNTERSIGN_REQUIRE_POPPLER") != "1", f"{tool} is required but missing"
+        print(f"NOTICE: {tool} not found; skipping its check")
+        return None
+    path = tmp_path / f"{uuid.uuid4().hex}.pdf"
+    path.write_bytes(data)
+    out = subprocess.run([exe, *args, str(path), *(["-"] if tool == "pdftotext" else [])], capture_output=True, text=True)
+    return out.stdout + out.stderr
+
+
+def sign_through_the_page(client, sr_id: str, signature_id: str, client_id: str) -> None:
+    """What the signer page's script does: open the embedded sign URL, then post every one of this
+    signer's fields with the session the page was given."""
+    url = apis.EmbeddedApi(client).embedded_sign_url(signature_id).embedded.sign_url
+    page = requests.get(
+        url + "&parent_url=https%3A%2F%2Fapp.example.com%2F&client_id=" + client_id + "&skip_domain_verification=0",
+        timeout=30,
+    )
+    assert page.status_code == 200, page.text[:500]
+    config = json.loads(re.search(r'id="countersign-config">(.*?)</script>', page.text, re.S).group(1))
+    fields = requests.get(
+        f"{client.configuration.host}/signature_request/fields/{sr_id}",
+        auth=(client.configuration.username, ""),
+        timeout=30,
+    ).json()["fields"]
+    index = next(i for i, s in enumerate(apis.SignatureRequestApi(client).signature_request_get(sr_id).signature_request.signatures) if s.signature_id == signature_id)
+    values, images = {}, {}
+    for f in fields:
+        if f["signer"] != index:
+            continue
+        if f["type"] in ("signature", "initials"):
+            images[f["api_id"]] = PNG_DATA_URI
+        elif f["type"] == "text":
+            values[f["api_id"]] = "Ωμέγα Ltd"
+        elif f["type"] == "checkbox":
+            values[f["api_id"]] = True
+    base = client.configuration.host.rsplit("/v3", 1)[0]
+    r = requests.post(
+        f"{base}/sign/{signature_id}/sign",
+        json={"values": values, "images": images, "session": config["session"], "expires": config["expires"]},
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+
+
+def test_the_final_copy_is_sealed_with_its_audit_trail(server, client, account, account_ep, callback_receiver, tmp_path):
+    client_id = create_app(client)
+    sr, _ = create_embedded_upload(client, client_id, title="Sealed agreement", hide_text_tags=True)
+    sr_id = sr.signature_request_id
+    sent(callback_receiver, account_ep, sr_id)
+    for signature in sr.signatures:
+        sign_through_the_page(client, sr_id, signature.signature_id, client_id)
+    wait_event(callback_receiver, account_ep, "signature_request_all_signed", sr_id)
+    wait_event(callback_receiver, account_ep, "signature_request_downloadable", sr_id)
+    assert events_for(callback_receiver, account_ep, sr_id).index("signature_request_all_signed") < events_for(
+        callback_receiver, account_ep, sr_id
+    ).index("signature_request_downloadable")
+
+    api = apis.SignatureRequestApi(client)
+    data = api.signature_request_files(sr_id, file_type="pdf").read()
+    assert data.startswith(b"%PDF")
+    report = poppler("pdfsig", [], data, tmp_path)
+    if report is not None:
+        assert "Signature is Valid" in report and "Total document signed" in report, report
+    text = poppler("pdftotext", ["-enc", "UTF-8"], data, tmp_path)
+    if text is not None:
+        assert "Ωμέγα Ltd" in text, text
+        assert "Audit trail" in text and sr_id in text, text
+        assert "|req|" not in text and "|noreq|" not in text, text
+    # The same sealed bytes through the file URL, and one sealed file in the zip.
+    link = api.signature_request_files_as_file_url(sr_id)
+    assert requests.get(link.file_url, timeout=30).content == data
+    with zipfile.ZipFile(io.BytesIO(api.signature_request_files(sr_id, file_type="zip").read())) as z:
+        (name,) = z.namelist()
+        assert z.read(name) == data, "one document: the zip holds the same sealed copy"
+    # verify (an extension): intact, and traced to this request.
+    r = requests.post(
+        f"{client.configuration.host}/signature_request/verify",
+        auth=(client.configuration.username, ""),
+        files={"file": ("final.pdf", data, "application/pdf")},
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["verification"]["intact"] is True
+    assert r.json()["verification"]["signature_request_id"] == sr_id
+    changed = bytearray(data)
+    changed[len(changed) // 3] ^= 1
+    r = requests.post(
+        f"{client.configuration.host}/signature_request/verify",
+        auth=(client.configuration.username, ""),
+        files={"file": ("final.pdf", bytes(changed), "application/pdf")},
+        timeout=30,
+    )
+    assert r.json()["verification"]["intact"] is False

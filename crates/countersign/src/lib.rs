@@ -2,5 +2,6 @@
 
 pub mod bench;
 pub mod bench_documents;
+pub mod bench_finalize;
 pub mod config;
 pub mod startup;

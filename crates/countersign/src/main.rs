@@ -67,6 +67,9 @@ enum BenchCommand {
     /// fetching the PDF's bytes, and sign submissions/s (runs `conformance/node/bench/sign.js` of this
     /// source tree with this binary as the server; needs Node and Debian's chromium).
     Sign(SignBenchArgs),
+    /// Making a final copy (stamp with tags hidden, audit trail, PAdES seal) of a 1-page and a 200-page
+    /// request, beside `qpdf --linearize` of the same files.
+    Finalize(countersign::bench_finalize::FinalizeBenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -187,6 +190,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Tags(args)) => countersign::bench_documents::run_tags(args),
         Command::Bench(BenchCommand::Requests(args)) => countersign::bench_documents::run_requests(args).await,
         Command::Bench(BenchCommand::Sign(args)) => bench_sign(&args),
+        Command::Bench(BenchCommand::Finalize(args)) => countersign::bench_finalize::run_finalize(args),
         Command::Account(AccountCommand::Create { email, locale, storage }) => {
             create_account(StorageConfig::resolve(&storage, &file), &email, locale.as_deref()).await
         }

@@ -9,6 +9,7 @@ mod auth;
 mod callbacks;
 mod cli;
 mod edge;
+mod final_documents;
 mod mail;
 mod migrations;
 mod ops;

@@ -15,21 +15,21 @@ use crate::mail::SmtpSink;
 use crate::receiver::Receiver;
 use crate::signature_requests::{fixture, wait_callback};
 
-const WAIT: Duration = Duration::from_secs(30);
+pub(crate) const WAIT: Duration = Duration::from_secs(30);
 const PARENT: &str = "https%3A%2F%2Fapp.example.com%2Fcheckout";
 
-struct Signer {
+pub(crate) struct Signer {
     name: &'static str,
     email: &'static str,
     pin: Option<&'static str>,
     order: Option<u32>,
 }
 
-fn signer(name: &'static str, email: &'static str) -> Signer {
+pub(crate) fn signer(name: &'static str, email: &'static str) -> Signer {
     Signer { name, email, pin: None, order: None }
 }
 
-async fn setup(backend: Backend, options: Options) -> Option<(TestApp, Receiver, String)> {
+pub(crate) async fn setup(backend: Backend, options: Options) -> Option<(TestApp, Receiver, String)> {
     let app = spawn_app_with(backend, options).await?;
     let receiver = Receiver::start().await;
     app.set_account_callback(&receiver.url("/cb")).await;
@@ -100,7 +100,7 @@ async fn wait_callback_for(app: &TestApp, request: &Value) {
 }
 
 /// A fresh embedded sign URL for signature `index`, opened the way `hellosign-embedded` opens it.
-async fn sign_url(app: &TestApp, request: &Value, index: usize, client_id: &str) -> String {
+pub(crate) async fn sign_url(app: &TestApp, request: &Value, index: usize, client_id: &str) -> String {
     let signature_id = request["signatures"][index]["signature_id"].as_str().unwrap();
     let response: Value = app.get(&format!("/v3/embedded/sign_url/{signature_id}")).await.json().await.unwrap();
     let url = response["embedded"]["sign_url"].as_str().unwrap_or_else(|| panic!("{response}"));
@@ -108,19 +108,19 @@ async fn sign_url(app: &TestApp, request: &Value, index: usize, client_id: &str)
 }
 
 /// The page's status and HTML.
-async fn open(url: &str) -> (u16, String) {
+pub(crate) async fn open(url: &str) -> (u16, String) {
     let response = reqwest::get(url).await.unwrap();
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
 /// The settings the page hands its script.
-fn page_config(html: &str) -> Value {
+pub(crate) fn page_config(html: &str) -> Value {
     let start = html.find("id=\"countersign-config\">").expect("the page has its settings") + 24;
     let end = start + html[start..].find("</script>").unwrap();
     serde_json::from_str(&html[start..end]).unwrap()
 }
 
-async fn act(app: &TestApp, config: &Value, action: &str, body: Value) -> (u16, Value) {
+pub(crate) async fn act(app: &TestApp, config: &Value, action: &str, body: Value) -> (u16, Value) {
     let mut body = body;
     body["session"] = config["session"].clone();
     body["expires"] = config["expires"].clone();
@@ -136,7 +136,7 @@ async fn act(app: &TestApp, config: &Value, action: &str, body: Value) -> (u16, 
 }
 
 /// A 1×1 PNG as the page sends a signature.
-const PNG: &str = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
+pub(crate) const PNG: &str = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
 
 async fn request_of(app: &TestApp, request: &Value) -> Value {
     let id = request["signature_request_id"].as_str().unwrap();
@@ -322,17 +322,17 @@ async fn every_field_is_checked_and_signing_completes(backend: Backend) {
 }
 both_backends!(every_field_is_checked_and_signing_completes_on, every_field_is_checked_and_signing_completes);
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
 /// `POST /v3/signature_request/verify` with `pdf`; the `verification` object.
-async fn verify(app: &TestApp, pdf: &[u8]) -> Value {
+pub(crate) async fn verify(app: &TestApp, pdf: &[u8]) -> Value {
     verify_as(app, &app.api_key, pdf).await
 }
 
-async fn verify_as(app: &TestApp, key: &str, pdf: &[u8]) -> Value {
+pub(crate) async fn verify_as(app: &TestApp, key: &str, pdf: &[u8]) -> Value {
     let form =
         Form::new().part("file", Part::bytes(pdf.to_vec()).file_name("final.pdf").mime_str("application/pdf").unwrap());
     let response =
@@ -344,7 +344,7 @@ async fn verify_as(app: &TestApp, key: &str, pdf: &[u8]) -> Value {
 
 /// Runs a poppler tool on `pdf`, or `None` (a notice; a failure under COUNTERSIGN_REQUIRE_POPPLER=1)
 /// when it is not installed.
-fn poppler(app: &TestApp, tool: &str, args: &[&str], pdf: &[u8]) -> Option<String> {
+pub(crate) fn poppler(app: &TestApp, tool: &str, args: &[&str], pdf: &[u8]) -> Option<String> {
     let exe = std::path::Path::new("/usr/bin").join(tool);
     if !exe.exists() {
         assert!(
@@ -365,11 +365,11 @@ fn poppler(app: &TestApp, tool: &str, args: &[&str], pdf: &[u8]) -> Option<Strin
     Some(format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
-fn pdfsig(app: &TestApp, pdf: &[u8]) -> Option<String> {
+pub(crate) fn pdfsig(app: &TestApp, pdf: &[u8]) -> Option<String> {
     poppler(app, "pdfsig", &[], pdf)
 }
 
-fn pdftotext(app: &TestApp, pdf: &[u8]) -> Option<String> {
+pub(crate) fn pdftotext(app: &TestApp, pdf: &[u8]) -> Option<String> {
     poppler(app, "pdftotext", &["-enc", "UTF-8"], pdf)
 }
 

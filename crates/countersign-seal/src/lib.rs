@@ -7,9 +7,11 @@
 
 mod cms;
 mod identity;
+mod tsa;
 
 pub use cms::CmsCheck;
 pub use identity::{Digest, Identity, IdentitySource};
+pub use tsa::Tsa;
 
 use countersign_pdf::{PreparedPdf, SealSpec};
 
@@ -30,10 +32,11 @@ pub enum SealError {
     Pdf(#[from] countersign_pdf::PdfError),
 }
 
-/// Seals PDFs with one identity.
+/// Seals PDFs with one identity (and, when configured, time stamps from one authority).
 #[derive(Debug)]
 pub struct Sealer {
     identity: Identity,
+    tsa: Option<Tsa>,
 }
 
 /// What [`Sealer::verify`] found.
@@ -54,7 +57,18 @@ pub struct Verification {
 
 impl Sealer {
     pub fn new(identity: Identity) -> Sealer {
-        Sealer { identity }
+        Sealer { identity, tsa: None }
+    }
+
+    /// Seals carry an RFC 3161 time stamp from `tsa` (PAdES B-T); [`Sealer::seal`] then asks it over
+    /// HTTP, so it must run on a blocking thread of a Tokio runtime (`spawn_blocking`).
+    pub fn with_tsa(mut self, tsa: Tsa) -> Sealer {
+        self.tsa = Some(tsa);
+        self
+    }
+
+    pub fn tsa(&self) -> Option<&Tsa> {
+        self.tsa.as_ref()
     }
 
     pub fn identity(&self) -> &Identity {
@@ -76,7 +90,14 @@ impl Sealer {
     /// Signs the prepared document's byte ranges and writes the signature in.
     pub fn seal(&self, prepared: PreparedPdf) -> Result<Vec<u8>, SealError> {
         let parts = prepared.signed_parts();
-        let signature = cms::sign_detached(&self.identity, &parts, None)?;
+        let stamp = |signature: &[u8]| -> Result<Vec<u8>, SealError> {
+            let tsa = self.tsa.as_ref().ok_or_else(|| SealError::Timestamp("no authority".into()))?;
+            let runtime = tokio::runtime::Handle::try_current()
+                .map_err(|_| SealError::Timestamp("time stamps need a Tokio runtime".into()))?;
+            runtime.block_on(tsa.token(signature))
+        };
+        let stamper: Option<cms::Stamper<'_>> = if self.tsa.is_some() { Some(&stamp) } else { None };
+        let signature = cms::sign_detached(&self.identity, &parts, stamper)?;
         Ok(prepared.embed(&signature)?)
     }
 

@@ -149,10 +149,6 @@ fn raise_open_file_limit() -> Option<usize> {
 
 /// The sealing identity (generated into the data dir on first start unless configured).
 fn load_sealer(config: &ServerConfig) -> anyhow::Result<countersign_seal::Sealer> {
-    anyhow::ensure!(
-        config.seal.tsa_url.is_none(),
-        "COUNTERSIGN_TSA_URL is set, but time-stamped seals are not supported yet: unset it to seal without a time stamp"
-    );
     let source = config.seal.source(&config.storage.data_dir)?;
     let identity = countersign_seal::Identity::load(&source).context("loading the sealing certificate")?;
     tracing::info!(
@@ -161,7 +157,16 @@ fn load_sealer(config: &ServerConfig) -> anyhow::Result<countersign_seal::Sealer
         origin = %identity.origin,
         "final documents are sealed with this certificate"
     );
-    Ok(countersign_seal::Sealer::new(identity))
+    let sealer = countersign_seal::Sealer::new(identity);
+    Ok(match &config.seal.tsa_url {
+        Some(url) => {
+            let tsa =
+                countersign_seal::Tsa::new(url, std::time::Duration::from_secs(30)).context("COUNTERSIGN_TSA_URL")?;
+            tracing::info!(tsa = %url, "seals are time-stamped");
+            sealer.with_tsa(tsa)
+        }
+        None => sealer,
+    })
 }
 
 impl Application {

@@ -223,6 +223,48 @@ mod tests {
         out
     }
 
+    /// A PNG header claiming `width`×`height` pixels, followed by a tiny (wrong) image.
+    fn bomb(width: u32, height: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        {
+            let mut encoder = png::Encoder::new(&mut out, 1, 1);
+            encoder.set_color(png::ColorType::Rgba);
+            encoder.set_depth(png::BitDepth::Eight);
+            let mut writer = encoder.write_header().unwrap();
+            writer.write_image_data(&[0, 0, 0, 255]).unwrap();
+        }
+        // Rewrite IHDR's size (and its CRC) to claim a huge image.
+        out[16..20].copy_from_slice(&width.to_be_bytes());
+        out[20..24].copy_from_slice(&height.to_be_bytes());
+        let crc = crc32(&out[12..29]);
+        out[29..33].copy_from_slice(&crc.to_be_bytes());
+        out
+    }
+
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = 0xffff_ffffu32;
+        for b in bytes {
+            crc ^= u32::from(*b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
+    }
+
+    #[test]
+    fn images_that_are_bombs_or_not_images_are_refused_not_decoded() {
+        let original = fixture("simple-two-signers.pdf");
+        let rect = Rect { x: 100.0, y: 600.0, width: 120.0, height: 40.0 };
+        for (what, image) in
+            [("bomb", bomb(60_000, 60_000)), ("not a PNG", b"GIF89a....".to_vec()), ("empty", Vec::new())]
+        {
+            let stamps = vec![Stamp { page: 1, rect, content: StampContent::Image(image) }];
+            let err = stamp(&original, &stamps, StampOptions::default()).unwrap_err();
+            assert!(err.to_string().contains("signature image"), "{what}: {err}");
+        }
+    }
+
     #[test]
     fn stamped_text_lands_in_its_rectangle_and_the_document_still_reads() {
         let original = fixture("simple-two-signers.pdf");

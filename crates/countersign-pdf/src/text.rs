@@ -15,7 +15,8 @@ use rustybuzz::{Direction, UnicodeBuffer};
 
 struct Face {
     font: Font,
-    data: &'static [u8],
+    /// Parsed once: shaping and coverage look-ups read it for every line.
+    shaper: rustybuzz::Face<'static>,
     rtl: bool,
 }
 
@@ -37,7 +38,8 @@ fn faces() -> &'static [Face] {
             .iter()
             .filter_map(|(data, rtl)| {
                 let font = Font::new((*data).into(), 0)?;
-                Some(Face { font, data, rtl: *rtl })
+                let shaper = rustybuzz::Face::from_slice(data, 0)?;
+                Some(Face { font, shaper, rtl: *rtl })
             })
             .collect()
     })
@@ -87,17 +89,15 @@ fn is_rtl(ch: char) -> bool {
 /// Splits cleaned text into runs by font and shapes each.
 fn runs(text: &str) -> Vec<Run> {
     let faces = faces();
-    let parsed: Vec<Option<rustybuzz::Face<'_>>> =
-        faces.iter().map(|f| rustybuzz::Face::from_slice(f.data, 0)).collect();
     let pick = |ch: char, current: Option<usize>| -> usize {
         // Spaces, digits and punctuation stay in the current run when its font has them.
         if let Some(c) = current
             && !ch.is_alphabetic()
-            && parsed[c].as_ref().is_some_and(|f| has_glyph(f, ch))
+            && has_glyph(&faces[c].shaper, ch)
         {
             return c;
         }
-        parsed.iter().position(|f| f.as_ref().is_some_and(|f| has_glyph(f, ch))).unwrap_or(0)
+        faces.iter().position(|f| has_glyph(&f.shaper, ch)).unwrap_or(0)
     };
     let mut pieces: Vec<(usize, String)> = Vec::new();
     for ch in text.chars() {
@@ -110,11 +110,10 @@ fn runs(text: &str) -> Vec<Run> {
     }
     pieces
         .into_iter()
-        .filter_map(|(face, text)| {
-            let rb = parsed[face].as_ref()?;
+        .map(|(face, text)| {
             let rtl = faces[face].rtl && text.chars().any(is_rtl);
-            let (glyphs, width) = shape(rb, &text, rtl);
-            Some(Run { face, text, glyphs, width })
+            let (glyphs, width) = shape(&faces[face].shaper, &text, rtl);
+            Run { face, text, glyphs, width }
         })
         .collect()
 }

@@ -339,6 +339,7 @@ test("a signer fills every field type in the unmodified hellosign-embedded iFram
   const text = poppler("pdftotext", ["-enc", "UTF-8"], pdf, ["-"]);
   if (text !== null) {
     assert.match(text, /AB-123/);
+    assert.match(text, /ZŁ/, "typed initials are text in the final copy");
     assert.match(text, /Audit trail/);
     assert.ok(text.includes(id), "the audit trail names the request");
   }

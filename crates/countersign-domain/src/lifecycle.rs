@@ -171,6 +171,9 @@ pub struct FieldResponse {
 pub struct SignerImage {
     pub api_id: String,
     pub png: Vec<u8>,
+    /// The name the signer typed, when the signature was typed rather than drawn or uploaded: the final
+    /// copy shows it as text (so it can be found and read), not as the picture.
+    pub typed: Option<String>,
 }
 
 /// The least time between two reminders to one signer, in seconds.

@@ -28,7 +28,12 @@ pub const MAX_TEXT_VALUE_CHARS: usize = 4000;
 pub struct Submission {
     pub values: BTreeMap<String, Value>,
     pub images: BTreeMap<String, Vec<u8>>,
+    /// For typed signatures: the typed name, by api_id (an image is sent too).
+    pub typed: BTreeMap<String, String>,
 }
+
+/// Longest typed signature, in characters.
+pub const MAX_TYPED_SIGNATURE_CHARS: usize = 100;
 
 /// Why a submission was refused: the field (its `api_id`, or a group's id) and a message for the signer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,7 +70,7 @@ pub fn check_submission(
     now: i64,
 ) -> Result<Signed, FieldError> {
     let mine: Vec<&FieldSpec> = fields.iter().filter(|f| fills(f, signer_index)).collect();
-    for api_id in submission.values.keys().chain(submission.images.keys()) {
+    for api_id in submission.values.keys().chain(submission.images.keys()).chain(submission.typed.keys()) {
         if !mine.iter().any(|f| &f.api_id == api_id) {
             return Err(FieldError::new(api_id, "This field is not one of yours."));
         }
@@ -79,7 +84,17 @@ pub fn check_submission(
             "signature" | "initials" => match submission.images.get(api_id) {
                 Some(png) => {
                     check_png(api_id, png)?;
-                    signed.images.push(SignerImage { api_id: api_id.to_owned(), png: png.clone() });
+                    let typed = match submission.typed.get(api_id).map(|t| t.trim()) {
+                        None | Some("") => None,
+                        Some(t) if t.chars().count() > MAX_TYPED_SIGNATURE_CHARS || t.chars().any(char::is_control) => {
+                            return Err(FieldError::new(
+                                api_id,
+                                "A typed signature is one line of at most 100 characters.",
+                            ));
+                        }
+                        Some(t) => Some(t.to_owned()),
+                    };
+                    signed.images.push(SignerImage { api_id: api_id.to_owned(), png: png.clone(), typed });
                     Value::Null
                 }
                 None if field.required => {
@@ -339,6 +354,7 @@ mod tests {
         let submission = Submission {
             values: values.as_object().cloned().unwrap_or_default().into_iter().collect(),
             images: images.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect(),
+            typed: BTreeMap::new(),
         };
         check_submission(fields, groups, 0, &submission, 1_765_065_600)
     }

@@ -121,7 +121,8 @@
   const progress = document.getElementById("progress");
   const formError = document.getElementById("form-error");
   const images = {}; // api_id → PNG data URL
-  let adoptedSignature = null; // reused for further signature fields, like a pen kept in hand
+  const typedNames = {}; // api_id → the name typed, for typed signatures (shown as text in the final copy)
+  let adoptedSignature = null; // { image, typed }: reused for further signature fields, like a pen kept in hand
   let adoptedInitials = null;
   let busy = false;
 
@@ -334,7 +335,7 @@
     // A first click on a further field reuses the signature already made; a signed field opens the
     // dialog to change it (cancelling keeps what was there).
     if (adopted && !images[field.dataset.apiId]) {
-      place(field, adopted);
+      place(field, adopted.image, adopted.typed);
       return;
     }
     title.textContent = initials ? "Add your initials" : "Add your signature";
@@ -483,18 +484,21 @@
         mode === "draw" ? "Draw your signature first." : mode === "type" ? "Type your name first." : "Choose an image first.";
       return;
     }
-    if (target.dataset.kind === "initials") adoptedInitials = image;
-    else adoptedSignature = image;
+    const mark = { image, typed: mode === "type" ? typed.value.trim() : null };
+    if (target.dataset.kind === "initials") adoptedInitials = mark;
+    else adoptedSignature = mark;
     dialog.close();
-    place(target, image);
+    place(target, image, mark.typed);
   });
   document.getElementById("signature-cancel").addEventListener("click", () => dialog.close());
   dialog.addEventListener("close", () => {
     if (target) control(target).focus();
   });
 
-  function place(field, image) {
+  function place(field, image, typedName) {
     images[field.dataset.apiId] = image;
+    if (typedName) typedNames[field.dataset.apiId] = typedName;
+    else delete typedNames[field.dataset.apiId];
     const button = control(field);
     button.replaceChildren();
     const img = document.createElement("img");
@@ -579,7 +583,9 @@
     button.textContent = "Signing…";
     try {
       await ready;
-      const { ok, answer } = await send("sign", { values, images: signatures });
+      const typedSent = {};
+      for (const apiId of Object.keys(signatures)) if (typedNames[apiId]) typedSent[apiId] = typedNames[apiId];
+      const { ok, answer } = await send("sign", { values, images: signatures, typed: typedSent });
       if (!ok) {
         const path = answer && answer.error && answer.error.error_path;
         const field = path && fields.find((f) => f.dataset.apiId === path || f.dataset.group === path);

@@ -19,3 +19,6 @@ CREATE TABLE audit_log (
 ALTER TABLE signature_requests ADD COLUMN final_sha256 TEXT;
 CREATE INDEX signature_requests_by_final ON signature_requests (final_sha256);
 CREATE INDEX documents_by_final ON documents (final_sha256);
+
+-- A typed signature's text (the final copy shows it as text, not as the picture).
+ALTER TABLE signer_images ADD COLUMN typed_text TEXT;

@@ -125,13 +125,14 @@ pub(super) async fn apply(
     for (signature_id, image) in &change.signer_images {
         let sha256 = put_blob_in(tx, &image.png, now).await?;
         on_tx!(tx, c => sqlx::query(
-            "INSERT INTO signer_images (signature_request_id, signature_id, api_id, blob_sha256, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5)")
+            "INSERT INTO signer_images (signature_request_id, signature_id, api_id, blob_sha256, created_at_ms, typed_text) \
+             VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(id)
             .bind(signature_id.as_str())
             .bind(&image.api_id)
             .bind(&sha256)
             .bind(now)
+            .bind(image.typed.as_deref())
             .execute(c)
             .await.map(|r| r.rows_affected()))?;
     }

@@ -10,6 +10,9 @@ use crate::db::{with_pool, with_writer};
 use crate::tx::{Tx, on_tx};
 use crate::{Store, StoreError, StoreResult};
 
+/// A signature image as stored: (signature id, api_id, PNG bytes, typed text).
+pub type StoredSignerImage = (String, String, Vec<u8>, Option<String>);
+
 /// One document row.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DocumentRow {
@@ -170,10 +173,10 @@ impl Store {
         Ok(digest)
     }
 
-    /// Every signature image of a request: (signature id, api_id, PNG bytes).
-    pub async fn request_signer_images(&self, id: &SignatureRequestId) -> StoreResult<Vec<(String, String, Vec<u8>)>> {
+    /// Every signature image of a request, with the typed text of typed signatures.
+    pub async fn request_signer_images(&self, id: &SignatureRequestId) -> StoreResult<Vec<StoredSignerImage>> {
         Ok(with_pool!(self, pool => sqlx::query_as(
-            "SELECT i.signature_id, i.api_id, b.bytes FROM signer_images i JOIN blobs b ON b.sha256 = i.blob_sha256 \
+            "SELECT i.signature_id, i.api_id, b.bytes, i.typed_text FROM signer_images i JOIN blobs b ON b.sha256 = i.blob_sha256 \
              WHERE i.signature_request_id = $1 ORDER BY i.signature_id, i.api_id")
             .bind(id.as_str())
             .fetch_all(pool)

@@ -158,6 +158,8 @@ struct SignBody {
     values: BTreeMap<String, Value>,
     /// `data:image/png;base64,…` by api_id.
     images: BTreeMap<String, String>,
+    /// The typed name of a typed signature, by api_id.
+    typed: BTreeMap<String, String>,
 }
 
 /// `POST /sign/{signature_id}/sign`.
@@ -171,7 +173,7 @@ pub async fn sign(
         Ok(action) => action,
         Err(e) => return e.into_response(),
     };
-    let mut submission = Submission { values: body.values, images: BTreeMap::new() };
+    let mut submission = Submission { values: body.values, images: BTreeMap::new(), typed: body.typed };
     for (api_id, data_url) in body.images {
         let Some(encoded) = data_url.strip_prefix("data:image/png;base64,") else {
             return error(StatusCode::BAD_REQUEST, "bad_request", "The signature must be a PNG image.", Some(&api_id));

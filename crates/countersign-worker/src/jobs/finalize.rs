@@ -24,6 +24,12 @@ use serde_json::Value;
 
 use crate::{Inner, Transient};
 
+/// A signature as the signer made it: the picture, and the name when it was typed.
+struct SignatureMark {
+    png: Vec<u8>,
+    typed: Option<String>,
+}
+
 /// One document's inputs.
 struct Original {
     index: i64,
@@ -48,8 +54,12 @@ pub(crate) async fn run(inner: &Inner, job: &ClaimedJob) -> Result<(), Transient
         return Err(Transient("no sealing identity is configured".into()));
     };
     let fields = store.fields_of(id).await?;
-    let images: HashMap<(String, String), Vec<u8>> =
-        store.request_signer_images(id).await?.into_iter().map(|(sig, api, png)| ((sig, api), png)).collect();
+    let images: HashMap<(String, String), SignatureMark> = store
+        .request_signer_images(id)
+        .await?
+        .into_iter()
+        .map(|(sig, api, png, typed)| ((sig, api), SignatureMark { png, typed }))
+        .collect();
     // The signers' values by (signer index, api_id).
     let mut values: HashMap<(i64, String), Value> = HashMap::new();
     for entry in &request.body.response_data {
@@ -236,7 +246,7 @@ fn stamp_for(
     field: &FieldSpec,
     signatures: &[countersign_domain::signature_request::Signature],
     values: &HashMap<(i64, String), Value>,
-    images: &HashMap<(String, String), Vec<u8>>,
+    images: &HashMap<(String, String), SignatureMark>,
 ) -> Option<Stamp> {
     let content = match (field.field_type.as_str(), field.signer_index) {
         ("text-merge", _) => StampContent::Text(field.value.clone()?),
@@ -245,7 +255,12 @@ fn stamp_for(
         }
         ("signature" | "initials", Some(index)) => {
             let signer = signatures.get(usize::try_from(index).ok()?)?;
-            StampContent::Image(images.get(&(signer.signature_id.as_str().to_owned(), field.api_id.clone()))?.clone())
+            let mark = images.get(&(signer.signature_id.as_str().to_owned(), field.api_id.clone()))?;
+            // A typed signature is shown as the typed text, so it can be found and read in the copy.
+            match &mark.typed {
+                Some(name) => StampContent::Text(name.clone()),
+                None => StampContent::Image(mark.png.clone()),
+            }
         }
         (_, Some(index)) => match values.get(&(index, field.api_id.clone()))? {
             Value::Bool(checked) => StampContent::Check(*checked),

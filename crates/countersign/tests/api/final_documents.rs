@@ -59,14 +59,29 @@ async fn fields_of(app: &TestApp, id: &str) -> Vec<Value> {
     fields["fields"].as_array().unwrap_or_else(|| panic!("{fields}")).clone()
 }
 
-/// Signer `index` fills every one of their fields (text fields with `text`) and signs.
-async fn sign_all(app: &TestApp, client_id: &str, request: &Value, fields: &[Value], index: usize, text: &str) {
+/// Signer `index` fills every one of their fields (text fields with `text`; signatures typed as
+/// `typed`, when given) and signs.
+async fn sign_all(
+    app: &TestApp,
+    client_id: &str,
+    request: &Value,
+    fields: &[Value],
+    index: usize,
+    text: &str,
+    typed: Option<&str>,
+) {
     let mut values = json!({});
     let mut images = json!({});
+    let mut typed_names = json!({});
     for f in fields.iter().filter(|f| f["signer"] == json!(index)) {
         let api_id = f["api_id"].as_str().unwrap();
         match f["type"].as_str().unwrap() {
-            "signature" | "initials" => images[api_id] = json!(PNG),
+            "signature" | "initials" => {
+                images[api_id] = json!(PNG);
+                if let Some(name) = typed.filter(|_| f["type"] == "signature") {
+                    typed_names[api_id] = json!(name);
+                }
+            }
             "text" => values[api_id] = json!(text),
             "checkbox" => values[api_id] = json!(true),
             _ => {}
@@ -74,7 +89,8 @@ async fn sign_all(app: &TestApp, client_id: &str, request: &Value, fields: &[Val
     }
     let (status, html) = open(&sign_url(app, request, index, client_id).await).await;
     assert_eq!(status, 200, "{html}");
-    let (status, body) = act(app, &page_config(&html), "sign", json!({"values": values, "images": images})).await;
+    let (status, body) =
+        act(app, &page_config(&html), "sign", json!({"values": values, "images": images, "typed": typed_names})).await;
     assert_eq!(status, 200, "{body}");
 }
 
@@ -100,8 +116,8 @@ async fn tagged_documents_become_sealed_copies_with_the_tags_gone(backend: Backe
     let request = create(&app, &client_id, &files, &["Жанна Ли", "张伟"], &[("hide_text_tags", "1")]).await;
     let id = request["signature_request_id"].as_str().unwrap().to_owned();
     let fields = fields_of(&app, &id).await;
-    sign_all(&app, &client_id, &request, &fields, 0, "Жанна").await;
-    sign_all(&app, &client_id, &request, &fields, 1, "株式会社 Ωμέγα").await;
+    sign_all(&app, &client_id, &request, &fields, 0, "Жанна", Some("Жанна Ли")).await;
+    sign_all(&app, &client_id, &request, &fields, 1, "株式会社 Ωμέγα", None).await;
     wait_callback(&receiver, &id, &["signature_request_downloadable"]).await;
 
     let pdf = app.get(&format!("/v3/signature_request/files/{id}")).await.bytes().await.unwrap().to_vec();
@@ -172,7 +188,7 @@ async fn a_two_hundred_page_document_is_sealed(backend: Backend) {
     let id = request["signature_request_id"].as_str().unwrap().to_owned();
     let fields = fields_of(&app, &id).await;
     assert_eq!(fields.len(), 24);
-    sign_all(&app, &client_id, &request, &fields, 0, "").await;
+    sign_all(&app, &client_id, &request, &fields, 0, "", None).await;
     wait_callback(&receiver, &id, &["signature_request_downloadable"]).await;
     let pdf = app.get(&format!("/v3/signature_request/files/{id}")).await.bytes().await.unwrap().to_vec();
     assert!(countersign_pdf::page_count(&pdf).unwrap() > 204);

@@ -164,8 +164,11 @@ impl Line {
     pub fn new(text: &str) -> Line {
         let text = clean(text);
         let mut runs = runs(&text);
-        // A line whose first strong character is right-to-left reads right to left: its runs too.
-        if text.chars().find(|c| c.is_alphabetic()).is_some_and(is_rtl) {
+        // A line written only in right-to-left scripts reads right to left: its runs too. A line that also
+        // holds left-to-right letters (an audit line: "1. محمد <m@example.com>") keeps left-to-right order,
+        // each right-to-left run still shaped and read right to left within itself.
+        let letters = || text.chars().filter(|c| c.is_alphabetic());
+        if letters().next().is_some() && letters().all(is_rtl) {
             runs.reverse();
         }
         Line { runs }
@@ -216,6 +219,17 @@ mod tests {
             assert!(line.runs[0].glyphs.iter().all(|g| g.glyph_id.to_u32() != 0), "{text} has no missing glyphs");
             assert!(line.width(10.0) > 5.0);
         }
+    }
+
+    #[test]
+    fn only_a_wholly_right_to_left_line_reverses_its_runs() {
+        // Arabic with Arabic-Indic digits: one right-to-left line.
+        let arabic = Line::new("محمد ١٢");
+        assert!(arabic.runs.len() <= 2);
+        let mixed = Line::new("1. محمد علي <m@example.com>");
+        let faces: Vec<usize> = mixed.runs.iter().map(|r| r.face).collect();
+        assert_eq!(faces, vec![0, 1, 0], "Latin, Arabic, Latin in reading order");
+        assert!(mixed.runs[0].text.starts_with("1."));
     }
 
     #[test]

@@ -108,7 +108,20 @@ fn runs(text: &str) -> Vec<Run> {
             _ => pieces.push((face, ch.to_string())),
         }
     }
-    pieces
+    // Whitespace after a right-to-left run belongs between it and what follows: kept inside, shaping
+    // would draw it on the run's left.
+    let mut split: Vec<(usize, String)> = Vec::with_capacity(pieces.len());
+    for (face, text) in pieces {
+        let trimmed = text.trim_end();
+        if faces[face].rtl && trimmed.len() < text.len() && !trimmed.is_empty() {
+            let tail = text[trimmed.len()..].to_owned();
+            split.push((face, trimmed.to_owned()));
+            split.push((0, tail));
+        } else {
+            split.push((face, text));
+        }
+    }
+    split
         .into_iter()
         .map(|(face, text)| {
             let rtl = faces[face].rtl && text.chars().any(is_rtl);
@@ -228,8 +241,9 @@ mod tests {
         assert!(arabic.runs.len() <= 2);
         let mixed = Line::new("1. محمد علي <m@example.com>");
         let faces: Vec<usize> = mixed.runs.iter().map(|r| r.face).collect();
-        assert_eq!(faces, vec![0, 1, 0], "Latin, Arabic, Latin in reading order");
+        assert_eq!(faces, vec![0, 1, 0, 0], "Latin, Arabic, Latin in reading order");
         assert!(mixed.runs[0].text.starts_with("1."));
+        assert_eq!(mixed.runs[1].text, "محمد علي", "the space after the Arabic name is not drawn inside it");
     }
 
     #[test]

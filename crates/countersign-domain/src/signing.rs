@@ -295,19 +295,10 @@ pub fn format_date(unix: i64, format: Option<&str>) -> String {
         .replace("DD", &format!("{day:02}"))
 }
 
-/// (year, month, day) of a unix time, in UTC (Howard Hinnant's days-to-civil algorithm).
+/// (year, month, day) of a unix time, in UTC (times outside years 1–9999 read as the epoch).
 fn civil_date(unix: i64) -> (i64, u32, u32) {
-    let days = unix.div_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    let date = time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH).date();
+    (i64::from(date.year()), u32::from(u8::from(date.month())), u32::from(date.day()))
 }
 
 #[cfg(test)]

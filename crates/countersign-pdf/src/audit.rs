@@ -69,9 +69,16 @@ pub struct AuditTrail {
 
 /// `YYYY-MM-DD HH:MM:SS UTC`.
 pub fn utc(unix: i64) -> String {
-    let d = crate::signature::pdf_date(unix);
-    // D:YYYYMMDDHHmmSSZ
-    format!("{}-{}-{} {}:{}:{} UTC", &d[2..6], &d[6..8], &d[8..10], &d[10..12], &d[12..14], &d[14..16])
+    let t = crate::signature::utc_time(unix);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
 const MARGIN: f32 = 54.0;

@@ -6,7 +6,7 @@
 //! [`signatures`] reads the signatures of a file back from its bytes (not its object graph), so a
 //! damaged or tampered file can still be checked.
 
-use lopdf::{Dictionary, Document, Object, ObjectId, StringFormat};
+use lopdf::{Dictionary, Document, Object, ObjectId, StringFormat, text_string};
 
 use crate::PdfError;
 
@@ -76,35 +76,23 @@ fn hex_upper(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// `D:YYYYMMDDHHmmSSZ` for unix seconds.
-pub fn pdf_date(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!("D:{y:04}{m:02}{d:02}{:02}{:02}{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
+/// A unix time (seconds) as a UTC date and time; times outside years 1–9999 read as the epoch.
+pub(crate) fn utc_time(unix: i64) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
 }
 
-fn text(s: &str) -> Object {
-    // PDF text strings: UTF-16BE with a byte-order mark when not plain ASCII.
-    if s.is_ascii() {
-        Object::String(s.as_bytes().to_vec(), StringFormat::Literal)
-    } else {
-        let mut bytes = vec![0xfe, 0xff];
-        for unit in s.encode_utf16() {
-            bytes.extend_from_slice(&unit.to_be_bytes());
-        }
-        Object::String(bytes, StringFormat::Hexadecimal)
-    }
+/// `D:YYYYMMDDHHmmSSZ` for unix seconds.
+pub fn pdf_date(unix: i64) -> String {
+    let t = utc_time(unix);
+    format!(
+        "D:{:04}{:02}{:02}{:02}{:02}{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
 /// Adds an invisible signature field on the last page with an empty signature, saves the document
@@ -127,16 +115,16 @@ pub fn prepare_signature(mut doc: Document, spec: &SealSpec) -> Result<PreparedP
         ),
         ("Contents", Object::String(vec![0; spec.capacity], StringFormat::Hexadecimal)),
         ("M", Object::String(pdf_date(spec.signed_at).into_bytes(), StringFormat::Literal)),
-        ("Name", text(&spec.name)),
-        ("Reason", text(&spec.reason)),
-        ("Location", text(&spec.location)),
+        ("Name", text_string(&spec.name)),
+        ("Reason", text_string(&spec.reason)),
+        ("Location", text_string(&spec.location)),
     ]);
     let sig_id = doc.add_object(sig);
     let widget_id = doc.add_object(Dictionary::from_iter(vec![
         ("Type", Object::Name(b"Annot".to_vec())),
         ("Subtype", Object::Name(b"Widget".to_vec())),
         ("FT", Object::Name(b"Sig".to_vec())),
-        ("T", text("Countersign seal")),
+        ("T", text_string("Countersign seal")),
         ("V", Object::Reference(sig_id)),
         // Print + Locked; zero-size: the seal has no appearance of its own (the audit trail shows it).
         ("F", Object::Integer(132)),

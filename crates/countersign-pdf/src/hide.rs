@@ -172,8 +172,6 @@ fn hide_in_stream(ops: &[Operation], fonts: &HashMap<Vec<u8>, FontInfo<'_>>) -> 
     let mut saved = Vec::new();
     let mut shown: Vec<Shown> = Vec::new();
     let mut text = String::new();
-    // Cut glyphs by (operation, TJ element, byte offset): (advance, font size, code length).
-    let mut cut: HashMap<(usize, usize, usize), (f64, f64, usize)> = HashMap::new();
     for (index, op) in ops.iter().enumerate() {
         let operands = &op.operands;
         match op.operator.as_str() {
@@ -238,7 +236,7 @@ fn hide_in_stream(ops: &[Operation], fonts: &HashMap<Vec<u8>, FontInfo<'_>>) -> 
             _ => {}
         }
     }
-    flush(&mut shown, &mut text, &mut cut);
+    let cut = cut_tags(&shown, &text);
     if cut.is_empty() {
         return None;
     }
@@ -283,16 +281,16 @@ fn hide_in_stream(ops: &[Operation], fonts: &HashMap<Vec<u8>, FontInfo<'_>>) -> 
             let mut kept = Vec::new();
             let mut at = 0;
             while at < bytes.len() {
-                if let Some((advance, size, len)) = cut.get(&(index, element, at)) {
+                if let Some(glyph) = cut.get(&(index, element, at)) {
                     if !kept.is_empty() {
                         array.push(Object::String(std::mem::take(&mut kept), format));
                     }
                     // A TJ number moves the next glyph by -n/1000 of the font size (times Tz, as the
                     // removed advance was).
-                    if *size != 0.0 {
-                        push_adjust(&mut array, -advance * 1000.0 / size);
+                    if glyph.size != 0.0 {
+                        push_adjust(&mut array, -glyph.advance * 1000.0 / glyph.size);
                     }
-                    at += len;
+                    at += glyph.len;
                 } else {
                     kept.push(bytes[at]);
                     at += 1;
@@ -310,16 +308,17 @@ fn hide_in_stream(ops: &[Operation], fonts: &HashMap<Vec<u8>, FontInfo<'_>>) -> 
     Some(out)
 }
 
-/// Marks the glyphs of every tag in the text shown by a stream as cut. The whole stream is one text:
-/// producers that draw each glyph in its own `BT … ET` block split tags across blocks.
-fn flush(shown: &mut Vec<Shown>, text: &mut String, cut: &mut HashMap<(usize, usize, usize), (f64, f64, usize)>) {
+/// The glyphs of every tag in the text a stream shows, by (operation, TJ element, byte offset). The
+/// whole stream is one text: producers that draw each glyph in its own `BT … ET` block split tags
+/// across blocks.
+fn cut_tags<'s>(shown: &'s [Shown], text: &str) -> HashMap<(usize, usize, usize), &'s Shown> {
+    let mut cut = HashMap::new();
     for range in tag_ranges(text) {
         for g in shown.iter().filter(|g| g.text_start >= range.start && g.text_end <= range.end) {
-            cut.insert((g.op, g.element, g.start), (g.advance, g.size, g.len));
+            cut.insert((g.op, g.element, g.start), g);
         }
     }
-    shown.clear();
-    text.clear();
+    cut
 }
 
 /// Byte ranges of `text` that are text tags (`[…|…|…]`).

@@ -217,13 +217,31 @@ pub fn page_sizes(bytes: &[u8]) -> Result<Vec<PageSize>, PdfError> {
     })
 }
 
+/// Opens `bytes` with lopdf for editing, decrypting a file whose user password is empty; `unreadable`
+/// and `locked` say how a file that does not load, or does not decrypt, is refused.
+pub(crate) fn open_for_editing<E>(
+    bytes: &[u8],
+    unreadable: impl Fn(lopdf::Error) -> E,
+    locked: impl Fn(lopdf::Error) -> E,
+) -> Result<lopdf::Document, E> {
+    let mut doc = lopdf::Document::load_mem(bytes).map_err(unreadable)?;
+    if doc.is_encrypted() {
+        doc.decrypt("").map_err(locked)?;
+    }
+    Ok(doc)
+}
+
+/// Whether `bytes` start like a PDF: like poppler and Acrobat, the `%PDF-` header may be anywhere in
+/// the first 1024 bytes.
+pub fn has_pdf_header(bytes: &[u8]) -> bool {
+    contains(&bytes[..bytes.len().min(1024)], b"%PDF-")
+}
+
 fn precheck(bytes: &[u8]) -> Result<(), PdfError> {
     if bytes.is_empty() {
         return Err(PdfError::Empty);
     }
-    // Like poppler and Acrobat, accept the header anywhere in the first 1024 bytes.
-    let head = &bytes[..bytes.len().min(1024)];
-    if !contains(head, b"%PDF-") {
+    if !has_pdf_header(bytes) {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(PdfError::Empty);
         }

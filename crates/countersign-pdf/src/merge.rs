@@ -45,10 +45,7 @@ pub fn merge(parts: &[&[u8]]) -> Result<Vec<u8>, MergeError> {
     let mut page_dicts: Vec<(ObjectId, Dictionary)> = Vec::new();
     for (index, bytes) in parts.iter().enumerate() {
         let unreadable = |e: lopdf::Error| MergeError::Unreadable { index, message: e.to_string() };
-        let mut doc = Document::load_mem(bytes).map_err(unreadable)?;
-        if doc.is_encrypted() {
-            doc.decrypt("").map_err(unreadable)?;
-        }
+        let mut doc = crate::open_for_editing(bytes, unreadable, unreadable)?;
         doc.renumber_objects_with(next_id);
         next_id = doc.max_id + 1;
         let pages: Vec<ObjectId> = doc.get_pages().into_values().collect();

@@ -4,7 +4,7 @@
 //! [`append_signature_pages`] adds the pages to the last document.
 
 use lopdf::content::{Content, Operation};
-use lopdf::{Dictionary, Document, Object, Stream};
+use lopdf::{Dictionary, Object, Stream};
 
 use crate::Rect;
 use crate::merge::MergeError;
@@ -40,10 +40,7 @@ fn text_op(x: f64, y: f64, size: f64, text: &str) -> Vec<Operation> {
 /// `pdf` with signature pages appended for `signers` (name, e-mail address), in order.
 pub fn append_signature_pages(pdf: &[u8], signers: &[(String, String)]) -> Result<Vec<u8>, MergeError> {
     let unreadable = |e: lopdf::Error| MergeError::Unreadable { index: 0, message: e.to_string() };
-    let mut doc = Document::load_mem(pdf).map_err(unreadable)?;
-    if doc.is_encrypted() {
-        doc.decrypt("").map_err(unreadable)?;
-    }
+    let mut doc = crate::open_for_editing(pdf, unreadable, unreadable)?;
     let pages_id = doc.catalog().and_then(|c| c.get(b"Pages")).and_then(Object::as_reference).map_err(unreadable)?;
     let mut font = Dictionary::new();
     font.set("Type", Object::Name(b"Font".to_vec()));

@@ -58,12 +58,11 @@ pub(crate) fn save(mut doc: Document) -> Result<Vec<u8>, PdfError> {
 
 /// Opens `bytes` with lopdf (decrypting a file with an empty password).
 pub(crate) fn load(bytes: &[u8]) -> Result<Document, PdfError> {
-    let mut doc =
-        Document::load_mem(bytes).map_err(|e| PdfError::Unreadable(format!("the PDF could not be rewritten: {e}")))?;
-    if doc.is_encrypted() {
-        doc.decrypt("").map_err(|_| PdfError::PasswordProtected)?;
-    }
-    Ok(doc)
+    crate::open_for_editing(
+        bytes,
+        |e| PdfError::Unreadable(format!("the PDF could not be rewritten: {e}")),
+        |_| PdfError::PasswordProtected,
+    )
 }
 
 /// [`stamp`], returning the edited document unsaved.

@@ -1,7 +1,8 @@
 //! A request's documents, their bytes (content-addressed blobs) and the fields placed on them.
 
-use countersign_domain::audit::AuditEntry;
+use countersign_domain::audit::{self, AuditDocument, AuditEntry, AuditFacts};
 use countersign_domain::ids::{SignatureId, SignatureRequestId};
+use countersign_domain::lifecycle::SignatureRequest;
 use countersign_domain::signature_request::FieldSpec;
 use countersign_domain::time::now_ms;
 use sha2::{Digest, Sha256};
@@ -125,6 +126,20 @@ impl Store {
             .fetch_optional(pool)
             .await)?;
         Ok(row.and_then(|(id,)| SignatureRequestId::parse(&id)))
+    }
+
+    /// What the audit trail says of `request`: its lines, with `documents` (its rows, as read by the
+    /// caller) named by their original files' digests.
+    pub async fn audit_facts(&self, request: &SignatureRequest, documents: &[DocumentRow]) -> StoreResult<AuditFacts> {
+        let documents = documents
+            .iter()
+            .map(|d| AuditDocument {
+                document_index: d.document_index,
+                name: d.file_name.clone(),
+                sha256: d.original_sha256.clone().or_else(|| d.blob_sha256.clone()),
+            })
+            .collect();
+        Ok(audit::facts(request, documents, self.audit_entries(&request.id).await?))
     }
 
     /// The request's audit lines, in order.

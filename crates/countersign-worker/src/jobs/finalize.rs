@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use countersign_domain::audit::{self, AuditFacts};
+use countersign_domain::audit::AuditFacts;
 use countersign_domain::lifecycle::Refusal;
 use countersign_domain::signature_request::{FieldSpec, FinalCopy, FinalDocument, RequestStatus};
 use countersign_domain::time::unix_now;
@@ -33,7 +33,6 @@ struct SignatureMark {
 /// One document's inputs.
 struct Original {
     index: i64,
-    name: String,
     sha256: String,
     bytes: Vec<u8>,
     stamps: Vec<Stamp>,
@@ -70,7 +69,8 @@ pub(crate) async fn run(inner: &Inner, job: &ClaimedJob) -> Result<(), Transient
     }
     let mut originals = Vec::new();
     let mut page_size = None;
-    for document in store.documents_of(id).await? {
+    let documents = store.documents_of(id).await?;
+    for document in &documents {
         let Some(sha) = document.blob_sha256.clone() else { continue };
         let bytes = store.blob(&sha).await?.ok_or_else(|| Transient(format!("document blob {sha} is missing")))?;
         if countersign_store::blob_digest(&bytes) != sha {
@@ -89,17 +89,12 @@ pub(crate) async fn run(inner: &Inner, job: &ClaimedJob) -> Result<(), Transient
             .collect();
         originals.push(Original {
             index: document.document_index,
-            name: document.file_name.clone(),
             sha256: document.original_sha256.clone().unwrap_or(sha),
             bytes,
             stamps,
         });
     }
-    let documents = originals
-        .iter()
-        .map(|o| audit::AuditDocument { document_index: o.index, name: o.name.clone(), sha256: Some(o.sha256.clone()) })
-        .collect();
-    let facts = audit::facts(&request, documents, store.audit_entries(id).await?);
+    let facts = store.audit_facts(&request, &documents).await?;
     let location = inner.config.mailing.as_ref().map(|m| m.public_url.clone()).unwrap_or_default();
     let page_size = page_size.unwrap_or(countersign_pdf::LETTER_SIZE);
     let started = std::time::Instant::now();
@@ -158,16 +153,21 @@ fn seal_all(
             .map_err(failed(format!("document {} could not be stamped", o.index)))?;
         stamped.push(bytes);
     }
+    // The audit trail appended and the seal: returns the sealed file and the stamped copy's digest.
+    let finish = |bytes: &[u8], facts: &AuditFacts, what: String| -> Result<(Vec<u8>, String), Transient> {
+        let stamped_sha256 = countersign_store::blob_digest(bytes);
+        let trail = trail(facts, &stamped_sha256, sealer, page_size);
+        let prepared = countersign_pdf::prepare_final(bytes, &trail, &spec)
+            .map_err(failed(format!("{what} could not be completed")))?;
+        Ok((sealer.seal(prepared).map_err(|e| Transient(e.to_string()))?, stamped_sha256))
+    };
     let mut per_document = Vec::new();
     let mut documents = Vec::new();
     for (o, bytes) in originals.iter().zip(&stamped) {
-        let stamped_sha256 = countersign_store::blob_digest(bytes);
         let mut facts = facts.clone();
         facts.documents.retain(|d| d.document_index == o.index);
-        let trail = trail(&facts, &stamped_sha256, sealer, page_size);
-        let prepared = countersign_pdf::prepare_final(bytes, &trail, &spec)
-            .map_err(failed(format!("document {} could not be completed", o.index)))?;
-        per_document.push(sealer.seal(prepared).map_err(|e| Transient(e.to_string()))?);
+        let (sealed, stamped_sha256) = finish(bytes, &facts, format!("document {}", o.index))?;
+        per_document.push(sealed);
         documents.push(FinalDocument {
             document_index: o.index,
             original_sha256: o.sha256.clone(),
@@ -179,11 +179,8 @@ fn seal_all(
         let parts: Vec<&[u8]> = stamped.iter().map(Vec::as_slice).collect();
         let merged =
             countersign_pdf::merge(&parts).map_err(|e| Transient(format!("the documents could not be merged: {e}")))?;
-        let merged_sha256 = countersign_store::blob_digest(&merged);
-        let trail = trail(facts, &merged_sha256, sealer, page_size);
-        let prepared = countersign_pdf::prepare_final(&merged, &trail, &spec)
-            .map_err(failed("the combined copy could not be completed".into()))?;
-        (Some(sealer.seal(prepared).map_err(|e| Transient(e.to_string()))?), merged_sha256)
+        let (sealed, merged_sha256) = finish(&merged, facts, "the combined copy".into())?;
+        (Some(sealed), merged_sha256)
     } else {
         (None, documents.first().map(|d| d.stamped_sha256.clone()).unwrap_or_default())
     };

@@ -6,7 +6,7 @@ use axum::Extension;
 use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use countersign_domain::account::Account;
-use countersign_domain::audit::{self, AuditDocument, AuditFacts};
+use countersign_domain::audit::AuditFacts;
 use countersign_store::signature_requests::SignatureRequest;
 use serde_json::{Value, json};
 
@@ -17,19 +17,8 @@ use crate::state::AppState;
 use crate::warnings::Reply;
 
 async fn facts_of(state: &AppState, request: &SignatureRequest) -> ApiResult<AuditFacts> {
-    let documents = state
-        .store
-        .documents_of(&request.id)
-        .await?
-        .into_iter()
-        .map(|d| AuditDocument {
-            document_index: d.document_index,
-            name: d.file_name,
-            sha256: d.original_sha256.or(d.blob_sha256),
-        })
-        .collect();
-    let entries = state.store.audit_entries(&request.id).await?;
-    Ok(audit::facts(request, documents, entries))
+    let documents = state.store.documents_of(&request.id).await?;
+    Ok(state.store.audit_facts(request, &documents).await?)
 }
 
 fn to_value(facts: &AuditFacts) -> ApiResult<Value> {
@@ -74,7 +63,7 @@ pub async fn verify(
     if bytes.is_empty() {
         return Err(ApiError::bad_param("file", "The file is empty."));
     }
-    if !bytes.starts_with(b"%PDF-") && !bytes[..bytes.len().min(1024)].windows(5).any(|w| w == b"%PDF-") {
+    if !countersign_pdf::has_pdf_header(&bytes) {
         return Err(ApiError::bad_param("file", "The file is not a PDF."));
     }
     let Some(sealer) = state.sealer.clone() else {

@@ -41,6 +41,8 @@ pub struct OutboxTargets {
 #[derive(Debug, Clone)]
 pub struct InsertedEvent {
     pub event_id: String,
+    /// The event's place among its signature request's events (none for account events).
+    pub event_sequence: Option<i64>,
     pub deliveries: usize,
 }
 
@@ -307,7 +309,7 @@ pub(crate) async fn insert_events(
             deliveries = rows.len(),
             "event recorded"
         );
-        inserted.push(InsertedEvent { event_id, deliveries: rows.len() });
+        inserted.push(InsertedEvent { event_id, event_sequence: sequence, deliveries: rows.len() });
     }
     Ok(inserted)
 }

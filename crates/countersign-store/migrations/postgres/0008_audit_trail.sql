@@ -3,7 +3,7 @@
 -- transaction of the change. Kept apart from `events` (the callback outbox) so it outlives delivery.
 CREATE TABLE audit_log (
     signature_request_id TEXT NOT NULL REFERENCES signature_requests (id),
-    position             BIGINT NOT NULL,
+    position             BIGINT NOT NULL, -- the event's event_sequence
     event_type           TEXT NOT NULL,
     at_ms                BIGINT NOT NULL,
     signature_id         TEXT,

@@ -9,7 +9,7 @@ use countersign_domain::time::now_ms;
 use super::documents::put_blob_in;
 use super::{SignatureRequest, Transition};
 use crate::jobs::{finish_job_in, queue_email_about, reschedule_job};
-use crate::outbox::{insert_events, targets_in};
+use crate::outbox::{InsertedEvent, insert_events, targets_in};
 use crate::tx::{Tx, on_tx};
 use crate::{StoreError, StoreResult};
 
@@ -180,28 +180,30 @@ pub(super) async fn apply(
                 object: Some(object.clone()),
             })
             .collect();
-        insert_events(tx, &targets, &events).await?;
-        write_audit(tx, state, change, now).await?;
+        let inserted = insert_events(tx, &targets, &events).await?;
+        write_audit(tx, state, change, &inserted, now).await?;
     }
     Ok(())
 }
 
-/// One audit line per event of the change, naming the signer as they are now and the client.
-async fn write_audit(tx: &mut Tx, state: &SignatureRequest, change: &Transition, now: i64) -> StoreResult<()> {
+/// One audit line per event of the change, at the event's place in the request's sequence, naming the
+/// signer as they are now and the client.
+async fn write_audit(
+    tx: &mut Tx,
+    state: &SignatureRequest,
+    change: &Transition,
+    inserted: &[InsertedEvent],
+    now: i64,
+) -> StoreResult<()> {
     let id = state.id.as_str();
-    let (next,): (i64,) = on_tx!(tx, c => sqlx::query_as(
-        "SELECT COALESCE(MAX(position), 0) + 1 FROM audit_log WHERE signature_request_id = $1")
-        .bind(id)
-        .fetch_one(c)
-        .await)?;
     let client = change.client.clone().unwrap_or_default();
-    for (offset, (event_type, related, _)) in change.events.iter().enumerate() {
+    for ((event_type, related, _), event) in change.events.iter().zip(inserted) {
         let signer = related.as_ref().and_then(|r| state.body.signatures.iter().find(|s| &s.signature_id == r));
         on_tx!(tx, c => sqlx::query(
             "INSERT INTO audit_log (signature_request_id, position, event_type, at_ms, signature_id, signer_name, \
              signer_email, ip_address, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
             .bind(id)
-            .bind(next + offset as i64)
+            .bind(event.event_sequence)
             .bind(event_type.as_str())
             .bind(now)
             .bind(related.as_ref().map(|r| r.as_str()))

@@ -39,17 +39,13 @@ mod stamp;
 mod tags;
 mod text;
 
-pub use audit::{
-    A4 as A4_SIZE, AuditDocument, AuditSigner, AuditStep, AuditTrail, LETTER as LETTER_SIZE, audit_page_size,
-    audit_pages, utc,
-};
+pub use audit::{AuditDocument, AuditSigner, AuditStep, AuditTrail, LETTER as LETTER_SIZE, audit_page_size};
 pub use final_copy::prepare_final;
 pub use merge::{MergeError, merge};
 pub use render::{MAX_RENDER_PIXELS, PageImage, render_page};
-pub use signature::{FoundSignature, PreparedPdf, SealSpec, pdf_date, prepare_signature, signatures};
+pub use signature::{FoundSignature, PreparedPdf, SealSpec, signatures};
 pub use signature_page::{SIGNATURE_PAGE_SIZE, SLOTS_PER_PAGE, append_signature_pages, signature_slot};
 pub use stamp::{MAX_IMAGE_PIXELS, Stamp, StampContent, StampOptions, stamp};
-pub use text::clean as clean_text;
 
 pub use tags::{AUTOFILL_TYPES, FieldType, TagError, TagSigner, TextTag, VALIDATION_TYPES, parse_tag};
 

@@ -56,6 +56,12 @@ impl std::fmt::Debug for Identity {
     }
 }
 
+/// SHA-256 of a certificate's DER, hex.
+pub(crate) fn fingerprint(der: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(der))
+}
+
 const CERT_FILE: &str = "certificate.pem";
 const KEY_FILE: &str = "key.pem";
 
@@ -116,8 +122,7 @@ impl Identity {
 
     /// SHA-256 of the leaf certificate, hex: how the audit trail and `verify` name the sealing certificate.
     pub fn fingerprint(&self) -> String {
-        use sha2::Digest as _;
-        hex::encode(sha2::Sha256::digest(&self.leaf_der))
+        fingerprint(&self.leaf_der)
     }
 
     pub fn digest(&self) -> Digest {

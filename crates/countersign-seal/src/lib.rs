@@ -116,10 +116,7 @@ impl Sealer {
         };
         let parts = last.signed_parts(file);
         let check = cms::check_detached(&last.contents, &parts);
-        let certificate_sha256 = check.signer_certificate.as_ref().map(|der| {
-            use sha2::Digest as _;
-            hex::encode(sha2::Sha256::digest(der))
-        });
+        let certificate_sha256 = check.signer_certificate.as_deref().map(identity::fingerprint);
         let ours = check.signer_certificate.as_deref() == Some(self.identity.certificate_der());
         let mut problem = check.problem.clone();
         if check.intact && !last.covers_whole_file {

@@ -29,7 +29,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
-use crate::routes::{account, api_app, events, ops, outbox, signature_request as sr};
+use crate::routes::{account, api_app, events, ops, outbox, signature_request as sr, template};
 pub use crate::state::{ApiConfig, AppState};
 
 /// The whole HTTP surface: `/v3/*`, the operations endpoints and the dashboard.
@@ -45,6 +45,17 @@ pub fn router(state: AppState) -> Router {
         .route("/account/callback_test", post(events::account_callback_test))
         .route("/signature_request/send", post(sr::send))
         .route("/signature_request/create_embedded", post(sr::create_embedded))
+        .route("/signature_request/send_with_template", post(sr::send_with_template))
+        .route("/signature_request/create_embedded_with_template", post(sr::create_embedded_with_template))
+        .route("/template/create", post(template::create))
+        .route("/template/list", get(template::list))
+        .route("/template/delete/{id}", post(template::delete))
+        .route("/template/files/{id}", get(template::files))
+        .route("/template/files_as_data_uri/{id}", get(template::files_as_data_uri))
+        .route("/template/files_as_file_url/{id}", get(template::files_as_file_url))
+        .route("/template/add_user/{id}", post(template::add_user))
+        .route("/template/remove_user/{id}", post(template::remove_user))
+        .route("/template/{id}", get(template::get))
         .route("/signature_request/list", get(sr::list))
         .route("/signature_request/cancel/{id}", post(sr::cancel))
         .route("/signature_request/remind/{id}", post(sr::remind))

@@ -125,6 +125,8 @@ pub enum EventObject {
 pub struct NewEvent {
     pub event_type: EventType,
     pub signature_request_id: Option<String>,
+    /// The template a template event is about.
+    pub template_id: Option<String>,
     /// The API app the request was made with: its callback URL gets the event too.
     pub client_id: Option<String>,
     pub related_signature_id: Option<String>,
@@ -138,6 +140,7 @@ impl NewEvent {
         Self {
             event_type: EventType::CallbackTest,
             signature_request_id: None,
+            template_id: None,
             client_id,
             related_signature_id: None,
             event_message: None,

@@ -77,6 +77,11 @@ hex_id!(
     20
 );
 hex_id!(
+    /// A template's id: 40 lowercase hex characters, as Dropbox Sign's.
+    TemplateId,
+    20
+);
+hex_id!(
     /// One signer's signature id: 32 lowercase hex characters.
     SignatureId,
     16

@@ -18,6 +18,7 @@ pub mod secrets;
 pub mod signature_request;
 pub mod signer_mail;
 pub mod signing;
+pub mod template;
 pub mod time;
 
 /// A reason an input was refused, naming the parameter it came from (Dropbox Sign's `error_path`).

@@ -36,10 +36,13 @@ pub enum JobKind {
     SendEmail,
     /// Stamp the signers' values onto the documents of a completed request.
     Finalize,
+    /// Read a template's documents and place its fields (`template_created` / `template_error`).
+    ProcessTemplate,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 4] = [JobKind::ProcessDocuments, JobKind::Expire, JobKind::SendEmail, JobKind::Finalize];
+    pub const ALL: [JobKind; 5] =
+        [JobKind::ProcessDocuments, JobKind::Expire, JobKind::SendEmail, JobKind::Finalize, JobKind::ProcessTemplate];
 
     /// The name stored in the `jobs` table.
     pub fn as_str(self) -> &'static str {
@@ -48,6 +51,7 @@ impl JobKind {
             Self::Expire => "expire",
             Self::SendEmail => "send_email",
             Self::Finalize => "finalize",
+            Self::ProcessTemplate => "process_template",
         }
     }
 

@@ -213,6 +213,7 @@ impl NewSignatureRequest {
             finalized: false,
             finalize_error: None,
             final_copy: None,
+            template_fields: None,
         };
         let request = Self {
             account_id: by.account_id.clone(),
@@ -305,7 +306,7 @@ pub fn parse_signers(input: Option<&[SignerInput]>) -> Result<Vec<NewSigner>, In
     Ok(out)
 }
 
-fn check_len(value: &Option<String>, max: usize, path: &str) -> Result<(), InvalidInput> {
+pub(crate) fn check_len(value: &Option<String>, max: usize, path: &str) -> Result<(), InvalidInput> {
     match value {
         Some(v) if v.chars().count() > max => {
             Err(InvalidInput::new(path, format!("{path} may be at most {max} characters long")))
@@ -324,7 +325,11 @@ pub fn url_of(raw: &str, path: &str) -> Result<String, InvalidInput> {
 }
 
 /// Uploaded files XOR file URLs, at least one, within the limits.
-fn documents(files: &[FileInput], urls: &[String], limits: &DocumentLimits) -> Result<Vec<NewDocument>, InvalidInput> {
+pub(crate) fn documents(
+    files: &[FileInput],
+    urls: &[String],
+    limits: &DocumentLimits,
+) -> Result<Vec<NewDocument>, InvalidInput> {
     if !files.is_empty() && !urls.is_empty() {
         return Err(InvalidInput::new("file_urls", "Send either files or file_urls, not both."));
     }
@@ -538,7 +543,7 @@ pub fn parse_field_groups(raw: &[Value]) -> Result<Vec<FieldGroup>, InvalidInput
 }
 
 /// Every `validation_custom_regex` must be a regular expression this server can check.
-fn check_custom_regexes(form_fields: &[Value]) -> Result<(), InvalidInput> {
+pub(crate) fn check_custom_regexes(form_fields: &[Value]) -> Result<(), InvalidInput> {
     let mut entries: Vec<(String, &Value)> = Vec::new();
     for (i, entry) in form_fields.iter().enumerate() {
         match entry {

@@ -419,6 +419,10 @@ pub struct ProcessingOptions {
     /// The sealed final copy, once made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub final_copy: Option<FinalCopy>,
+    /// For a request sent from templates: the templates' placed fields, already mapped onto this
+    /// request's documents and signers (processing reads the documents for their pages only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_fields: Option<Vec<FieldSpec>>,
 }
 
 /// The sealed final copy of a completed request: every document stamped with the signers' values,

@@ -18,6 +18,8 @@ pub struct ClaimedJob {
     pub signature_request_id: Option<countersign_domain::ids::SignatureRequestId>,
     /// The `outgoing_emails` row it sends (`send_email` jobs).
     pub email_id: Option<i64>,
+    /// The template it processes (`process_template` jobs).
+    pub template_id: Option<countersign_domain::ids::TemplateId>,
     /// Claims so far, this one included.
     pub attempts: i64,
 }
@@ -28,6 +30,7 @@ struct JobRow {
     kind: String,
     signature_request_id: Option<String>,
     email_id: Option<i64>,
+    template_id: Option<String>,
     attempts: i64,
 }
 
@@ -47,7 +50,7 @@ impl Store {
             "UPDATE jobs SET locked_by = $1, locked_until_ms = $2, attempts = attempts + 1 WHERE id IN (\
                SELECT id FROM jobs WHERE state = 'pending' AND kind = $5 AND run_at_ms <= $3 \
                AND (locked_until_ms IS NULL OR locked_until_ms < $3) ORDER BY run_at_ms LIMIT $4 {lock}) \
-             RETURNING id, kind, signature_request_id, email_id, attempts"
+             RETURNING id, kind, signature_request_id, email_id, template_id, attempts"
         );
         let rows: Vec<JobRow> = with_writer!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(node)
@@ -58,11 +61,12 @@ impl Store {
             .fetch_all(pool)
             .await)?;
         rows.into_iter()
-            .map(|JobRow { id, kind, signature_request_id, email_id, attempts }| {
+            .map(|JobRow { id, kind, signature_request_id, email_id, template_id, attempts }| {
                 let kind = JobKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("job kind {kind:?}")))?;
                 let signature_request_id =
                     signature_request_id.map(countersign_domain::ids::SignatureRequestId::from_trusted);
-                Ok(ClaimedJob { id, kind, signature_request_id, email_id, attempts })
+                let template_id = template_id.map(countersign_domain::ids::TemplateId::from_trusted);
+                Ok(ClaimedJob { id, kind, signature_request_id, email_id, template_id, attempts })
             })
             .collect()
     }
@@ -129,23 +133,28 @@ pub(crate) enum JobSubject<'a> {
     SignatureRequest(&'a str),
     /// An `outgoing_emails` row; its job's id is derived from it, so it is queued once.
     Email(i64),
+    Template(&'a str),
 }
 
 /// Inserts a pending job in an open transaction; the commit wakes the job runners.
 pub(crate) async fn insert_job(tx: &mut Tx, kind: JobKind, subject: JobSubject<'_>, run_at_ms: i64) -> StoreResult<()> {
-    let (id, request_id, email_id) = match subject {
-        JobSubject::SignatureRequest(request_id) => (countersign_callback::new_event_id(), Some(request_id), None),
-        JobSubject::Email(email_id) => (format!("email-{email_id}"), None, Some(email_id)),
+    let (id, request_id, email_id, template_id) = match subject {
+        JobSubject::SignatureRequest(request_id) => {
+            (countersign_callback::new_event_id(), Some(request_id), None, None)
+        }
+        JobSubject::Email(email_id) => (format!("email-{email_id}"), None, Some(email_id), None),
+        JobSubject::Template(template_id) => (countersign_callback::new_event_id(), None, None, Some(template_id)),
     };
     on_tx!(tx, c => sqlx::query(
-        "INSERT INTO jobs (id, kind, signature_request_id, email_id, state, run_at_ms, created_at_ms) \
-         VALUES ($1, $2, $3, $4, 'pending', $5, $6)")
+        "INSERT INTO jobs (id, kind, signature_request_id, email_id, template_id, state, run_at_ms, created_at_ms) \
+         VALUES ($1, $2, $3, $4, $7, 'pending', $5, $6)")
         .bind(&id)
         .bind(kind.as_str())
         .bind(request_id)
         .bind(email_id)
         .bind(run_at_ms)
         .bind(now_ms())
+        .bind(template_id)
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;

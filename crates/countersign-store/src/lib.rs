@@ -19,6 +19,7 @@ pub mod jobs;
 mod listener;
 pub mod outbox;
 pub mod signature_requests;
+pub mod templates;
 mod tx;
 
 pub use accounts::{ApiKeyInfo, Created, NewAccount};

@@ -225,7 +225,7 @@ pub(crate) async fn insert_events(
         };
         on_tx!(tx, c => sqlx::query(
             "INSERT INTO events (id, account_id, event_type, event_time, signature_request_id, event_sequence, client_id, \
-             related_signature_id, event_message, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+             related_signature_id, event_message, created_at_ms, template_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
             .bind(&event_id)
             .bind(targets.account_id.as_str())
             .bind(event.event_type.as_str())
@@ -236,6 +236,7 @@ pub(crate) async fn insert_events(
             .bind(&event.related_signature_id)
             .bind(&event.event_message)
             .bind(created)
+            .bind(&event.template_id)
             .execute(c)
             .await.map(|r| r.rows_affected()))?;
         let mut input = PayloadInput {
@@ -306,6 +307,7 @@ pub(crate) async fn insert_events(
             event_type = %event.event_type,
             account_id = %targets.account_id,
             signature_request_id = event.signature_request_id.as_deref().unwrap_or(""),
+            template_id = event.template_id.as_deref().unwrap_or(""),
             deliveries = rows.len(),
             "event recorded"
         );

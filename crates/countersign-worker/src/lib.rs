@@ -153,6 +153,7 @@ impl Inner {
             (JobKind::ProcessDocuments, self.config.concurrency.max(1)),
             (JobKind::Expire, 4),
             (JobKind::Finalize, self.config.concurrency.max(1)),
+            (JobKind::ProcessTemplate, self.config.concurrency.max(1)),
         ];
         if self.mailer.is_some() {
             kinds.push((JobKind::SendEmail, 4));
@@ -168,7 +169,7 @@ impl Inner {
                     .saturating_mul(1 << job.attempts.clamp(0, 7) as u32)
                     .min(Duration::from_secs(3600))
             }),
-            JobKind::ProcessDocuments | JobKind::Expire | JobKind::Finalize => {
+            JobKind::ProcessDocuments | JobKind::Expire | JobKind::Finalize | JobKind::ProcessTemplate => {
                 (job.attempts < self.config.max_attempts).then(|| Duration::from_secs(1 << job.attempts.clamp(0, 10)))
             }
         }
@@ -262,6 +263,7 @@ async fn run_job(inner: &Inner, job: ClaimedJob) {
         JobKind::Expire => jobs::expire::run(inner, &job).await,
         JobKind::SendEmail => jobs::send_email::run(inner, &job).await,
         JobKind::Finalize => jobs::finalize::run(inner, &job).await,
+        JobKind::ProcessTemplate => jobs::process_template::run(inner, &job).await,
     };
     let request = job.signature_request_id.as_ref().map_or("", |id| id.as_str());
     match result {
@@ -287,6 +289,10 @@ async fn run_job(inner: &Inner, job: ClaimedJob) {
                         ProcessingFailure::Unknown("An unexpected error occurred while processing the request.".into());
                     if let Err(e) = jobs::process_documents::commit_failure(inner, &job, &failure).await {
                         tracing::error!(job_id = %job.id, error = ?e, "could not record unknown_error");
+                    }
+                } else if job.kind == JobKind::ProcessTemplate {
+                    if let Err(e) = jobs::process_template::commit_failure(inner, &job).await {
+                        tracing::error!(job_id = %job.id, error = ?e, "could not record template_error");
                     }
                 } else if job.kind == JobKind::Finalize {
                     if let Err(e) = jobs::finalize::commit_failure(inner, &job, &error).await {

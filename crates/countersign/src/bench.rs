@@ -89,6 +89,7 @@ fn sent_event(i: usize) -> NewEvent {
     NewEvent {
         event_type: EventType::SignatureRequestSent,
         signature_request_id: Some(format!("{:040x}", i)),
+        template_id: None,
         client_id: None,
         related_signature_id: None,
         event_message: None,

@@ -3,7 +3,9 @@
 
 pub mod account;
 pub mod api_app;
+pub mod download;
 pub mod events;
 pub mod ops;
 pub mod outbox;
 pub mod signature_request;
+pub mod template;

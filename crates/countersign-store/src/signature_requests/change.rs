@@ -172,6 +172,7 @@ pub(super) async fn apply(
             .events
             .iter()
             .map(|(event_type, related, message)| NewEvent {
+                template_id: None,
                 event_type: *event_type,
                 signature_request_id: Some(id.to_owned()),
                 client_id: state.client_id.clone(),

@@ -16,6 +16,7 @@ use countersign_domain::secrets::{MasterKey, Pin};
 use countersign_domain::signature_request::{RequestStatus, SearchQuery, SignatureRequestBody};
 use countersign_domain::time::now_ms;
 
+pub(crate) use documents::put_blob_in;
 pub use documents::{DocumentRow, blob_digest};
 
 use crate::db::with_pool;
@@ -82,15 +83,7 @@ async fn insert_request(tx: &mut Tx, master_key: &MasterKey, new: &NewSignatureR
     let now = now_ms();
     let id = new.body.signature_request_id.as_str();
     for bytes in new.documents.iter().filter_map(|d| d.bytes.as_ref()) {
-        on_tx!(tx, c => sqlx::query(
-            "INSERT INTO blobs (sha256, bytes, size, created_at_ms) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (sha256) DO NOTHING")
-            .bind(blob_digest(bytes))
-            .bind(&bytes[..])
-            .bind(bytes.len() as i64)
-            .bind(now)
-            .execute(c)
-            .await.map(|r| r.rows_affected()))?;
+        put_blob_in(tx, bytes, now).await?;
     }
     let body = serde_json::to_string(&new.body).map_err(|e| StoreError::corrupt("body", e))?;
     let options = serde_json::to_string(&new.options).map_err(|e| StoreError::corrupt("options", e))?;

@@ -6,4 +6,5 @@
 pub(crate) mod expire;
 pub(crate) mod finalize;
 pub(crate) mod process_documents;
+pub(crate) mod process_template;
 pub(crate) mod send_email;

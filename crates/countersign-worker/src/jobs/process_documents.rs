@@ -8,9 +8,11 @@ use countersign_domain::signer_mail::mailed;
 use countersign_domain::time::unix_now;
 use countersign_guard::check_host_literal;
 use countersign_store::jobs::ClaimedJob;
-use countersign_store::signature_requests::ChangeError;
+use countersign_store::signature_requests::{ChangeError, DocumentRow};
 
-use crate::fields::{AnalysedDocument, place_fields};
+use countersign_domain::signature_request::FieldSpec;
+
+use crate::fields::{AnalysedDocument, Placed, place_fields};
 use crate::{Inner, Transient};
 
 /// The address rule for a `file_urls` URL or a redirect target: http(s), and a public address unless
@@ -85,54 +87,24 @@ pub(crate) async fn run(inner: &Inner, job: &ClaimedJob) -> Result<(), Transient
         return store.finish_job(&job.id).await.map_err(Transient::from);
     }
     let limits = inner.config.limits;
-    let mut analysed = Vec::new();
-    let mut total_pages = 0usize;
-    // The last document and its bytes: the signature page, if one is needed, is appended to it.
-    let mut last_document = None;
-    for (i, doc) in store.documents_of(id).await?.into_iter().enumerate() {
-        let bytes = match (&doc.blob_sha256, &doc.file_url) {
-            (Some(sha), _) => store.blob(sha).await?.ok_or_else(|| Transient("a document blob is missing".into()))?,
-            (None, Some(url)) => match fetch(inner, url).await? {
-                Ok(bytes) => {
-                    store.store_fetched_document(id, doc.document_index, &bytes).await?;
-                    bytes
-                }
-                Err(why) => return commit_failure(inner, job, &ProcessingFailure::File(capitalize(&why))).await,
-            },
-            (None, None) => return Err(Transient("a document has neither bytes nor a URL".into())),
-        };
-        let pdf_limits = countersign_pdf::Limits {
-            max_pages: limits.max_pages,
-            max_bytes: limits.max_file_bytes,
-            timeout: inner.config.document_timeout,
-        };
-        let result = tokio::task::spawn_blocking(move || (countersign_pdf::analyze(&bytes, &pdf_limits), bytes)).await;
-        let analysis = match result {
-            Ok((Ok(analysis), bytes)) => {
-                last_document = Some((doc.clone(), bytes));
-                analysis
-            }
-            Ok((Err(e), _)) => {
-                let message = format!("{} (document {}, {}): {e}", file_problem(&e), i, doc.file_name);
-                return commit_failure(inner, job, &ProcessingFailure::File(message)).await;
-            }
-            Err(join) => return Err(Transient(format!("reading document {i} panicked: {join}"))),
-        };
-        total_pages += analysis.pages.len();
-        if total_pages > limits.max_pages {
-            let message =
-                format!("The documents have {total_pages} pages or more in all; the limit is {}", limits.max_pages);
-            return commit_failure(inner, job, &ProcessingFailure::File(message)).await;
-        }
-        analysed.push(AnalysedDocument {
-            name: doc.file_name.clone(),
-            pages: analysis.pages.iter().map(|p| (p.width, p.height)).collect(),
-            tags: analysis.tags,
-        });
-    }
-    let placed = match place_fields(&analysed, request.body.signatures.len(), &request.options, limits.max_fields) {
-        Ok(placed) => placed,
-        Err(failure) => return commit_failure(inner, job, &failure).await,
+    let sources = store.documents_of(id).await?.into_iter().map(SourceDocument::from).collect();
+    let (analysed, last_document) = match read_documents(inner, sources, Owner::Request(id)).await? {
+        Ok(read) => read,
+        Err(why) => return commit_failure(inner, job, &ProcessingFailure::File(why)).await,
+    };
+    let total_pages: usize = analysed.iter().map(|d| d.pages.len()).sum();
+    let mut last_document = last_document;
+    let placed = match &request.options.template_fields {
+        // Sent from templates: the fields were placed when the templates were made; the documents are
+        // the templates' own, read again here only for their pages.
+        Some(fields) => match template_fields_fit(fields, &analysed) {
+            Ok(()) => Placed { fields: fields.clone(), appended_signature_page: false },
+            Err(failure) => return commit_failure(inner, job, &failure).await,
+        },
+        None => match place_fields(&analysed, request.body.signatures.len(), &request.options, limits.max_fields) {
+            Ok(placed) => placed,
+            Err(failure) => return commit_failure(inner, job, &failure).await,
+        },
     };
     let mut pages: Vec<(i64, Vec<[f64; 2]>)> =
         analysed.iter().enumerate().map(|(i, d)| (i as i64, d.pages.iter().map(|(w, h)| [*w, *h]).collect())).collect();
@@ -141,6 +113,7 @@ pub(crate) async fn run(inner: &Inner, job: &ClaimedJob) -> Result<(), Transient
     let mut replace_document = None;
     if placed.appended_signature_page {
         let (last, bytes) = last_document.take().ok_or_else(|| Transient("a request without documents".into()))?;
+        let (last_index, last_name) = (last.index, last.name);
         let signers: Vec<(String, String)> =
             request.body.signatures.iter().map(|s| (s.signer_name.clone(), s.signer_email_address.clone())).collect();
         let appended =
@@ -152,10 +125,10 @@ pub(crate) async fn run(inner: &Inner, job: &ClaimedJob) -> Result<(), Transient
                     let (w, h) = countersign_pdf::SIGNATURE_PAGE_SIZE;
                     sizes.extend(std::iter::repeat_n([w, h], added));
                 }
-                replace_document = Some((last.document_index, store.put_blob(&with_page).await?));
+                replace_document = Some((last_index, store.put_blob(&with_page).await?));
             }
             Ok(Err(e)) => {
-                let message = format!("Unreadable file (document {}, {}): {e}", last.document_index, last.file_name);
+                let message = format!("Unreadable file (document {last_index}, {last_name}): {e}");
                 return commit_failure(inner, job, &ProcessingFailure::File(message)).await;
             }
             Err(join) => return Err(Transient(format!("appending the signature page panicked: {join}"))),
@@ -189,12 +162,109 @@ pub(crate) async fn run(inner: &Inner, job: &ClaimedJob) -> Result<(), Transient
     }
 }
 
+/// A document to read: its stored bytes, or the URL they come from.
+pub(crate) struct SourceDocument {
+    pub index: i64,
+    pub name: String,
+    pub blob_sha256: Option<String>,
+    pub file_url: Option<String>,
+}
+
+impl From<DocumentRow> for SourceDocument {
+    fn from(d: DocumentRow) -> Self {
+        Self { index: d.document_index, name: d.file_name, blob_sha256: d.blob_sha256, file_url: d.file_url }
+    }
+}
+
+/// The last document read and its bytes (a signature page may be appended to it).
+pub(crate) type LastDocument = Option<(SourceDocument, Vec<u8>)>;
+
+/// Whose documents are read: a fetched one is kept with its owner.
+#[derive(Clone, Copy)]
+pub(crate) enum Owner<'a> {
+    Request(&'a countersign_domain::ids::SignatureRequestId),
+    Template(&'a countersign_domain::ids::TemplateId),
+}
+
+/// Reads documents in order — fetching `file_urls` (kept with their owner), then pages, positioned text and
+/// text tags on the blocking pool, within the page, size and time limits — or says why a document
+/// cannot be used (a message for `file_error` / `template_error`).
+pub(crate) async fn read_documents(
+    inner: &Inner,
+    sources: Vec<SourceDocument>,
+    owner: Owner<'_>,
+) -> Result<Result<(Vec<AnalysedDocument>, LastDocument), String>, Transient> {
+    let store = &inner.store;
+    let limits = inner.config.limits;
+    let mut analysed = Vec::new();
+    let mut total_pages = 0usize;
+    let mut last_document = None;
+    for (i, doc) in sources.into_iter().enumerate() {
+        let bytes = match (&doc.blob_sha256, &doc.file_url) {
+            (Some(sha), _) => store.blob(sha).await?.ok_or_else(|| Transient("a document blob is missing".into()))?,
+            (None, Some(url)) => match fetch(inner, url).await? {
+                Ok(bytes) => {
+                    match owner {
+                        Owner::Request(id) => drop(store.store_fetched_document(id, doc.index, &bytes).await?),
+                        Owner::Template(id) => store.store_fetched_template_document(id, doc.index, &bytes).await?,
+                    }
+                    bytes
+                }
+                Err(why) => return Ok(Err(capitalize(&why))),
+            },
+            (None, None) => return Err(Transient("a document has neither bytes nor a URL".into())),
+        };
+        let pdf_limits = countersign_pdf::Limits {
+            max_pages: limits.max_pages,
+            max_bytes: limits.max_file_bytes,
+            timeout: inner.config.document_timeout,
+        };
+        let result = tokio::task::spawn_blocking(move || (countersign_pdf::analyze(&bytes, &pdf_limits), bytes)).await;
+        let (analysis, bytes) = match result {
+            Ok((Ok(analysis), bytes)) => (analysis, bytes),
+            Ok((Err(e), _)) => return Ok(Err(format!("{} (document {}, {}): {e}", file_problem(&e), i, doc.name))),
+            Err(join) => return Err(Transient(format!("reading document {i} panicked: {join}"))),
+        };
+        total_pages += analysis.pages.len();
+        if total_pages > limits.max_pages {
+            return Ok(Err(format!(
+                "The documents have {total_pages} pages or more in all; the limit is {}",
+                limits.max_pages
+            )));
+        }
+        analysed.push(AnalysedDocument {
+            name: doc.name.clone(),
+            pages: analysis.pages.iter().map(|p| (p.width, p.height)).collect(),
+            tags: analysis.tags,
+        });
+        last_document = Some((doc, bytes));
+    }
+    Ok(Ok((analysed, last_document)))
+}
+
+/// A template's fields still land on the pages of the documents they were placed on.
+fn template_fields_fit(fields: &[FieldSpec], docs: &[AnalysedDocument]) -> Result<(), ProcessingFailure> {
+    for field in fields {
+        let pages = usize::try_from(field.document_index).ok().and_then(|i| docs.get(i)).map_or(0, |d| d.pages.len());
+        if field.page < 1 || field.page as usize > pages {
+            return Err(ProcessingFailure::ComponentPosition(format!(
+                "The template field {:?} is on page {} of document {}, which has {pages} page{}",
+                field.api_id,
+                field.page,
+                field.document_index,
+                if pages == 1 { "" } else { "s" }
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Signature pages appended for `signers` signers.
 fn signers_pages(signers: usize) -> usize {
     signers.div_ceil(countersign_pdf::SLOTS_PER_PAGE).max(1)
 }
 
-fn capitalize(s: &str) -> String {
+pub(crate) fn capitalize(s: &str) -> String {
     let mut chars = s.chars();
     chars.next().map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
 }

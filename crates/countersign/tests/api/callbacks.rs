@@ -93,6 +93,7 @@ async fn callbacks_are_dropbox_sign_exact(backend: Backend) {
     let account = AccountId::parse(&app.account_id).unwrap();
     let targets = app.store.outbox_targets(&account, &[client_id.as_str()]).await.unwrap();
     let event = NewEvent {
+        template_id: None,
         event_type: EventType::SignatureRequestSent,
         signature_request_id: Some("fa5c8a0b0f492d768749333ad6fcc214c111e967".into()),
         client_id: Some(client_id.clone()),

@@ -54,14 +54,14 @@ async fn create(
 }
 
 /// Every field of the request, from the `fields` extension.
-async fn fields_of(app: &TestApp, id: &str) -> Vec<Value> {
+pub(crate) async fn fields_of(app: &TestApp, id: &str) -> Vec<Value> {
     let fields: Value = app.get(&format!("/v3/signature_request/fields/{id}")).await.json().await.unwrap();
     fields["fields"].as_array().unwrap_or_else(|| panic!("{fields}")).clone()
 }
 
 /// Signer `index` fills every one of their fields (text fields with `text`; signatures typed as
 /// `typed`, when given) and signs.
-async fn sign_all(
+pub(crate) async fn sign_all(
     app: &TestApp,
     client_id: &str,
     request: &Value,

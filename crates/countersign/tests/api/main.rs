@@ -15,3 +15,4 @@ mod migrations;
 mod ops;
 mod signature_requests;
 mod signing;
+mod templates;

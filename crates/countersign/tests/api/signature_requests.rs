@@ -76,7 +76,7 @@ pub async fn wait_callback(receiver: &Receiver, id: &str, types: &[&str]) -> Val
     .await
 }
 
-async fn app_with_receiver(backend: Backend) -> Option<(TestApp, Receiver, String)> {
+pub(crate) async fn app_with_receiver(backend: Backend) -> Option<(TestApp, Receiver, String)> {
     let app = spawn_app(backend).await?;
     let receiver = Receiver::start().await;
     app.set_account_callback(&receiver.url("/cb")).await;

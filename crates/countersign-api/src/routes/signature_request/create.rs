@@ -31,7 +31,7 @@ pub(super) struct SignerParams {
 }
 
 impl SignerParams {
-    fn into_input(self) -> SignerInput {
+    pub(super) fn into_input(self) -> SignerInput {
         SignerInput {
             name: self.name.0,
             email_address: self.email_address.0,
@@ -83,8 +83,16 @@ pub(super) struct CreateParams {
     other: BTreeMap<String, Value>,
 }
 
+/// The uploaded documents, in order, as the domain takes them.
+pub(crate) fn document_files(files: &[UploadedFile]) -> Vec<FileInput> {
+    document_parts(files)
+        .into_iter()
+        .map(|part| FileInput { file_name: part.file_name.clone(), bytes: part.bytes.clone() })
+        .collect()
+}
+
 /// `files[N]`, `file[N]`, `files[]`, `file[]`, `files`, `file` — the SDKs and old clients differ.
-pub(super) fn document_parts(files: &[UploadedFile]) -> Vec<&UploadedFile> {
+fn document_parts(files: &[UploadedFile]) -> Vec<&UploadedFile> {
     let mut parts: Vec<(u64, usize, &UploadedFile)> = files
         .iter()
         .enumerate()
@@ -121,10 +129,7 @@ pub(super) async fn create(state: AppState, account: Account, params: Params, em
         message: p.message.0,
         signers: p.signers.0.map(|signers| signers.into_iter().map(SignerParams::into_input).collect()),
         cc_email_addresses: p.cc_email_addresses.0.unwrap_or_default(),
-        files: document_parts(&params.files)
-            .into_iter()
-            .map(|part| FileInput { file_name: part.file_name.clone(), bytes: part.bytes.clone() })
-            .collect(),
+        files: document_files(&params.files),
         file_urls: p.file_urls.0.into_iter().chain(p.file_url.0).flatten().collect(),
         metadata: p.metadata.0,
         test_mode: p.test_mode.0,

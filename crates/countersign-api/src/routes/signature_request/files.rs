@@ -2,11 +2,8 @@
 //! `fields` extension.
 
 use axum::Extension;
-use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use base64::Engine;
+use axum::response::Response;
 use countersign_domain::account::Account;
 use countersign_domain::signature_request::RequestStatus;
 use countersign_domain::time::unix_now;
@@ -18,8 +15,9 @@ use super::request_id;
 use crate::error::{ApiError, ApiResult};
 use countersign_domain::links::Link;
 
-use super::{FILE_URL_LIFETIME_SECS, owned, visible};
+use super::{owned, visible};
 use crate::params::{Count, Flag, Params, Text};
+use crate::routes::download::{data_uri, download_name, file_response, file_url, merge_documents};
 use crate::state::AppState;
 use crate::warnings::Reply;
 
@@ -74,30 +72,11 @@ pub(super) fn merged_pdf(files: Files) -> ApiResult<Vec<u8>> {
     if let Some(combined) = files.combined {
         return Ok(combined);
     }
-    let docs = files.docs;
-    if docs.len() == 1 {
-        return Ok(docs.into_iter().next().map(|(_, b)| b).unwrap_or_default());
-    }
-    let parts: Vec<&[u8]> = docs.iter().map(|(_, b)| b.as_slice()).collect();
-    countersign_pdf::merge(&parts).map_err(|e| ApiError::bad_request(format!("The files could not be merged: {e}")))
+    merge_documents(files.docs)
 }
 
-pub(super) fn pdf_response(bytes: Vec<u8>, name: &str, download: bool) -> Response {
-    let disposition = if download { "attachment" } else { "inline" };
-    let name = name.replace(['"', '\\', '\r', '\n'], "_");
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/pdf")
-        .header(header::CONTENT_DISPOSITION, format!("{disposition}; filename=\"{name}\""))
-        .body(Body::from(bytes))
-        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
-}
-
-pub(super) fn download_name(request: &SignatureRequest, ext: &str) -> String {
-    let base: String =
-        request.body.title.chars().filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.')).collect();
-    let base = base.trim().trim_end_matches(".pdf").trim_end_matches(".PDF").to_owned();
-    if base.is_empty() { format!("{}.{ext}", request.id) } else { format!("{base}.{ext}") }
+fn request_download_name(request: &SignatureRequest, ext: &str) -> String {
+    download_name(&request.body.title, request.id.as_str(), ext)
 }
 
 /// `GET /v3/signature_request/files/{id}?file_type=pdf|zip`.
@@ -116,14 +95,9 @@ pub async fn files(
     let files = documents(&state, &request).await?;
     if kind == "zip" {
         let zip = crate::zip::stored_zip(&files.docs);
-        return Ok(Response::builder()
-            .status(StatusCode::OK)
-            .header(header::CONTENT_TYPE, "application/zip")
-            .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}\"", download_name(&request, "zip")))
-            .body(Body::from(zip))
-            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()));
+        return Ok(file_response(zip, "application/zip", &request_download_name(&request, "zip"), true));
     }
-    Ok(pdf_response(merged_pdf(files)?, &download_name(&request, "pdf"), true))
+    Ok(file_response(merged_pdf(files)?, "application/pdf", &request_download_name(&request, "pdf"), true))
 }
 
 /// `GET /v3/signature_request/files_as_data_uri/{id}`.
@@ -133,9 +107,7 @@ pub async fn files_as_data_uri(
     Path(id): Path<String>,
 ) -> ApiResult<Reply> {
     let request = owned(&state, &account, &id).await?;
-    let pdf = merged_pdf(documents(&state, &request).await?)?;
-    let encoded = base64::engine::general_purpose::STANDARD.encode(pdf);
-    Ok(Reply::ok(json!({"data_uri": format!("data:application/pdf;base64,{encoded}")})))
+    Ok(data_uri(merged_pdf(documents(&state, &request).await?)?))
 }
 
 /// `GET /v3/signature_request/files_as_file_url/{id}?force_download=1`: an expiring link on this server
@@ -151,12 +123,7 @@ pub async fn files_as_file_url(
     if request.status == RequestStatus::Processing {
         return Err(ApiError::conflict("Files are still being processed. Please try again later."));
     }
-    let expires = unix_now() + FILE_URL_LIFETIME_SECS;
-    let token = state.links.token(&Link::Files { signature_request_id: request.id.as_str(), expires });
-    let download = u8::from(p.force_download.unwrap_or(true));
-    let url =
-        format!("{}/files/{id}?expires={expires}&token={token}&force_download={download}", state.config.public_url);
-    Ok(Reply::ok(json!({"file_url": url, "expires_at": expires})))
+    Ok(file_url(&state, request.id.as_str(), p.force_download.unwrap_or(true)))
 }
 
 #[derive(Deserialize, Default)]
@@ -179,11 +146,15 @@ pub async fn file_link(
     if !state.links.check(&Link::Files { signature_request_id: &id, expires }, &token, unix_now()) {
         return Err(ApiError::forbidden("This link is either invalid or expired."));
     }
-    let id = request_id(&id)?;
-    let request = state.store.signature_request_state(&id).await?.ok_or_else(ApiError::not_found)?;
+    let Some(request) = state.store.signature_request_state(&request_id(&id)?).await? else {
+        // A template's file link (`template/files_as_file_url`).
+        let (pdf, name) =
+            crate::routes::template::linked_template_pdf(&state, &id).await?.ok_or_else(ApiError::not_found)?;
+        return Ok(file_response(pdf, "application/pdf", &name, p.force_download.unwrap_or(true)));
+    };
     visible(request.status, request.removed)?;
     let pdf = merged_pdf(documents(&state, &request).await?)?;
-    Ok(pdf_response(pdf, &download_name(&request, "pdf"), p.force_download.unwrap_or(true)))
+    Ok(file_response(pdf, "application/pdf", &request_download_name(&request, "pdf"), p.force_download.unwrap_or(true)))
 }
 
 /// `GET /v3/signature_request/fields/{id}` (our extension): where processing placed each field.

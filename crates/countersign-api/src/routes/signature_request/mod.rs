@@ -6,8 +6,6 @@
 //! when it has processed the files. Every other change goes through the store's
 //! `change_signature_request`, which commits the new state with its events.
 
-use std::collections::BTreeMap;
-
 use axum::Extension;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
@@ -16,13 +14,12 @@ use countersign_domain::account::Account;
 use countersign_domain::ids::SignatureRequestId;
 use countersign_domain::signature_request::{RequestStatus, SearchQuery};
 use countersign_store::signature_requests::{ChangeError, SignatureRequest};
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
 use countersign_domain::lifecycle::Refusal;
 
-use crate::params::{Count, Params, Text, ignored_warnings};
+use crate::params::{Params, ignored_warnings};
+use crate::routes::download::{ListParams, list_info};
 use crate::state::AppState;
 
 mod audit;
@@ -30,15 +27,15 @@ mod create;
 mod embedded;
 mod files;
 mod lifecycle;
+mod with_template;
 
 pub use audit::{audit_trail, verify};
+pub(crate) use create::document_files;
 pub use create::{create_embedded, send};
 pub use embedded::sign_url;
 pub use files::{fields, file_link, files, files_as_data_uri, files_as_file_url};
 pub use lifecycle::{cancel, remind, remove, update};
-
-/// How long a file URL stays valid (an embedded sign URL's lifetime is configuration).
-pub const FILE_URL_LIFETIME_SECS: i64 = 3600;
+pub use with_template::{create_embedded_with_template, send_with_template};
 
 /// A signature request id from a path: anything but the shape this server issues names nothing (404).
 pub(super) fn request_id(id: &str) -> ApiResult<SignatureRequestId> {
@@ -78,38 +75,16 @@ pub async fn get(
     Ok(raw_json(StatusCode::OK, text))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub(super) struct ListParams {
-    account_id: Text,
-    page: Count,
-    page_size: Count,
-    query: Text,
-    #[serde(flatten)]
-    other: BTreeMap<String, Value>,
-}
-
 pub async fn list(
     State(state): State<AppState>,
     Extension(account): Extension<Account>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
     let p: ListParams = Params::from_query(query.as_deref())?.parse()?;
-    let page = p.page.unwrap_or(1);
-    if page == 0 {
-        return Err(ApiError::bad_param("page", "page must be 1 or more"));
-    }
-    let page_size = p.page_size.unwrap_or(20);
-    if !(1..=100).contains(&page_size) {
-        return Err(ApiError::bad_param("page_size", "page_size must be between 1 and 100"));
-    }
-    if let Some(other) = p.account_id.as_deref().filter(|a| !a.is_empty() && *a != "all" && *a != account.id.as_str()) {
-        return Err(ApiError::bad_param("account_id", format!("Cannot list the requests of account {other:?}")));
-    }
+    let (page, page_size) = p.paging(&account.id, "requests")?;
     let query = SearchQuery::parse(p.query.as_deref().unwrap_or(""));
     let found =
         state.store.list_signature_requests(&account.id, page, page_size, &query, account.email.as_str()).await?;
-    let num_pages = (found.total + i64::from(page_size) - 1) / i64::from(page_size);
     let mut text = String::from("{\"signature_requests\":[");
     for (i, body) in found.bodies.iter().enumerate() {
         if i > 0 {
@@ -118,9 +93,7 @@ pub async fn list(
         text.push_str(body);
     }
     text.push_str("],\"list_info\":");
-    text.push_str(
-        &json!({"num_pages": num_pages, "num_results": found.total, "page": page, "page_size": page_size}).to_string(),
-    );
+    text.push_str(&list_info(found.total, page, page_size).to_string());
     let warnings = ignored_warnings(p.other.keys());
     if !warnings.is_empty() {
         text.push_str(",\"warnings\":");

@@ -1,0 +1,207 @@
+//! `send_with_template` and `create_embedded_with_template`: the templates named by `template_ids[]`
+//! (each visible to the caller and processed), signers and CCs by role, merge-field values by name —
+//! merged in the domain (`request_from_templates`, which ends in the ordinary request parse), then the
+//! same one-transaction create as `send`. Processing, signing and the final copy are unchanged.
+
+use std::collections::BTreeMap;
+
+use axum::Extension;
+use axum::extract::State;
+use countersign_domain::account::Account;
+use countersign_domain::ids::{ClientId, TemplateId};
+use countersign_domain::new_request::{FileInput, RequestInput, Requester};
+use countersign_domain::template::{RoleCc, RoleSigner, Template, TemplateRefusal, request_from_templates};
+use countersign_domain::time::unix_now;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::create::SignerParams;
+use crate::error::{ApiError, ApiResult};
+use crate::params::{Count, Flag, List, Object, Params, Text, ignored_warnings};
+use crate::state::AppState;
+use crate::warnings::{Reply, Warning};
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RoleSignerParams {
+    role: Text,
+    #[serde(flatten)]
+    signer: SignerParams,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CcParams {
+    role: Text,
+    email_address: Text,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct WithTemplateParams {
+    template_ids: List<String>,
+    /// The old single-template parameter.
+    template_id: Text,
+    title: Text,
+    subject: Text,
+    message: Text,
+    client_id: Text,
+    signers: List<RoleSignerParams>,
+    ccs: List<CcParams>,
+    custom_fields: List<Value>,
+    metadata: Object<Map<String, Value>>,
+    test_mode: Flag,
+    allow_decline: Flag,
+    signing_redirect_url: Text,
+    expires_at: Count,
+    signing_options: Object<Value>,
+    file_urls: List<String>,
+    /// Sent by the official SDKs with their defaults; accepted and not used yet.
+    #[serde(default, rename = "is_qualified_signature")]
+    _is_qualified_signature: Option<Value>,
+    #[serde(default, rename = "is_eid")]
+    _is_eid: Option<Value>,
+    #[serde(default, rename = "files")]
+    _files: Option<Value>,
+    #[serde(default, rename = "file")]
+    _file: Option<Value>,
+    #[serde(flatten)]
+    other: BTreeMap<String, Value>,
+}
+
+/// The templates named, in order, each usable by the caller, with their documents' bytes.
+async fn load_templates(
+    state: &AppState,
+    account: &Account,
+    ids: Vec<String>,
+    warnings: &mut Vec<Warning>,
+) -> ApiResult<Vec<(Template, Vec<FileInput>)>> {
+    if ids.is_empty() {
+        return Err(ApiError::missing("template_ids"));
+    }
+    let mut loaded: Vec<(Template, Vec<FileInput>)> = Vec::new();
+    for (i, raw) in ids.iter().enumerate() {
+        let path = format!("template_ids[{i}]");
+        let not_found = || {
+            let mut e = ApiError::not_found();
+            e.message = format!("Template not found: {raw}");
+            e.path = Some(path.clone());
+            e
+        };
+        let id = TemplateId::parse(raw.trim()).ok_or_else(not_found)?;
+        if loaded.iter().any(|(t, _)| t.body.template_id == id) {
+            warnings.push(Warning::new(
+                "duplicate_template_ids",
+                format!("Template {id} was given twice; it is used once."),
+            ));
+            continue;
+        }
+        let template = state.store.template(&id).await?.ok_or_else(not_found)?;
+        match template.usable_by(&account.id) {
+            Ok(_) => {}
+            Err(TemplateRefusal::NotFound) => return Err(not_found()),
+            Err(TemplateRefusal::Processing) => {
+                return Err(ApiError::conflict(format!(
+                    "Template {id} is still being processed. Please wait for the template_created callback."
+                )));
+            }
+            Err(TemplateRefusal::Failed(why)) => {
+                return Err(ApiError::bad_param(path, format!("Template {id} could not be processed: {why}")));
+            }
+        }
+        let mut files = Vec::new();
+        for doc in state.store.template_documents(&id).await? {
+            let sha = doc.blob_sha256.ok_or_else(|| ApiError::unknown("a template document has no bytes"))?;
+            let bytes = state.store.blob(&sha).await?.ok_or_else(|| ApiError::unknown("a template blob is missing"))?;
+            files.push(FileInput { file_name: Some(doc.file_name), bytes: bytes.into() });
+        }
+        loaded.push((template, files));
+    }
+    Ok(loaded)
+}
+
+async fn create(state: AppState, account: Account, params: Params, embedded: bool) -> ApiResult<Reply> {
+    let p: WithTemplateParams = params.parse()?;
+    let mut warnings = ignored_warnings(p.other.keys());
+    if !params.files.is_empty() || p.file_urls.0.as_ref().is_some_and(|u| !u.is_empty()) {
+        return Err(ApiError::bad_param(
+            "files",
+            "Replacing a template's documents when sending is not supported by this server yet; send without files",
+        ));
+    }
+    let client_id = match p.client_id.non_blank() {
+        Some(raw) => {
+            let unknown = || ApiError::bad_param("client_id", format!("No API app with client_id {raw:?}"));
+            let id = ClientId::parse(raw).ok_or_else(unknown)?;
+            state.store.api_app(&account.id, &id).await?.ok_or_else(unknown)?;
+            Some(id)
+        }
+        None => None,
+    };
+    let ids: Vec<String> = p.template_ids.0.unwrap_or_default().into_iter().chain(p.template_id.0).collect();
+    let templates = load_templates(&state, &account, ids, &mut warnings).await?;
+    let signers: Vec<RoleSigner> = p
+        .signers
+        .0
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| RoleSigner { role: s.role.0, signer: s.signer.into_input() })
+        .collect();
+    let ccs: Vec<RoleCc> = p
+        .ccs
+        .0
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| RoleCc { role: c.role.0, email_address: c.email_address.0 })
+        .collect();
+    let input = RequestInput {
+        title: p.title.0,
+        subject: p.subject.0,
+        message: p.message.0,
+        metadata: p.metadata.0,
+        test_mode: p.test_mode.0,
+        allow_decline: p.allow_decline.0,
+        signing_redirect_url: p.signing_redirect_url.0,
+        expires_at: p.expires_at.0,
+        signing_options: p.signing_options.0,
+        ..RequestInput::default()
+    };
+    let requester = Requester {
+        account_id: &account.id,
+        email: &account.email,
+        client_id,
+        embedded,
+        public_url: &state.config.public_url,
+        limits: state.config.document_limits,
+        now: unix_now(),
+    };
+    let with_files: Vec<(&Template, Vec<FileInput>)> = templates.iter().map(|(t, f)| (t, f.clone())).collect();
+    let custom_fields = p.custom_fields.0.unwrap_or_default();
+    let (new, notices) = request_from_templates(&with_files, &signers, &ccs, &custom_fields, input, &requester)?;
+    warnings.extend(notices.into_iter().map(|n| Warning::new(n.name, n.message)));
+    state.store.create_signature_request(&new).await?;
+    tracing::info!(
+        signature_request_id = %new.body.signature_request_id,
+        template_ids = ?new.body.template_ids,
+        "signature request made from templates"
+    );
+    Ok(Reply::ok(json!({"signature_request": new.body})).with_warnings(warnings))
+}
+
+/// `POST /v3/signature_request/send_with_template`.
+pub async fn send_with_template(
+    State(state): State<AppState>,
+    Extension(account): Extension<Account>,
+    params: Params,
+) -> ApiResult<Reply> {
+    create(state, account, params, false).await
+}
+
+/// `POST /v3/signature_request/create_embedded_with_template`.
+pub async fn create_embedded_with_template(
+    State(state): State<AppState>,
+    Extension(account): Extension<Account>,
+    params: Params,
+) -> ApiResult<Reply> {
+    create(state, account, params, true).await
+}

@@ -1,0 +1,361 @@
+//! Templates: created in one transaction with their document bytes and a `process_template` job;
+//! settled (fields placed, or failed) in one transaction with `template_created` / `template_error`;
+//! read with their documents and the accounts they are shared with.
+
+use countersign_callback::{EventObject, EventType, NewEvent};
+use countersign_domain::ids::{AccountId, TemplateId};
+use countersign_domain::lifecycle::JobKind;
+use countersign_domain::signature_request::FieldSpec;
+use countersign_domain::template::{
+    MergeField, NewTemplate, Template, TemplateAccount, TemplateBody, TemplateDocument, TemplateStatus,
+};
+use countersign_domain::time::{now_ms, unix_now};
+
+use crate::db::{with_pool, with_writer};
+use crate::jobs::{JobSubject, finish_job_in, insert_job};
+use crate::outbox::{insert_events, targets_in};
+use crate::signature_requests::{DocumentRow, blob_digest, put_blob_in};
+use crate::tx::{Tx, on_tx};
+use crate::{Store, StoreError, StoreResult};
+
+/// How processing a template ended.
+pub enum TemplateOutcome {
+    /// Fields placed (role indexes), merge fields settled, each document's page sizes.
+    Ready {
+        fields: Vec<FieldSpec>,
+        merge_fields: Vec<MergeField>,
+        pages: Vec<(i64, Vec<[f64; 2]>)>,
+    },
+    Failed(String),
+}
+
+#[derive(sqlx::FromRow)]
+struct TemplateRow {
+    account_id: String,
+    owner_email: String,
+    client_id: Option<String>,
+    status: String,
+    body: String,
+    options: String,
+    fields: Option<String>,
+    error_message: Option<String>,
+    deleted_at_ms: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct DocumentPages {
+    document_index: i64,
+    file_name: String,
+    pages: Option<String>,
+}
+
+const TEMPLATE_SELECT: &str = "SELECT t.account_id, a.email AS owner_email, t.client_id, t.status, t.body, \
+     t.options, t.fields, t.error_message, t.deleted_at_ms FROM templates t JOIN accounts a ON a.id = t.account_id";
+const DOCUMENTS_SELECT: &str =
+    "SELECT document_index, file_name, pages FROM template_documents WHERE template_id = $1 ORDER BY document_index";
+const SHARED_SELECT: &str = "SELECT a.id, a.email FROM template_accounts s JOIN accounts a ON a.id = s.account_id \
+     WHERE s.template_id = $1 ORDER BY s.added_at_ms, a.id";
+
+fn decode(row: TemplateRow, documents: Vec<DocumentPages>, shared: Vec<(String, String)>) -> StoreResult<Template> {
+    let documents = documents
+        .into_iter()
+        .map(|d| {
+            let pages = match &d.pages {
+                Some(json) => serde_json::from_str(json).map_err(|e| StoreError::corrupt("template pages", e))?,
+                None => Vec::new(),
+            };
+            Ok(TemplateDocument { index: d.document_index, name: d.file_name, pages })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    let fields = match &row.fields {
+        Some(json) => serde_json::from_str(json).map_err(|e| StoreError::corrupt("template fields", e))?,
+        None => Vec::new(),
+    };
+    Ok(Template {
+        owner: TemplateAccount { account_id: AccountId::from_trusted(row.account_id), email_address: row.owner_email },
+        client_id: row.client_id,
+        status: TemplateStatus::parse(&row.status)
+            .ok_or_else(|| StoreError::corrupt("template status", &row.status))?,
+        body: serde_json::from_str(&row.body).map_err(|e| StoreError::corrupt("template body", e))?,
+        options: serde_json::from_str(&row.options).map_err(|e| StoreError::corrupt("template options", e))?,
+        fields,
+        documents,
+        error: row.error_message,
+        deleted: row.deleted_at_ms.is_some(),
+        shared_with: shared
+            .into_iter()
+            .map(|(id, email)| TemplateAccount { account_id: AccountId::from_trusted(id), email_address: email })
+            .collect(),
+    })
+}
+
+/// Reads a template inside an open transaction (locked on PostgreSQL).
+async fn template_in(tx: &mut Tx, id: &str) -> StoreResult<Option<Template>> {
+    let lock = if tx.is_sqlite() { "" } else { " FOR UPDATE OF t" };
+    let sql = format!("{TEMPLATE_SELECT} WHERE t.id = $1{lock}");
+    let row: Option<TemplateRow> =
+        on_tx!(tx, c => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(c).await)?;
+    let Some(row) = row else { return Ok(None) };
+    let documents: Vec<DocumentPages> = on_tx!(tx, c => sqlx::query_as(DOCUMENTS_SELECT).bind(id).fetch_all(c).await)?;
+    let shared: Vec<(String, String)> = on_tx!(tx, c => sqlx::query_as(SHARED_SELECT).bind(id).fetch_all(c).await)?;
+    decode(row, documents, shared).map(Some)
+}
+
+impl Store {
+    /// Stores a new template with its document bytes and its `process_template` job, in one
+    /// transaction.
+    pub async fn create_template(&self, new: &NewTemplate) -> StoreResult<()> {
+        let id = new.body.template_id.as_str();
+        let body = serde_json::to_string(&new.body).map_err(|e| StoreError::corrupt("template body", e))?;
+        let options = serde_json::to_string(&new.options).map_err(|e| StoreError::corrupt("template options", e))?;
+        self.write(async |tx| {
+            let now = now_ms();
+            for bytes in new.documents.iter().filter_map(|d| d.bytes.as_ref()) {
+                put_blob_in(tx, bytes, now).await?;
+            }
+            on_tx!(tx, c => sqlx::query(
+                "INSERT INTO templates (id, account_id, client_id, is_embedded, status, body, options, created_at_ms, \
+                 updated_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)")
+                .bind(id)
+                .bind(new.account_id.as_str())
+                .bind(&new.client_id)
+                .bind(new.body.is_embedded)
+                .bind(TemplateStatus::Processing.as_str())
+                .bind(&body)
+                .bind(&options)
+                .bind(now)
+                .execute(c)
+                .await.map(|r| r.rows_affected()))?;
+            for (index, doc) in new.documents.iter().enumerate() {
+                on_tx!(tx, c => sqlx::query(
+                    "INSERT INTO template_documents (template_id, document_index, file_name, file_url, blob_sha256) \
+                     VALUES ($1, $2, $3, $4, $5)")
+                    .bind(id)
+                    .bind(index as i64)
+                    .bind(&doc.file_name)
+                    .bind(&doc.file_url)
+                    .bind(doc.bytes.as_ref().map(|b| blob_digest(b)))
+                    .execute(c)
+                    .await.map(|r| r.rows_affected()))?;
+            }
+            insert_job(tx, JobKind::ProcessTemplate, JobSubject::Template(id), now).await
+        })
+        .await?;
+        tracing::info!(template_id = %id, account_id = %new.account_id, documents = new.documents.len(), "template accepted");
+        Ok(())
+    }
+
+    /// A template with its documents and the accounts it is shared with (deleted ones too: callers
+    /// check [`Template::visible_to`]).
+    pub async fn template(&self, id: &TemplateId) -> StoreResult<Option<Template>> {
+        let sql = format!("{TEMPLATE_SELECT} WHERE t.id = $1");
+        let row: Option<TemplateRow> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .fetch_optional(pool)
+            .await)?;
+        let Some(row) = row else { return Ok(None) };
+        let documents: Vec<DocumentPages> =
+            with_pool!(self, pool => sqlx::query_as(DOCUMENTS_SELECT).bind(id.as_str()).fetch_all(pool).await)?;
+        let shared: Vec<(String, String)> =
+            with_pool!(self, pool => sqlx::query_as(SHARED_SELECT).bind(id.as_str()).fetch_all(pool).await)?;
+        decode(row, documents, shared).map(Some)
+    }
+
+    /// A template's documents, for processing and for sending.
+    pub async fn template_documents(&self, id: &TemplateId) -> StoreResult<Vec<DocumentRow>> {
+        // A template's documents are never stamped: no final copy, and the original is the stored one.
+        with_pool!(self, pool => sqlx::query_as(
+            "SELECT document_index, file_name, file_url, blob_sha256, blob_sha256 AS original_sha256, \
+             CAST(NULL AS TEXT) AS final_sha256, pages FROM template_documents WHERE template_id = $1 \
+             ORDER BY document_index")
+            .bind(id.as_str())
+            .fetch_all(pool)
+            .await)
+        .map_err(Into::into)
+    }
+
+    /// Keeps a document fetched from its `file_urls` entry.
+    pub async fn store_fetched_template_document(&self, id: &TemplateId, index: i64, bytes: &[u8]) -> StoreResult<()> {
+        let digest = self.put_blob(bytes).await?;
+        with_writer!(self, pool => sqlx::query(
+            "UPDATE template_documents SET blob_sha256 = $3 WHERE template_id = $1 AND document_index = $2")
+            .bind(id.as_str())
+            .bind(index)
+            .bind(&digest)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Commits how processing ended — fields and pages, status, and `template_created` or
+    /// `template_error` — in one transaction with the job's end; only while the template is still
+    /// processing (a repeated run changes nothing). Returns whether it was settled now.
+    pub async fn settle_template(&self, id: &TemplateId, job_id: &str, outcome: TemplateOutcome) -> StoreResult<bool> {
+        let settled = self
+            .write(async |tx| {
+                let Some(mut template) = template_in(tx, id.as_str()).await? else {
+                    finish_job_in(tx, job_id).await?;
+                    return Ok(None);
+                };
+                if template.status != TemplateStatus::Processing {
+                    finish_job_in(tx, job_id).await?;
+                    return Ok(None);
+                }
+                let now = now_ms();
+                template.body.updated_at = unix_now();
+                let (event_type, message) = match outcome {
+                    TemplateOutcome::Ready { fields, merge_fields, pages } => {
+                        for (index, sizes) in &pages {
+                            let json = serde_json::to_string(sizes).map_err(|e| StoreError::corrupt("pages", e))?;
+                            on_tx!(tx, c => sqlx::query(
+                                "UPDATE template_documents SET pages = $3 WHERE template_id = $1 AND document_index = $2")
+                                .bind(id.as_str())
+                                .bind(index)
+                                .bind(&json)
+                                .execute(c)
+                                .await.map(|r| r.rows_affected()))?;
+                            if let Some(doc) = template.documents.iter_mut().find(|d| d.index == *index) {
+                                doc.pages = sizes.clone();
+                            }
+                        }
+                        template.body.merge_fields = merge_fields;
+                        template.fields = fields;
+                        template.status = TemplateStatus::Ready;
+                        (EventType::TemplateCreated, None)
+                    }
+                    TemplateOutcome::Failed(message) => {
+                        template.status = TemplateStatus::Error;
+                        template.error = Some(message.clone());
+                        (EventType::TemplateError, Some(message))
+                    }
+                };
+                write_template(tx, id.as_str(), &template, now).await?;
+                let client_ids: Vec<&str> = template.client_id.iter().map(String::as_str).collect();
+                let targets = targets_in(tx, &self.master_key, &template.owner.account_id, &client_ids).await?;
+                let event = NewEvent {
+                    event_type,
+                    signature_request_id: None,
+                    template_id: Some(id.as_str().to_owned()),
+                    client_id: template.client_id.clone(),
+                    related_signature_id: None,
+                    event_message: message,
+                    object: Some(EventObject::Template(template.response(&template.owner.account_id))),
+                };
+                insert_events(tx, &targets, &[event]).await?;
+                finish_job_in(tx, job_id).await?;
+                Ok::<_, StoreError>(Some(event_type))
+            })
+            .await?;
+        if let Some(event_type) = settled {
+            tracing::info!(template_id = %id, event_type = %event_type, "template processed");
+        }
+        Ok(settled.is_some())
+    }
+
+    /// The templates `account` can see (its own and those shared with it), newest first; `query`
+    /// matches title words (Dropbox Sign's search: `title:`, or plain words anywhere in the title or
+    /// a document name).
+    pub async fn list_templates(
+        &self,
+        account: &AccountId,
+        page: u32,
+        page_size: u32,
+        query: Option<&str>,
+    ) -> StoreResult<(Vec<Template>, i64)> {
+        let ids: Vec<(String,)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT t.id FROM templates t WHERE t.deleted_at_ms IS NULL AND (t.account_id = $1 OR EXISTS \
+             (SELECT 1 FROM template_accounts s WHERE s.template_id = t.id AND s.account_id = $1)) \
+             ORDER BY t.created_at_ms DESC, t.id DESC")
+            .bind(account.as_str())
+            .fetch_all(pool)
+            .await)?;
+        let words: Vec<String> = query
+            .map(|q| q.split_whitespace().map(|w| w.strip_prefix("title:").unwrap_or(w).to_lowercase()).collect())
+            .unwrap_or_default();
+        let words: Vec<String> = words.into_iter().filter(|w| !w.is_empty()).collect();
+        let offset = (page.saturating_sub(1) as usize) * page_size as usize;
+        let ids = ids.into_iter().map(|(id,)| TemplateId::from_trusted(id));
+        if words.is_empty() {
+            let total = ids.len() as i64;
+            let mut shown = Vec::new();
+            for id in ids.skip(offset).take(page_size as usize) {
+                shown.extend(self.template(&id).await?);
+            }
+            return Ok((shown, total));
+        }
+        let mut matching = Vec::new();
+        for id in ids {
+            let Some(template) = self.template(&id).await? else { continue };
+            let haystack = std::iter::once(template.body.title.to_lowercase())
+                .chain(template.documents.iter().map(|d| d.name.to_lowercase()))
+                .collect::<Vec<_>>()
+                .join(" ");
+            if words.iter().all(|w| haystack.contains(w.as_str())) {
+                matching.push(template);
+            }
+        }
+        let total = matching.len() as i64;
+        let matching = matching.into_iter().skip(offset).take(page_size as usize).collect();
+        Ok((matching, total))
+    }
+
+    /// Deletes a template for everyone (its row stays, for the requests sent from it).
+    pub async fn delete_template(&self, id: &TemplateId) -> StoreResult<()> {
+        with_writer!(self, pool => sqlx::query(
+            "UPDATE templates SET deleted_at_ms = $2, updated_at_ms = $2 WHERE id = $1 AND deleted_at_ms IS NULL")
+            .bind(id.as_str())
+            .bind(now_ms())
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        tracing::info!(template_id = %id, "template deleted");
+        Ok(())
+    }
+
+    /// Shares a template with another account of this server (`add`), or stops sharing it.
+    pub async fn share_template(&self, id: &TemplateId, account: &AccountId, add: bool) -> StoreResult<()> {
+        if add {
+            with_writer!(self, pool => sqlx::query(
+                "INSERT INTO template_accounts (template_id, account_id, added_at_ms) VALUES ($1, $2, $3) \
+                 ON CONFLICT (template_id, account_id) DO NOTHING")
+                .bind(id.as_str())
+                .bind(account.as_str())
+                .bind(now_ms())
+                .execute(pool)
+                .await
+                .map(|_| ()))?;
+        } else {
+            with_writer!(self, pool => sqlx::query(
+                "DELETE FROM template_accounts WHERE template_id = $1 AND account_id = $2")
+                .bind(id.as_str())
+                .bind(account.as_str())
+                .execute(pool)
+                .await
+                .map(|_| ()))?;
+        }
+        tracing::info!(template_id = %id, account_id = %account, shared = add, "template sharing changed");
+        Ok(())
+    }
+}
+
+/// Writes a template's row (status, body, fields, error) in an open transaction.
+async fn write_template(tx: &mut Tx, id: &str, template: &Template, now: i64) -> StoreResult<()> {
+    let body: String = body_json(&template.body)?;
+    let fields = serde_json::to_string(&template.fields).map_err(|e| StoreError::corrupt("template fields", e))?;
+    on_tx!(tx, c => sqlx::query(
+        "UPDATE templates SET status = $2, body = $3, fields = $4, error_message = $5, updated_at_ms = $6 WHERE id = $1")
+        .bind(id)
+        .bind(template.status.as_str())
+        .bind(&body)
+        .bind(&fields)
+        .bind(&template.error)
+        .bind(now)
+        .execute(c)
+        .await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+fn body_json(body: &TemplateBody) -> StoreResult<String> {
+    serde_json::to_string(body).map_err(|e| StoreError::corrupt("template body", e))
+}

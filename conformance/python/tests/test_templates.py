@@ -1,0 +1,258 @@
+"""Templates through the official SDK, as a new user would drive them.
+
+`TemplateApi` (template_create, get, list, files, files_as_data_uri, files_as_file_url, add_user,
+remove_user, delete) and `SignatureRequestApi.signature_request_send_with_template` /
+`signature_request_create_embedded_with_template`. A template is processed in the background: the
+`template_created` (or `template_error`) callback is parsed with `EventCallbackRequest.init` and
+checked with `EventCallbackHelper.is_valid`; every response is deserialized by the SDK's own models,
+so a field of the wrong type fails here as it would for a user.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import pytest
+import requests
+from dropbox_sign import EventCallbackHelper, apis, models
+from dropbox_sign.models import EventCallbackRequest
+
+from conftest import CALLBACK_DEADLINE_S, expect_api_error, unique_email
+from test_signature_requests import create_app, pdf, poppler, sign_through_the_page, wait_event
+
+ACCOUNT_CALLBACK = EventCallbackHelper.EVENT_TYPE_ACCOUNT_CALLBACK
+
+
+@pytest.fixture(scope="module", autouse=True)
+def every_callback_is_accepted_by_the_sdk(callback_receiver):
+    """After the module: the SDK accepts every callback the receiver got (late retries included)."""
+    yield
+    callback_receiver.assert_sdk_accepts_all()
+
+
+@pytest.fixture
+def account_ep(client, account, callback_receiver):
+    ep = callback_receiver.endpoint(account.api_key, label="tpl-account")
+    apis.AccountApi(client).account_update(models.AccountUpdateRequest(callback_url=ep.url))
+    return ep
+
+
+def create_template(client, name: str = "simple-two-signers.pdf", **overrides) -> str:
+    """template_create with the fixture (text tags for signer1 and signer2), roles Client and Witness,
+    a CC role, a text merge field placed for the sender, and one text field for the witness."""
+    kwargs = dict(
+        title="Consulting agreement",
+        subject="Our agreement",
+        message="Please sign.",
+        signer_roles=[
+            models.SubTemplateRole(name="Client", order=0),
+            models.SubTemplateRole(name="Witness", order=1),
+        ],
+        cc_roles=["Accountant"],
+        merge_fields=[models.SubMergeField(name="Rate", type="text")],
+        form_fields_per_document=[
+            models.SubFormFieldsPerDocumentTextMerge(
+                document_index=0, api_id="rate", name="Rate", type="text-merge", signer="sender",
+                x=300, y=700, width=150, height=18, required=True, page=1,
+            ),
+            models.SubFormFieldsPerDocumentText(
+                document_index=0, api_id="witness_title", name="Witness title", type="text", signer="1",
+                x=300, y=740, width=150, height=18, required=False, page=1,
+            ),
+        ],
+        test_mode=True,
+    )
+    kwargs.update(overrides)
+    with open(pdf(name), "rb") as f:
+        response = apis.TemplateApi(client).template_create(models.TemplateCreateRequest(files=[f], **kwargs))
+    template_id = response.template.template_id
+    assert len(template_id) == 40, template_id
+    return template_id
+
+
+def wait_template_event(receiver, ep, template_id: str, timeout: float = CALLBACK_DEADLINE_S):
+    """The first template_created / template_error callback about `template_id`, checked with the SDK."""
+    deadline = time.monotonic() + timeout
+
+    def find():
+        for r in receiver.requests:
+            if r.path != ep.path:
+                continue
+            raw = json.loads(r.json_text())
+            if (raw.get("template") or {}).get("template_id") == template_id and raw["event"]["event_type"] in (
+                "template_created",
+                "template_error",
+            ):
+                return r
+        return None
+
+    with receiver.cond:
+        found = find()
+        while found is None and time.monotonic() < deadline:
+            receiver.cond.wait(timeout=max(0.0, deadline - time.monotonic()))
+            found = find()
+    assert found is not None, f"no template callback for {template_id} within {timeout}s"
+    text = found.json_text()
+    callback = EventCallbackRequest.init(text)
+    assert EventCallbackHelper.is_valid(ep.api_key, callback) is True, text
+    assert EventCallbackHelper.get_callback_type(callback) == ACCOUNT_CALLBACK, text
+    assert callback.template is not None and callback.template.template_id == template_id, text
+    return json.loads(text), callback
+
+
+def role_signers():
+    return [
+        models.SubSignatureRequestTemplateSigner(role="Witness", name="Wen Witness", email_address=unique_email("wit")),
+        models.SubSignatureRequestTemplateSigner(role="Client", name="Cleo Client", email_address=unique_email("cli")),
+    ]
+
+
+def test_create_get_list_files_then_send_sign_and_seal(server, client, account, account_ep, callback_receiver, tmp_path):
+    api = apis.TemplateApi(client)
+    template_id = create_template(client)
+    raw, callback = wait_template_event(callback_receiver, account_ep, template_id)
+    assert callback.event.event_type == "template_created", raw
+
+    template = api.template_get(template_id).template
+    assert template.title == "Consulting agreement"
+    assert template.is_creator is True and template.can_edit is True and template.is_locked is False
+    assert [(r.name, r.order) for r in template.signer_roles] == [("Client", 0), ("Witness", 1)]
+    assert [r.name for r in template.cc_roles] == ["Accountant"]
+    (document,) = template.documents
+    assert document.name == "simple-two-signers.pdf"
+    types = sorted(f.type for f in document.form_fields)
+    assert types == ["checkbox", "date_signed", "initials", "signature", "text", "text"], types
+    witness_title = next(f for f in document.form_fields if f.api_id == "witness_title")
+    assert witness_title.signer == "2" and witness_title.x == 300 and witness_title.y == 740
+    assert [(f.name, f.type) for f in document.custom_fields] == [("Rate", "text")]
+    assert [a.email_address for a in template.accounts] == [account.email_address]
+    # The callback carries the same template the API shows.
+    assert raw["template"] == server.raw("GET", f"/template/{template_id}", account.api_key).json()["template"]
+
+    listed = api.template_list(page_size=10)
+    assert listed.list_info.num_results == 1
+    assert listed.templates[0].template_id == template_id
+    assert api.template_list(query="invoice").list_info.num_results == 0
+
+    original = open(pdf("simple-two-signers.pdf"), "rb").read()
+    assert api.template_files(template_id, file_type="pdf").read() == original
+    data_uri = api.template_files_as_data_uri(template_id).data_uri
+    assert base64.b64decode(data_uri.split(",", 1)[1]) == original
+    link = api.template_files_as_file_url(template_id)
+    assert requests.get(link.file_url, timeout=30).content == original
+
+    # Sent from the template, embedded, with the merge value; signed by both roles.
+    client_id = create_app(client)
+    srs = apis.SignatureRequestApi(client)
+    sr = srs.signature_request_create_embedded_with_template(
+        models.SignatureRequestCreateEmbeddedWithTemplateRequest(
+            client_id=client_id,
+            template_ids=[template_id],
+            signers=role_signers(),
+            ccs=[models.SubCC(role="Accountant", email_address=unique_email("acc"))],
+            custom_fields=[models.SubCustomField(name="Rate", value="120 CHF/h")],
+            test_mode=True,
+        )
+    ).signature_request
+    assert sr.template_ids == [template_id]
+    assert [s.signer_role for s in sr.signatures] == ["Client", "Witness"]
+    assert sr.signatures[0].signer_name == "Cleo Client"
+    assert any(f.name == "Rate" and f.value == "120 CHF/h" for f in sr.custom_fields)
+    wait_event(callback_receiver, account_ep, "signature_request_sent", sr.signature_request_id)
+    for signature in sr.signatures:
+        sign_through_the_page(client, sr.signature_request_id, signature.signature_id, client_id)
+    wait_event(callback_receiver, account_ep, "signature_request_downloadable", sr.signature_request_id)
+    final = srs.signature_request_files(sr.signature_request_id, file_type="pdf").read()
+    text = poppler("pdftotext", ["-enc", "UTF-8"], final, tmp_path)
+    if text is not None:
+        assert "120 CHF/h" in text, text
+
+    # Deleted: gone, and no longer usable; the request sent from it stays.
+    api.template_delete(template_id)
+    expect_api_error(lambda: api.template_get(template_id), 404, "not_found")
+    assert api.template_list().list_info.num_results == 0
+    assert srs.signature_request_get(sr.signature_request_id).signature_request.signature_request_id
+
+
+def test_send_with_template_refuses_what_does_not_fit(server, client, account, account_ep, callback_receiver):
+    template_id = create_template(client)
+    wait_template_event(callback_receiver, account_ep, template_id)
+    srs = apis.SignatureRequestApi(client)
+    ccs = [models.SubCC(role="Accountant", email_address=unique_email("acc"))]
+    rate = [models.SubCustomField(name="Rate", value="1")]
+
+    def send(**kwargs):
+        return lambda: srs.signature_request_send_with_template(
+            models.SignatureRequestSendWithTemplateRequest(template_ids=[template_id], test_mode=True, **kwargs)
+        )
+
+    before = srs.signature_request_list().list_info.num_results
+    # A role left without a signer.
+    err = expect_api_error(send(signers=role_signers()[:1], ccs=ccs, custom_fields=rate), 400, "bad_request")
+    assert "Client" in err.data.error.error_msg
+    # A role the template does not have.
+    stranger = models.SubSignatureRequestTemplateSigner(role="Landlord", name="L", email_address=unique_email())
+    err = expect_api_error(send(signers=role_signers() + [stranger], ccs=ccs, custom_fields=rate), 400, "bad_request")
+    assert "Landlord" in err.data.error.error_msg
+    # The required merge field without its value.
+    err = expect_api_error(send(signers=role_signers(), ccs=ccs), 400, "bad_request")
+    assert "Rate" in err.data.error.error_msg
+    # A template id that names nothing.
+    err = expect_api_error(
+        lambda: srs.signature_request_send_with_template(
+            models.SignatureRequestSendWithTemplateRequest(template_ids=["f" * 40], signers=role_signers())
+        ),
+        404,
+        "not_found",
+    )
+    assert err.data.error.error_path == "template_ids[0]"
+    assert srs.signature_request_list().list_info.num_results == before, "nothing was created"
+
+    sent = srs.signature_request_send_with_template(
+        models.SignatureRequestSendWithTemplateRequest(
+            template_ids=[template_id], signers=role_signers(), ccs=ccs, custom_fields=rate, test_mode=True,
+            title="From the template", metadata={"deal": "42"},
+        )
+    ).signature_request
+    assert sent.title == "From the template" and sent.metadata == {"deal": "42"}
+    assert sent.signing_url, "a non-embedded request has a signing URL"
+    wait_event(callback_receiver, account_ep, "signature_request_sent", sent.signature_request_id)
+
+
+def test_another_account_sees_a_template_only_once_shared(server, client, account, other_account, account_ep, callback_receiver):
+    template_id = create_template(client)
+    wait_template_event(callback_receiver, account_ep, template_id)
+    theirs = apis.TemplateApi(server.client(other_account.api_key))
+    expect_api_error(lambda: theirs.template_get(template_id), 404, "not_found")
+    assert theirs.template_list().list_info.num_results == 0
+
+    shared = apis.TemplateApi(client).template_add_user(
+        template_id, models.TemplateAddUserRequest(email_address=other_account.email_address, skip_notification=True)
+    ).template
+    assert sorted(a.email_address for a in shared.accounts) == sorted([account.email_address, other_account.email_address])
+    seen = theirs.template_get(template_id).template
+    assert seen.is_creator is False and seen.can_edit is False
+    assert theirs.template_list().list_info.num_results == 1
+    expect_api_error(lambda: theirs.template_delete(template_id), 403, "forbidden")
+
+    apis.TemplateApi(client).template_remove_user(
+        template_id, models.TemplateRemoveUserRequest(email_address=other_account.email_address)
+    )
+    expect_api_error(lambda: theirs.template_get(template_id), 404, "not_found")
+
+
+def test_a_file_that_cannot_be_read_is_template_error(server, client, account, account_ep, callback_receiver):
+    template_id = create_template(client, name="not-a-pdf.pdf")
+    raw, callback = wait_template_event(callback_receiver, account_ep, template_id)
+    assert callback.event.event_type == "template_error", raw
+    assert "not a PDF" in raw["event"]["event_metadata"]["event_message"], raw
+    template = apis.TemplateApi(client).template_get(template_id).template
+    assert template.documents[0].form_fields == [], "nothing half-written"
+    expect_api_error(
+        lambda: apis.SignatureRequestApi(client).signature_request_send_with_template(
+            models.SignatureRequestSendWithTemplateRequest(template_ids=[template_id], signers=role_signers())
+        ),
+        400,
+        "bad_request",
+    )

@@ -10,7 +10,6 @@
 const { test: nodeTest, before, after } = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
-const http = require("node:http");
 const net = require("node:net");
 const path = require("node:path");
 
@@ -18,12 +17,18 @@ const { ApiAppApi, AccountApi, EmbeddedApi, SignatureRequestApi } = require("@dr
 const { chromium } = require("playwright-core");
 
 const { FIXTURES, startServer, startCallbackReceiver, uniqueEmail } = require("../lib/harness");
+const {
+  CHROMIUM,
+  UI_TIMEOUT_MS,
+  startHost,
+  newPage: browserPage,
+  hostEvents,
+  waitHostEvent,
+  screenshot,
+} = require("../lib/browser");
 
 const PDF_PATH = path.join(FIXTURES, "simple-two-signers.pdf");
-const LIBRARY = require.resolve("hellosign-embedded/umd/embedded.production.min.js");
-const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const STEP_TIMEOUT_MS = 90_000;
-const UI_TIMEOUT_MS = 15_000;
 
 function test(name, fn) {
   return nodeTest(name, { timeout: STEP_TIMEOUT_MS }, fn);
@@ -38,55 +43,8 @@ let host;
 let browser;
 const s = {};
 
-/** The embedding app's page: the library, and every event it emits recorded in `window.events`. */
-function startHost() {
-  const library = fs.readFileSync(LIBRARY);
-  const srv = http.createServer((req, res) => {
-    if (req.url === "/embedded.js") {
-      res.writeHead(200, { "Content-Type": "text/javascript" });
-      return res.end(library);
-    }
-    res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
-    res.end(`<!doctype html><html><head><title>Host app</title></head><body>
-<h1>Checkout</h1>
-<script src="/embedded.js"></script>
-<script>
-window.events = [];
-window.openSigning = (url, clientId, options) => {
-  const client = new HelloSign({ clientId });
-  for (const name of ["ready", "sign", "finish", "decline", "reassign", "error", "cancel", "close"]) {
-    client.on(name, (payload) => window.events.push({ name, payload: payload || null }));
-  }
-  client.open(url, options || {});
-};
-</script></body></html>`);
-  });
-  return new Promise((resolve) => srv.listen(0, "127.0.0.1", () => resolve(srv)));
-}
-
-async function newPage(origin, { width = 1280, height = 900 } = {}) {
-  const page = await browser.newPage({ viewport: { width, height } });
-  page.on("pageerror", (e) => process.stderr.write(`page error: ${e.message}\n`));
-  page.on("dialog", (d) => d.dismiss()); // the library alert()s when the page never initializes
-  await page.goto(`${origin}/checkout`);
-  return page;
-}
-
-function hostEvents(page) {
-  return page.evaluate(() => window.events);
-}
-
-async function waitHostEvent(page, name) {
-  await page.waitForFunction((n) => window.events.some((e) => e.name === n), name, { timeout: UI_TIMEOUT_MS });
-  return (await hostEvents(page)).find((e) => e.name === name);
-}
-
-async function screenshot(page, name) {
-  const dir = process.env.SIGNING_SCREENSHOTS;
-  if (dir) {
-    fs.mkdirSync(dir, { recursive: true });
-    await page.screenshot({ path: path.join(dir, `${name}.png`) });
-  }
+function newPage(origin, options) {
+  return browserPage(browser, origin, options);
 }
 
 function api(ApiClass, srv = server) {

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 
 import pytest
@@ -256,3 +257,61 @@ def test_a_file_that_cannot_be_read_is_template_error(server, client, account, a
         400,
         "bad_request",
     )
+
+
+def test_embedded_draft_edit_url_and_the_editor_save(server, client, account, account_ep, callback_receiver):
+    """template_create_embedded_draft answers with an edit_url; the editor behind it (driven here as its
+    script drives it) saves the fields, and only then does template_created arrive. embedded_edit_url gives
+    a fresh link, and every body is the SDK's own model, with no warnings for the SDK's defaults."""
+    client_id = create_app(client)
+    api = apis.TemplateApi(client)
+    with open(pdf("three-pages.pdf"), "rb") as f:
+        draft = api.template_create_embedded_draft(
+            models.TemplateCreateEmbeddedDraftRequest(
+                client_id=client_id,
+                files=[f],
+                title="Embedded lease",
+                signer_roles=[models.SubTemplateRole(name="Tenant", order=0), models.SubTemplateRole(name="Landlord", order=1)],
+                test_mode=True,
+            )
+        )
+    assert not draft.warnings, draft.warnings
+    template_id = draft.template.template_id
+    assert "/editor/embeddedTemplate?" in draft.template.edit_url
+    assert draft.template.expires_at > time.time()
+
+    url = draft.template.edit_url + "&parent_url=https%3A%2F%2Fexample.com%2F&client_id=" + client_id
+    deadline = time.monotonic() + CALLBACK_DEADLINE_S
+    while (page := requests.get(url, timeout=30)).status_code == 409:
+        assert time.monotonic() < deadline, "the draft's documents were never read"
+        time.sleep(0.05)
+    assert page.status_code == 200, page.text[:500]
+    assert "Save template" in page.text
+    config = json.loads(re.search(r'id="countersign-config">(.*?)</script>', page.text, re.S).group(1))
+    assert config["roles"] == ["Tenant", "Landlord"]
+    # The text tags of three-pages.pdf were placed already; the editor adds a date for the landlord.
+    fields = list(config["fields"])
+    assert fields, config
+    assert not [r for r in callback_receiver.received(account_ep.path) if template_id in r.json_text()]
+    fields.append({"type": "date_signed", "role": 1, "document_index": 0, "page": 3, "x": 400, "y": 700, "width": 100, "height": 18})
+    base = client.configuration.host.rsplit("/v3", 1)[0]
+    saved = requests.post(
+        f"{base}/edit/{template_id}/save",
+        json={"session": config["session"], "expires": config["expires"], "fields": fields},
+        timeout=30,
+    )
+    assert saved.status_code == 200, saved.text
+    raw, callback = wait_template_event(callback_receiver, account_ep, template_id)
+    assert callback.event.event_type == "template_created", raw
+    template = api.template_get(template_id).template
+    assert template.is_embedded is True
+    assert len(template.documents[0].form_fields) == len(fields)
+
+    fresh = apis.EmbeddedApi(client).embedded_edit_url(template_id, models.EmbeddedEditUrlRequest())
+    assert not fresh.warnings, fresh.warnings
+    assert fresh.embedded.expires_at > time.time()
+    page = requests.get(fresh.embedded.edit_url + "&parent_url=https%3A%2F%2Fexample.com%2F", timeout=30)
+    assert page.status_code == 200 and "Save template" in page.text
+    preview = apis.EmbeddedApi(client).embedded_edit_url(template_id, models.EmbeddedEditUrlRequest(preview_only=True))
+    page = requests.get(preview.embedded.edit_url + "&parent_url=https%3A%2F%2Fexample.com%2F", timeout=30)
+    assert page.status_code == 200 and "Save template" not in page.text

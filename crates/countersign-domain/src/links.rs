@@ -19,6 +19,11 @@ pub enum Link<'a> {
     /// A signer page that is open: its page images and its sign, decline and reassign actions. Handed
     /// out by the page itself once the sign link (and the signer's PIN, if any) was checked.
     SignSession { signature_id: &'a str, expires: i64 },
+    /// The template editor of one template (`/editor/embeddedTemplate`, an `edit_url`); `preview_only`
+    /// opens it read-only.
+    EditTemplate { template_id: &'a str, expires: i64, preview_only: bool },
+    /// An open template editor: its page images and its save action.
+    EditSession { template_id: &'a str, expires: i64 },
 }
 
 /// What checking a link's token found.
@@ -39,6 +44,10 @@ impl Link<'_> {
             Self::Files { signature_request_id, expires } => format!("file|{signature_request_id}|{expires}"),
             Self::ConfirmAccount { account_id, expires } => format!("confirm-account|{account_id}|{expires}"),
             Self::SignSession { signature_id, expires } => format!("sign-session|{signature_id}|{expires}"),
+            Self::EditTemplate { template_id, expires, preview_only } => {
+                format!("edit-template|{template_id}|{expires}|{}", if *preview_only { "preview" } else { "edit" })
+            }
+            Self::EditSession { template_id, expires } => format!("edit-session|{template_id}|{expires}"),
         }
     }
 
@@ -47,7 +56,9 @@ impl Link<'_> {
             Self::Sign { expires, .. }
             | Self::Files { expires, .. }
             | Self::ConfirmAccount { expires, .. }
-            | Self::SignSession { expires, .. } => *expires,
+            | Self::SignSession { expires, .. }
+            | Self::EditTemplate { expires, .. }
+            | Self::EditSession { expires, .. } => *expires,
         }
     }
 }

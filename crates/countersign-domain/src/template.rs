@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 use crate::ids::{AccountId, TemplateId};
 use crate::new_request::{FileInput, NewSignatureRequest, Notice, RequestInput, Requester, SignerInput};
 use crate::signature_request::{
-    DocumentLimits, FieldGroup, FieldSpec, LEGACY_PIXEL, ProcessingOptions, check_metadata,
+    DocumentLimits, FieldGroup, FieldOptions, FieldSpec, LEGACY_PIXEL, ProcessingOptions, check_metadata,
 };
 use crate::{InvalidInput, MAX_NAME_CHARS, parse_bool, parse_name};
 
@@ -111,6 +111,9 @@ impl TemplateOptions {
 pub enum TemplateStatus {
     /// Documents not read yet; `files` answers 409 and the template cannot be sent.
     Processing,
+    /// An embedded draft whose documents were read: waiting for its fields in the editor
+    /// (`edit_url`); `template_created` is sent when the editor saves it.
+    Draft,
     Ready,
     /// Processing failed (`template_error` was sent); kept so the caller can read why.
     Error,
@@ -120,13 +123,14 @@ impl TemplateStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Processing => "processing",
+            Self::Draft => "draft",
             Self::Ready => "ready",
             Self::Error => "error",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Processing, Self::Ready, Self::Error].into_iter().find(|k| k.as_str() == s)
+        [Self::Processing, Self::Draft, Self::Ready, Self::Error].into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -170,6 +174,8 @@ pub enum TemplateRefusal {
     NotFound,
     /// Still being processed.
     Processing,
+    /// An embedded draft not saved in the editor yet.
+    Draft,
     /// Processing failed.
     Failed(String),
 }
@@ -194,6 +200,7 @@ impl Template {
         match self.status {
             TemplateStatus::Ready => Ok(self),
             TemplateStatus::Processing => Err(TemplateRefusal::Processing),
+            TemplateStatus::Draft => Err(TemplateRefusal::Draft),
             TemplateStatus::Error => Err(TemplateRefusal::Failed(self.error.clone().unwrap_or_default())),
         }
     }
@@ -463,7 +470,7 @@ fn parse_roles(raw: &[Value]) -> Result<Vec<SignerRole>, InvalidInput> {
     Ok(roles)
 }
 
-fn parse_cc_roles(raw: &[String]) -> Result<Vec<String>, InvalidInput> {
+pub fn parse_cc_roles(raw: &[String]) -> Result<Vec<String>, InvalidInput> {
     if raw.len() > MAX_ROLES {
         return Err(InvalidInput::new("cc_roles", format!("a template may have at most {MAX_ROLES} CC roles")));
     }
@@ -482,7 +489,7 @@ fn parse_cc_roles(raw: &[String]) -> Result<Vec<String>, InvalidInput> {
     Ok(roles)
 }
 
-fn parse_merge_fields(raw: &[Value]) -> Result<Vec<MergeField>, InvalidInput> {
+pub fn parse_merge_fields(raw: &[Value]) -> Result<Vec<MergeField>, InvalidInput> {
     let mut fields: Vec<MergeField> = Vec::new();
     for (i, entry) in raw.iter().enumerate() {
         let Value::Object(map) = entry else {
@@ -517,6 +524,17 @@ fn parse_merge_fields(raw: &[Value]) -> Result<Vec<MergeField>, InvalidInput> {
 /// role the template has, and every placed merge field is declared (one placed but not declared is
 /// declared from its type, as Dropbox Sign's editor does). Returns the merge fields to store.
 pub fn settle_merge_fields(body: &TemplateBody, fields: &[FieldSpec]) -> Result<Vec<MergeField>, String> {
+    let merge_fields = declared_merge_fields(body, fields)?;
+    if fields.iter().all(|f| f.signer_index.is_none()) {
+        return Err(
+            "The template has no fields for its signers: place them with form_fields_per_document or text tags".into(),
+        );
+    }
+    Ok(merge_fields)
+}
+
+/// [`settle_merge_fields`] without requiring signer fields: an embedded draft gets them in the editor.
+pub fn declared_merge_fields(body: &TemplateBody, fields: &[FieldSpec]) -> Result<Vec<MergeField>, String> {
     let mut merge_fields = body.merge_fields.clone();
     for field in fields {
         if let Some(i) = field.signer_index
@@ -545,12 +563,112 @@ pub fn settle_merge_fields(body: &TemplateBody, fields: &[FieldSpec]) -> Result<
             None => merge_fields.push(MergeField { name: name.clone(), kind }),
         }
     }
-    if fields.iter().all(|f| f.signer_index.is_none()) {
-        return Err(
-            "The template has no fields for its signers: place them with form_fields_per_document or text tags".into(),
-        );
-    }
     Ok(merge_fields)
+}
+
+/// The field types the template editor places.
+pub const EDITOR_FIELD_TYPES: [&str; 8] =
+    ["signature", "initials", "date_signed", "text", "checkbox", "dropdown", "text-merge", "checkbox-merge"];
+
+/// The fields the template editor saves, checked against the template: each a known type on a page of
+/// a document, inside it, for one of the template's signer roles (merge fields: for the sender, with
+/// a name), api_ids unique, dropdowns with choices, and at least one field for a signer. `raw` is the
+/// page's JSON: `[{type, role, name, required, document_index, page, x, y, width, height, options}]`,
+/// positions in PDF points from the page's top-left corner. Returns the fields and the merge fields
+/// to store, or a message naming the field.
+pub fn editor_fields(
+    body: &TemplateBody,
+    documents: &[TemplateDocument],
+    raw: &[Value],
+    max_fields: usize,
+) -> Result<(Vec<FieldSpec>, Vec<MergeField>), String> {
+    if raw.len() > max_fields {
+        return Err(format!("A template may have at most {max_fields} fields"));
+    }
+    let mut fields: Vec<FieldSpec> = Vec::with_capacity(raw.len());
+    for (i, f) in raw.iter().enumerate() {
+        let at = |what: &str| format!("Field {}: {what}", i + 1);
+        let text = |key: &str| f.get(key).and_then(Value::as_str).map(str::trim).unwrap_or("").to_owned();
+        let number = |key: &str| f.get(key).and_then(Value::as_f64).filter(|n| n.is_finite());
+        let field_type = text("type");
+        if !EDITOR_FIELD_TYPES.contains(&field_type.as_str()) {
+            return Err(at(&format!("the type {field_type:?} is not one the editor places")));
+        }
+        let merge = MergeKind::of_field_type(&field_type).is_some();
+        let name = text("name");
+        crate::new_request::check_len(&Some(name.clone()), 255, "name").map_err(|e| at(&e.message))?;
+        let signer_index = if merge {
+            if name.is_empty() {
+                return Err(at("a merge field needs a name (the custom_fields name senders fill it with)"));
+            }
+            None
+        } else {
+            let role = f.get("role").and_then(Value::as_u64).map(|r| r as usize);
+            match role.filter(|r| *r < body.signer_roles.len()) {
+                Some(r) => Some(r as i64),
+                None => return Err(at("choose one of the template's signer roles for it")),
+            }
+        };
+        let document_index = f.get("document_index").and_then(Value::as_i64).unwrap_or(0);
+        let document = documents
+            .iter()
+            .find(|d| d.index == document_index)
+            .ok_or_else(|| at(&format!("document {document_index} does not exist")))?;
+        let page = f.get("page").and_then(Value::as_i64).unwrap_or(0);
+        let Some([page_w, page_h]) = usize::try_from(page - 1).ok().and_then(|p| document.pages.get(p)).copied() else {
+            return Err(at(&format!("page {page} does not exist in {}", document.name)));
+        };
+        let (Some(x), Some(y), Some(width), Some(height)) =
+            (number("x"), number("y"), number("width"), number("height"))
+        else {
+            return Err(at("its position and size are missing"));
+        };
+        if width < 4.0 || height < 4.0 || x < -0.5 || y < -0.5 || x + width > page_w + 0.5 || y + height > page_h + 0.5
+        {
+            return Err(at(&format!("it must lie inside page {page}")));
+        }
+        let options: Vec<String> = f
+            .get("options")
+            .and_then(Value::as_array)
+            .map(|o| {
+                o.iter().filter_map(Value::as_str).map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned).collect()
+            })
+            .unwrap_or_default();
+        if field_type == "dropdown" && options.is_empty() {
+            return Err(at("a dropdown needs at least one choice"));
+        }
+        let api_id = match text("api_id") {
+            id if id.is_empty() => format!("{}_{}", field_type.replace('-', "_"), i + 1),
+            id => id,
+        };
+        if fields.iter().any(|other| other.api_id == api_id) {
+            return Err(at(&format!("the api_id {api_id:?} is used twice")));
+        }
+        let required = f.get("required").and_then(Value::as_bool).unwrap_or(!matches!(field_type.as_str(), "checkbox"));
+        fields.push(FieldSpec {
+            document_index,
+            api_id,
+            name,
+            field_type,
+            signer_index,
+            required,
+            page,
+            x: x.max(0.0),
+            y: y.max(0.0),
+            width: width.min(page_w),
+            height: height.min(page_h),
+            validation_type: None,
+            auto_fill: None,
+            source: "editor".into(),
+            value: None,
+            options: FieldOptions { options, ..FieldOptions::default() },
+        });
+    }
+    if fields.iter().all(|f| f.signer_index.is_none()) {
+        return Err("Place at least one field for a signer role before saving".into());
+    }
+    let merge_fields = declared_merge_fields(body, &fields)?;
+    Ok((fields, merge_fields))
 }
 
 /// A signer of `send_with_template`, by role.
@@ -853,7 +971,6 @@ fn merge_values(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signature_request::FieldOptions;
 
     fn field(kind: &str, signer: Option<i64>, name: &str, required: bool) -> FieldSpec {
         FieldSpec {
@@ -977,9 +1094,9 @@ mod tests {
     fn role_mistakes_are_refused_with_their_path() {
         let t = template(&["Client", "Manager"], &["Lawyer"], vec![field("signature", Some(0), "s", true)]);
         let lawyer = RoleCc { role: Some("Lawyer".into()), email_address: Some("l@example.com".into()) };
-        let err = send(&[&t], &[signer("Client", "c@example.com")], &[lawyer.clone()], &[]).err().unwrap();
+        let err = send(&[&t], &[signer("Client", "c@example.com")], std::slice::from_ref(&lawyer), &[]).err().unwrap();
         assert!(err.path == "signers" && err.message.contains("\"Manager\""), "{err:?}");
-        let err = send(&[&t], &[signer("client", "c@example.com")], &[lawyer.clone()], &[]).err().unwrap();
+        let err = send(&[&t], &[signer("client", "c@example.com")], std::slice::from_ref(&lawyer), &[]).err().unwrap();
         assert_eq!(err.path, "signers[0][role]");
         let both = [signer("Client", "c@example.com"), signer("Manager", "m@example.com")];
         let err = send(&[&t], &both, &[], &[]).err().unwrap();
@@ -1074,5 +1191,38 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn the_editor_saves_fields_inside_pages_for_roles_and_named_merge_fields() {
+        let t = template(&["Client", "Witness"], &[], Vec::new());
+        let save = |raw: Value| editor_fields(&t.body, &t.documents, raw.as_array().unwrap(), 100);
+        let sig = json!({"type": "signature", "role": 1, "document_index": 0, "page": 1, "x": 50, "y": 700, "width": 150, "height": 30});
+        let fee = json!({"type": "text-merge", "name": "Fee", "document_index": 0, "page": 1, "x": 50, "y": 100, "width": 100, "height": 14});
+        let (fields, merge) = save(json!([sig, fee])).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(fields[0].signer_index, Some(1));
+        assert_eq!(fields[0].source, "editor");
+        assert!(fields[0].required, "signer fields are required unless unticked");
+        assert_eq!(fields[1].signer_index, None);
+        assert_eq!(merge.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["Company", "Fee"]);
+
+        let mut off_page = sig.clone();
+        off_page["y"] = json!(780);
+        assert!(save(json!([off_page])).unwrap_err().contains("inside page 1"));
+        let mut no_role = sig.clone();
+        no_role["role"] = json!(2);
+        assert!(save(json!([no_role])).unwrap_err().contains("signer roles"));
+        let mut page_two = sig.clone();
+        page_two["page"] = json!(2);
+        assert!(save(json!([page_two])).unwrap_err().contains("page 2 does not exist"));
+        assert!(save(json!([fee])).unwrap_err().contains("at least one field for a signer"));
+        let unnamed = json!({"type": "checkbox-merge", "document_index": 0, "page": 1, "x": 1, "y": 1, "width": 10, "height": 10});
+        assert!(save(json!([sig, unnamed])).unwrap_err().contains("needs a name"));
+        let dropdown = json!({"type": "dropdown", "role": 0, "document_index": 0, "page": 1, "x": 1, "y": 1, "width": 60, "height": 14});
+        assert!(save(json!([dropdown])).unwrap_err().contains("choice"));
+        let mut wrong_kind = fee.clone();
+        wrong_kind["name"] = json!("Company");
+        wrong_kind["type"] = json!("checkbox-merge");
+        assert!(save(json!([sig, wrong_kind])).is_err(), "Company is declared as text");
     }
 }

@@ -18,6 +18,30 @@ use crate::signature_requests::{DocumentRow, blob_digest, put_blob_in};
 use crate::tx::{Tx, on_tx};
 use crate::{Store, StoreError, StoreResult};
 
+/// A template event (its object as the owner sees it) to the owner's and the app's callback URLs,
+/// inside the change's transaction.
+async fn template_event_in(
+    store: &Store,
+    tx: &mut Tx,
+    template: &Template,
+    event_type: EventType,
+    message: Option<String>,
+) -> StoreResult<()> {
+    let client_ids: Vec<&str> = template.client_id.iter().map(String::as_str).collect();
+    let targets = targets_in(tx, &store.master_key, &template.owner.account_id, &client_ids).await?;
+    let event = NewEvent {
+        event_type,
+        signature_request_id: None,
+        template_id: Some(template.body.template_id.as_str().to_owned()),
+        client_id: template.client_id.clone(),
+        related_signature_id: None,
+        event_message: message,
+        object: Some(EventObject::Template(template.response(&template.owner.account_id))),
+    };
+    insert_events(tx, &targets, &[event]).await?;
+    Ok(())
+}
+
 /// How processing a template ended.
 pub enum TemplateOutcome {
     /// Fields placed (role indexes), merge fields settled, each document's page sizes.
@@ -204,7 +228,7 @@ impl Store {
                 }
                 let now = now_ms();
                 template.body.updated_at = unix_now();
-                let (event_type, message) = match outcome {
+                let event = match outcome {
                     TemplateOutcome::Ready { fields, merge_fields, pages } => {
                         for (index, sizes) in &pages {
                             let json = serde_json::to_string(sizes).map_err(|e| StoreError::corrupt("pages", e))?;
@@ -221,36 +245,94 @@ impl Store {
                         }
                         template.body.merge_fields = merge_fields;
                         template.fields = fields;
-                        template.status = TemplateStatus::Ready;
-                        (EventType::TemplateCreated, None)
+                        if template.body.is_embedded {
+                            // An embedded draft is created when its editor saves it.
+                            template.status = TemplateStatus::Draft;
+                            None
+                        } else {
+                            template.status = TemplateStatus::Ready;
+                            Some((EventType::TemplateCreated, None))
+                        }
                     }
                     TemplateOutcome::Failed(message) => {
                         template.status = TemplateStatus::Error;
                         template.error = Some(message.clone());
-                        (EventType::TemplateError, Some(message))
+                        Some((EventType::TemplateError, Some(message)))
                     }
                 };
                 write_template(tx, id.as_str(), &template, now).await?;
-                let client_ids: Vec<&str> = template.client_id.iter().map(String::as_str).collect();
-                let targets = targets_in(tx, &self.master_key, &template.owner.account_id, &client_ids).await?;
-                let event = NewEvent {
-                    event_type,
-                    signature_request_id: None,
-                    template_id: Some(id.as_str().to_owned()),
-                    client_id: template.client_id.clone(),
-                    related_signature_id: None,
-                    event_message: message,
-                    object: Some(EventObject::Template(template.response(&template.owner.account_id))),
-                };
-                insert_events(tx, &targets, &[event]).await?;
+                if let Some((event_type, message)) = &event {
+                    template_event_in(self, tx, &template, *event_type, message.clone()).await?;
+                }
                 finish_job_in(tx, job_id).await?;
-                Ok::<_, StoreError>(Some(event_type))
+                Ok::<_, StoreError>(Some(template.status))
             })
             .await?;
-        if let Some(event_type) = settled {
-            tracing::info!(template_id = %id, event_type = %event_type, "template processed");
+        if let Some(status) = settled {
+            tracing::info!(template_id = %id, status = status.as_str(), "template processed");
         }
         Ok(settled.is_some())
+    }
+
+    /// Replaces a template's CC roles and declared merge fields (`embedded/edit_url` with `cc_roles` /
+    /// `merge_fields`); placed merge fields stay declared.
+    pub async fn redeclare_template(
+        &self,
+        id: &TemplateId,
+        cc_roles: Option<Vec<String>>,
+        merge_fields: Option<Vec<MergeField>>,
+    ) -> StoreResult<()> {
+        self.write(async |tx| {
+            let Some(mut template) = template_in(tx, id.as_str()).await? else { return Ok(()) };
+            if let Some(cc_roles) = cc_roles {
+                template.body.cc_roles = cc_roles;
+            }
+            if let Some(mut declared) = merge_fields {
+                for placed in &template.body.merge_fields {
+                    let in_use = template.fields.iter().any(|f| f.name == placed.name || f.api_id == placed.name);
+                    if in_use && !declared.iter().any(|d| d.name == placed.name) {
+                        declared.push(placed.clone());
+                    }
+                }
+                template.body.merge_fields = declared;
+            }
+            template.body.updated_at = unix_now();
+            write_template(tx, id.as_str(), &template, now_ms()).await
+        })
+        .await
+    }
+
+    /// Saves the fields placed in the template editor: a draft becomes ready with `template_created`
+    /// (committed with it); a ready template gets its new fields. `None` when the template is gone or
+    /// not in a state the editor may save (still processing, failed).
+    pub async fn save_edited_template(
+        &self,
+        id: &TemplateId,
+        fields: Vec<FieldSpec>,
+        merge_fields: Vec<MergeField>,
+    ) -> StoreResult<Option<Template>> {
+        let saved = self
+            .write(async |tx| {
+                let Some(mut template) = template_in(tx, id.as_str()).await? else { return Ok(None) };
+                if template.deleted || !matches!(template.status, TemplateStatus::Draft | TemplateStatus::Ready) {
+                    return Ok(None);
+                }
+                let created = template.status == TemplateStatus::Draft;
+                template.fields = fields;
+                template.body.merge_fields = merge_fields;
+                template.status = TemplateStatus::Ready;
+                template.body.updated_at = unix_now();
+                write_template(tx, id.as_str(), &template, now_ms()).await?;
+                if created {
+                    template_event_in(self, tx, &template, EventType::TemplateCreated, None).await?;
+                }
+                Ok::<_, StoreError>(Some((template, created)))
+            })
+            .await?;
+        if let Some((template, created)) = &saved {
+            tracing::info!(template_id = %id, fields = template.fields.len(), created, "template saved in the editor");
+        }
+        Ok(saved.map(|(template, _)| template))
     }
 
     /// The templates `account` can see (its own and those shared with it), newest first; `query`

@@ -111,6 +111,11 @@
     announce();
     return;
   }
+  if (config.page === "edit") {
+    // The template editor (edit.js, loaded after this file) speaks through the same messages.
+    window.countersignEmbed = { config, post, announce, showDone };
+    return;
+  }
   if (config.page !== "sign") return;
 
   // ---------------------------------------------------------------------------------------------

@@ -16,11 +16,16 @@ struct Asset {
     bytes: &'static [u8],
 }
 
-const ASSETS: [Asset; 2] = [
+const ASSETS: [Asset; 3] = [
     Asset {
         name: "sign.js",
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../assets/sign.js"),
+    },
+    Asset {
+        name: "edit.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../assets/edit.js"),
     },
     Asset { name: "sign.css", content_type: "text/css; charset=utf-8", bytes: include_bytes!("../assets/sign.css") },
 ];

@@ -5,6 +5,9 @@
 //!   signer's e-mail link (`/sign/{signature_id}`): every page of the documents as an image rendered
 //!   here, the signer's fields at their rectangles, and the sign, decline and reassign actions, each
 //!   one transition of the domain's state machine committed with its event.
+//! * [`edit`]: the template editor behind a template's `edit_url` (`/editor/embeddedTemplate`), in
+//!   the same iFrame protocol: fields dragged onto the pages, given to signer roles or made merge
+//!   fields, and saved (a draft's first save commits `template_created`).
 //! * [`frame`]: the one page frame and escaping rule (askama's HTML escaping) every page uses, with a
 //!   content security policy that allows nothing from elsewhere.
 //! * [`assets`]: the page's CSS and JavaScript, embedded in the binary; no CDN, no network at run time.
@@ -14,6 +17,7 @@
 
 pub mod assets;
 pub mod client;
+pub mod edit;
 pub mod frame;
 pub mod sign;
 
@@ -48,6 +52,8 @@ pub struct WebConfig {
     /// Wrong PINs allowed per signer within [`WebConfig::pin_window_secs`] before the page refuses more.
     pub pin_attempts: u32,
     pub pin_window_secs: i64,
+    /// Most fields the template editor saves on one template (`--max-fields`).
+    pub max_template_fields: usize,
 }
 
 impl Default for WebConfig {
@@ -58,6 +64,7 @@ impl Default for WebConfig {
             page_cache_bytes: 64 * 1024 * 1024,
             pin_attempts: 5,
             pin_window_secs: 900,
+            max_template_fields: 2000,
         }
     }
 }
@@ -90,6 +97,9 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: WebState) -> Router<S> {
         .route("/sign/{signature_id}/sign", post(sign::actions::sign))
         .route("/sign/{signature_id}/decline", post(sign::actions::decline))
         .route("/sign/{signature_id}/reassign", post(sign::actions::reassign))
+        .route("/editor/embeddedTemplate", get(edit::open))
+        .route("/edit/{template_id}/pages/{document}/{page}", get(edit::page_image))
+        .route("/edit/{template_id}/save", post(edit::save))
         .route("/assets/{name}", get(assets::serve))
         .with_state(state)
 }

@@ -195,6 +195,7 @@ impl Application {
                     max_bytes: config.worker.limits.max_file_bytes.saturating_mul(config.worker.limits.max_files),
                     timeout: config.worker.document_timeout,
                 },
+                max_template_fields: config.worker.limits.max_fields,
                 ..countersign_web::WebConfig::default()
             },
         };

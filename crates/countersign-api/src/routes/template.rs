@@ -12,6 +12,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use countersign_domain::account::Account;
 use countersign_domain::ids::{AccountId, ClientId, TemplateId};
+use countersign_domain::links::Link;
 use countersign_domain::template::{NewTemplate, Template, TemplateInput, TemplateStatus};
 use countersign_domain::time::unix_now;
 use serde::Deserialize;
@@ -71,13 +72,19 @@ struct CreateParams {
     form_field_rules: List<Value>,
     /// Sent by the official SDKs with their defaults; a value they do not default is refused below.
     use_preexisting_fields: Flag,
-    allow_ccs: Flag,
+    /// CCs come from `cc_roles`, which are honoured: accepted either way.
+    #[serde(rename = "allow_ccs")]
+    _allow_ccs: Flag,
+    skip_me_now: Flag,
+    ignore_text_tags_extraction_errors: Flag,
     attachments: List<Value>,
     field_options: Object<Value>,
     #[serde(default, rename = "files")]
     _files: Option<Value>,
     #[serde(default, rename = "file")]
     _file: Option<Value>,
+    #[serde(flatten)]
+    editor: EditorFlags,
     #[serde(flatten)]
     other: BTreeMap<String, Value>,
 }
@@ -98,6 +105,147 @@ pub async fn create(
     Extension(account): Extension<Account>,
     params: Params,
 ) -> ApiResult<Reply> {
+    let (new, warnings) = accept(&state, &account, &params, false).await?;
+    Ok(Reply::ok(json!({"template": {"template_id": new.body.template_id}})).with_warnings(warnings))
+}
+
+/// `POST /v3/template/create_embedded_draft`: like `create`, for an API app, answered with an
+/// `edit_url` where the user places the fields in the editor (opened with `hellosign-embedded`);
+/// `template_created` is sent when the editor saves it.
+pub async fn create_embedded_draft(
+    State(state): State<AppState>,
+    Extension(account): Extension<Account>,
+    params: Params,
+) -> ApiResult<Reply> {
+    let (new, warnings) = accept(&state, &account, &params, true).await?;
+    let (edit_url, expires_at) = edit_url_of(&state, &new.body.template_id, false);
+    Ok(Reply::ok(json!({"template": {
+        "template_id": new.body.template_id,
+        "edit_url": edit_url,
+        "expires_at": expires_at,
+    }}))
+    .with_warnings(warnings))
+}
+
+/// An `edit_url` of the template and when it stops opening the editor.
+fn edit_url_of(state: &AppState, id: &TemplateId, preview_only: bool) -> (String, i64) {
+    let expires = unix_now() + state.config.sign_url_lifetime_secs;
+    let token = state.links.token(&Link::EditTemplate { template_id: id.as_str(), expires, preview_only });
+    let mut url = format!(
+        "{}/editor/embeddedTemplate?template_id={id}&token={token}&expires_at={expires}",
+        state.config.public_url
+    );
+    if preview_only {
+        url.push_str("&preview_only=1");
+    }
+    (url, expires)
+}
+
+/// The editor's options both `create_embedded_draft` and `embedded/edit_url` take.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct EditorFlags {
+    /// The editor never lets the user change roles, subject or message: always "forced".
+    #[serde(rename = "force_signer_roles")]
+    _force_signer_roles: Flag,
+    #[serde(rename = "force_subject_message")]
+    _force_subject_message: Flag,
+    /// The editor has no progress stepper either way.
+    #[serde(rename = "show_progress_stepper")]
+    _show_progress_stepper: Flag,
+    show_preview: Flag,
+    editor_options: Object<Map<String, Value>>,
+}
+
+impl EditorFlags {
+    /// What is asked of the editor that it does not do yet.
+    fn unsupported(&self) -> [(&'static str, bool); 2] {
+        [
+            ("show_preview", self.show_preview.0 == Some(true)),
+            ("editor_options", editor_options_enable_anything(self.editor_options.0.as_ref())),
+        ]
+    }
+}
+
+/// `parameter_ignored` warnings for the options given a value this server does not honour yet (their
+/// defaults, which the SDKs send, are what it does).
+fn not_honoured_yet(options: &[(&str, bool)]) -> Vec<Warning> {
+    options
+        .iter()
+        .filter(|(_, set)| *set)
+        .map(|(name, _)| Warning::new("parameter_ignored", format!("{name} is not supported by this server yet")))
+        .collect()
+}
+
+/// Whether `editor_options` turns on an edit the editor does not offer (signers, documents).
+fn editor_options_enable_anything(options: Option<&Map<String, Value>>) -> bool {
+    options.is_some_and(|o| o.values().any(|v| countersign_domain::parse_bool(v).ok().flatten() == Some(true)))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct EditUrlParams {
+    cc_roles: List<String>,
+    merge_fields: List<Value>,
+    preview_only: Flag,
+    test_mode: Flag,
+    allow_edit_ccs: Flag,
+    #[serde(flatten)]
+    editor: EditorFlags,
+    #[serde(flatten)]
+    other: BTreeMap<String, Value>,
+}
+
+/// `POST /v3/embedded/edit_url/{template_id}`: a fresh `edit_url` of a template made with
+/// `create_embedded_draft` (`preview_only` opens it read-only); `cc_roles` and `merge_fields` replace
+/// the template's before it opens.
+pub async fn edit_url(
+    State(state): State<AppState>,
+    Extension(account): Extension<Account>,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Reply> {
+    let p: EditUrlParams = params.parse()?;
+    let template = own_template(&state, &account.id, &id).await?;
+    if !template.body.is_embedded {
+        return Err(ApiError::bad_param(
+            "template_id",
+            "Only templates made with template/create_embedded_draft can be edited in the embedded editor",
+        ));
+    }
+    files_read(&template)?;
+    let cc_roles = match p.cc_roles.0 {
+        Some(roles) => Some(countersign_domain::template::parse_cc_roles(&roles)?),
+        None => None,
+    };
+    let merge_fields = match p.merge_fields.0 {
+        Some(fields) => Some(countersign_domain::template::parse_merge_fields(&fields)?),
+        None => None,
+    };
+    if cc_roles.is_some() || merge_fields.is_some() {
+        state.store.redeclare_template(&template.body.template_id, cc_roles, merge_fields).await?;
+    }
+    let mut warnings = ignored_warnings(p.other.keys());
+    warnings.extend(not_honoured_yet(&p.editor.unsupported()));
+    warnings.extend(not_honoured_yet(&[("allow_edit_ccs", p.allow_edit_ccs.0 == Some(true))]));
+    if p.test_mode.0 == Some(true) && !template.body.test_mode {
+        warnings.push(Warning::new(
+            "parameter_ignored",
+            "test_mode: the template's own test_mode applies to the editor's domain check",
+        ));
+    }
+    let (edit_url, expires_at) = edit_url_of(&state, &template.body.template_id, p.preview_only.0 == Some(true));
+    tracing::info!(template_id = %template.body.template_id, "template edit_url issued");
+    Ok(Reply::ok(json!({"embedded": {"edit_url": edit_url, "expires_at": expires_at}})).with_warnings(warnings))
+}
+
+/// The checks and the one store call both ways of creating a template share.
+async fn accept(
+    state: &AppState,
+    account: &Account,
+    params: &Params,
+    embedded: bool,
+) -> ApiResult<(NewTemplate, Vec<Warning>)> {
     let p: CreateParams = params.parse()?;
     let mut warnings = ignored_warnings(p.other.keys());
     if p.use_preexisting_fields.0 == Some(true) {
@@ -115,10 +263,15 @@ pub async fn create(
             "field_options applies to date fields of the request; give date_format on each date field instead",
         ));
     }
-    if p.allow_ccs.0 == Some(true) {
-        warnings.push(Warning::new("parameter_ignored", "allow_ccs: CCs are named by cc_roles on this server"));
+    warnings.extend(not_honoured_yet(&p.editor.unsupported()));
+    warnings.extend(not_honoured_yet(&[
+        ("skip_me_now", p.skip_me_now.0 == Some(true)),
+        ("ignore_text_tags_extraction_errors", p.ignore_text_tags_extraction_errors.0 == Some(true)),
+    ]));
+    let client_id = client_of(state, account, p.client_id.as_deref()).await?;
+    if embedded && client_id.is_none() {
+        return Err(ApiError::missing("client_id"));
     }
-    let client_id = client_of(&state, &account, p.client_id.as_deref()).await?;
     let input = TemplateInput {
         title: p.title.0,
         subject: p.subject.0,
@@ -140,12 +293,12 @@ pub async fn create(
         input,
         &account.id,
         client_id.map(|c| c.as_str().to_owned()),
-        false,
+        embedded,
         &state.config.document_limits,
         unix_now(),
     )?;
     state.store.create_template(&new).await?;
-    Ok(Reply::ok(json!({"template": {"template_id": new.body.template_id}})).with_warnings(warnings))
+    Ok((new, warnings))
 }
 
 /// `GET /v3/template/{id}`.
@@ -248,22 +401,23 @@ pub async fn remove_user(
     share(state, account, id, params, false).await
 }
 
+/// Whether the template's documents were read: 409 while they are processed, 400 when they could not be.
+fn files_read(template: &Template) -> ApiResult<()> {
+    match template.status {
+        TemplateStatus::Processing => Err(ApiError::conflict(
+            "The template's files are still being processed. Please wait for the template_created callback.",
+        )),
+        TemplateStatus::Error => Err(ApiError::bad_request(format!(
+            "The template's files could not be processed: {}",
+            template.error.as_deref().unwrap_or("unknown error")
+        ))),
+        TemplateStatus::Draft | TemplateStatus::Ready => Ok(()),
+    }
+}
+
 /// A template's documents (the originals it was made from), or 409 while it is processed.
 pub(crate) async fn template_files(state: &AppState, template: &Template) -> ApiResult<Vec<(String, Vec<u8>)>> {
-    match template.status {
-        TemplateStatus::Processing => {
-            return Err(ApiError::conflict(
-                "The template's files are still being processed. Please wait for the template_created callback.",
-            ));
-        }
-        TemplateStatus::Error => {
-            return Err(ApiError::bad_request(format!(
-                "The template's files could not be processed: {}",
-                template.error.as_deref().unwrap_or("unknown error")
-            )));
-        }
-        TemplateStatus::Ready => {}
-    }
+    files_read(template)?;
     let mut out = Vec::new();
     for doc in state.store.template_documents(&template.body.template_id).await? {
         let sha = doc.blob_sha256.ok_or_else(|| ApiError::unknown("a template document has no bytes"))?;

@@ -66,12 +66,12 @@ impl PageImages {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct ImageQuery {
-    session: String,
-    expires: i64,
-    w: Option<u32>,
+    pub session: String,
+    pub expires: i64,
+    pub w: Option<u32>,
 }
 
-fn refuse(status: StatusCode, text: &'static str) -> Response {
+pub(crate) fn refuse(status: StatusCode, text: &'static str) -> Response {
     (status, [(header::CACHE_CONTROL, "no-store")], text).into_response()
 }
 
@@ -107,11 +107,17 @@ pub async fn page_image(
     else {
         return refuse(StatusCode::NOT_FOUND, "No such page.");
     };
-    let width = WIDTHS.into_iter().find(|w| *w >= query.w.unwrap_or(1024)).unwrap_or(WIDTHS[WIDTHS.len() - 1]);
+    serve_page(&state, sha256, page, query.w).await
+}
+
+/// The PNG of page `page` of the document stored as `sha256`, at the smallest width not narrower than
+/// `w`, from the cache or rendered now.
+pub(crate) async fn serve_page(state: &WebState, sha256: String, page: usize, w: Option<u32>) -> Response {
+    let width = WIDTHS.into_iter().find(|x| *x >= w.unwrap_or(1024)).unwrap_or(WIDTHS[WIDTHS.len() - 1]);
     let key = (sha256.clone(), page, width);
     let png = match state.pages.get(&key) {
         Some(png) => png,
-        None => match render(&state, &sha256, page, width).await {
+        None => match render(state, &sha256, page, width).await {
             Ok(png) => {
                 state.pages.put(key, png.clone());
                 png

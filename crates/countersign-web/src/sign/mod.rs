@@ -27,7 +27,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use countersign_domain::api_app::domain_allows;
-use countersign_domain::ids::{ClientId, SignatureId, SignatureRequestId};
+use countersign_domain::ids::{AccountId, ClientId, SignatureId, SignatureRequestId};
 use countersign_domain::lifecycle::{Refusal, SignatureRequest};
 use countersign_domain::links::{Link, LinkVerdict};
 use countersign_domain::signature_request::RequestStatus;
@@ -133,13 +133,13 @@ pub fn embed_config(query: &OpenQuery, framing: &Framing, signature_id: &str) ->
 }
 
 /// A refusal page, with the embedding app told when there is one.
-struct Refuse<'a> {
-    embed_origin: Option<String>,
-    signature_id: Option<&'a str>,
+pub(crate) struct Refuse<'a> {
+    pub embed_origin: Option<String>,
+    pub signature_id: Option<&'a str>,
 }
 
 impl Refuse<'_> {
-    fn page(&self, status: StatusCode, code: &str, heading: &str, text: &str) -> Response {
+    pub fn page(&self, status: StatusCode, code: &str, heading: &str, text: &str) -> Response {
         let notice = self.embed_origin.as_ref().map(|origin| EmbedNotice {
             parent_origin: origin.clone(),
             signature_id: self.signature_id.map(str::to_owned),
@@ -240,7 +240,14 @@ async fn open(
         link_invalid(state, &request.id, &signature_id).await;
         return refuse.page(StatusCode::GONE, "signature_closed", heading, text);
     }
-    let framing = match check_embedding(state, &request, &query, embed.as_ref()).await {
+    let by = EmbeddedBy {
+        account_id: &request.account_id,
+        client_id: request.client_id.as_deref(),
+        test_mode: request.body.test_mode,
+        is_embedded: request.is_embedded,
+        what: "request",
+    };
+    let framing = match check_embedding(state, &by, &query, embed.as_ref()).await {
         Ok(framing) => framing,
         Err(response) => return response,
     };
@@ -279,23 +286,37 @@ async fn open(
     }
 }
 
-/// Embedded requests open only inside their app's pages (step 2 above): the framing the page then
-/// allows, or the refusal.
-async fn check_embedding(
+/// What a page shows, as far as embedding goes: a signature request or a template.
+pub struct EmbeddedBy<'a> {
+    pub account_id: &'a AccountId,
+    pub client_id: Option<&'a str>,
+    pub test_mode: bool,
+    /// Made for an API app (opened only inside its pages).
+    pub is_embedded: bool,
+    /// "request" or "template", for the refusals.
+    pub what: &'static str,
+}
+
+/// Embedded requests and templates open only inside their app's pages (step 2 above): the framing
+/// the page then allows, or the refusal.
+pub async fn check_embedding(
     state: &WebState,
-    request: &SignatureRequest,
+    by: &EmbeddedBy<'_>,
     query: &OpenQuery,
     embed: Option<&(String, String)>,
 ) -> Result<Framing, Response> {
+    let what = by.what;
     let Some((origin, host)) = embed else {
-        // A test-mode request may be opened on its own (a developer trying a sign_url in a browser);
-        // a live one only inside its app's page.
-        if request.is_embedded && !request.body.test_mode {
+        // A test-mode one may be opened on its own (a developer trying a link in a browser); a live one
+        // only inside its app's page.
+        if by.is_embedded && !by.test_mode {
             return Err(message(
                 StatusCode::BAD_REQUEST,
                 "Open this link in the app",
-                "This signing link is for the app that requested your signature: it opens inside that app's page \
-                 (with hellosign-embedded), not on its own.",
+                &format!(
+                    "This link is for the app that made this {what}: it opens inside that app's page (with \
+                     hellosign-embedded), not on its own."
+                ),
                 None,
                 &Framing::Never,
             ));
@@ -303,39 +324,40 @@ async fn check_embedding(
         return Ok(Framing::Never);
     };
     let refuse = Refuse { embed_origin: Some(origin.clone()), signature_id: query.signature_id.as_deref() };
-    if !request.is_embedded {
+    if !by.is_embedded {
         return Ok(Framing::By(origin.clone()));
     }
-    let client_id = request.client_id.as_deref().unwrap_or_default();
+    let client_id = by.client_id.unwrap_or_default();
     if query.client_id.as_deref().is_some_and(|c| c != client_id) {
         return Err(refuse.page(
             StatusCode::FORBIDDEN,
             "invalid_client_id",
-            "This page cannot show this request",
-            "The app's client_id does not match the app that created this signature request.",
+            &format!("This page cannot show this {what}"),
+            &format!("The app's client_id does not match the app that created this {what}."),
         ));
     }
     let skip = query.skip_domain_verification.as_deref() == Some("1");
-    if skip && request.body.test_mode {
+    if skip && by.test_mode {
         return Ok(Framing::By(origin.clone()));
     }
     let app = match ClientId::parse(client_id) {
-        Some(id) => state.store.api_app(&request.account_id, &id).await.ok().flatten(),
+        Some(id) => state.store.api_app(by.account_id, &id).await.ok().flatten(),
         None => None,
     };
     let allowed = app.is_some_and(|app| domain_allows(&app.domains, host));
     if !allowed {
-        tracing::warn!(signature_request_id = %request.id, parent_host = %host, "embedded signer page refused: the parent page is not on the app's domains");
+        tracing::warn!(client_id, parent_host = %host, what, "embedded page refused: the parent page is not on the app's domains");
         let text = if skip {
-            "skip_domain_verification only applies to test-mode requests, and this page is not on one of the app's domains."
+            "skip_domain_verification only applies in test mode, and this page is not on one of the app's domains."
+                .to_owned()
         } else {
-            "This page is not on one of the domains registered for the app that created this signature request."
+            format!("This page is not on one of the domains registered for the app that created this {what}.")
         };
         return Err(refuse.page(
             StatusCode::FORBIDDEN,
             "domain_verification_failed",
-            "This page cannot show this request",
-            text,
+            &format!("This page cannot show this {what}"),
+            &text,
         ));
     }
     Ok(Framing::By(origin.clone()))

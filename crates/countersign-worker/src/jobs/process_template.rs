@@ -2,11 +2,11 @@
 //! way a request's are read, place its fields for its signer roles (form fields and text tags), and
 //! commit `template_created` — or `template_error` with the reason — with the outcome.
 
-use countersign_domain::template::settle_merge_fields;
+use countersign_domain::template::{declared_merge_fields, settle_merge_fields};
 use countersign_store::jobs::ClaimedJob;
 use countersign_store::templates::TemplateOutcome;
 
-use crate::fields::place_fields;
+use crate::fields::{AnalysedDocument, place_fields};
 use crate::jobs::process_documents::{Owner, SourceDocument, read_documents};
 use crate::{Inner, Transient};
 
@@ -26,20 +26,24 @@ pub(crate) async fn run(inner: &Inner, job: &ClaimedJob) -> Result<(), Transient
             let options = template.options.processing();
             match place_fields(&analysed, roles, &options, inner.config.limits.max_fields) {
                 Err(failure) => TemplateOutcome::Failed(failure.message().to_owned()),
+                // An embedded draft gets its fields in the editor; any its tags placed are kept.
+                Ok(placed) if template.body.is_embedded => {
+                    let fields = if placed.appended_signature_page { Vec::new() } else { placed.fields };
+                    match declared_merge_fields(&template.body, &fields) {
+                        Ok(merge_fields) => {
+                            TemplateOutcome::Ready { fields, merge_fields, pages: page_sizes(&analysed) }
+                        }
+                        Err(why) => TemplateOutcome::Failed(why),
+                    }
+                }
                 // A template without fields would be sent with none to sign.
                 Ok(placed) if placed.appended_signature_page => TemplateOutcome::Failed(
                     "The template has no fields: place them with form_fields_per_document or text tags".into(),
                 ),
                 Ok(placed) => match settle_merge_fields(&template.body, &placed.fields) {
-                    Ok(merge_fields) => TemplateOutcome::Ready {
-                        fields: placed.fields,
-                        merge_fields,
-                        pages: analysed
-                            .iter()
-                            .enumerate()
-                            .map(|(i, d)| (i as i64, d.pages.iter().map(|(w, h)| [*w, *h]).collect()))
-                            .collect(),
-                    },
+                    Ok(merge_fields) => {
+                        TemplateOutcome::Ready { fields: placed.fields, merge_fields, pages: page_sizes(&analysed) }
+                    }
                     Err(why) => TemplateOutcome::Failed(why),
                 },
             }
@@ -56,6 +60,11 @@ pub(crate) async fn run(inner: &Inner, job: &ClaimedJob) -> Result<(), Transient
         metrics::counter!("countersign_templates_processed_total", "outcome" => outcome_name).increment(1);
     }
     Ok(())
+}
+
+/// Each document's page sizes, as stored.
+fn page_sizes(analysed: &[AnalysedDocument]) -> Vec<(i64, Vec<[f64; 2]>)> {
+    analysed.iter().enumerate().map(|(i, d)| (i as i64, d.pages.iter().map(|(w, h)| [*w, *h]).collect())).collect()
 }
 
 /// Records `template_error` after the job gave up on passing failures.

@@ -336,3 +336,191 @@ async fn bad_templates_and_bad_sends_are_refused(backend: Backend) {
     app.stop().await;
 }
 both_backends!(bad_templates_and_bad_sends_are_refused_on, bad_templates_and_bad_sends_are_refused);
+
+/// `create_embedded_draft` of the NDA with roles Client and Witness, test mode off unless `test_mode`.
+async fn create_draft(app: &TestApp, client_id: &str, file: &str, test_mode: bool) -> Value {
+    let form = Form::new()
+        .text("client_id", client_id.to_owned())
+        .text("title", "Embedded NDA")
+        .text("signer_roles[0][name]", "Client")
+        .text("signer_roles[1][name]", "Witness")
+        .text("merge_fields", json!([{"name": "Fee", "type": "text"}]).to_string())
+        .text("use_text_tags", "0")
+        .text("test_mode", if test_mode { "1" } else { "0" })
+        .part("files[0]", Part::bytes(fixture(file)).file_name(file.to_owned()).mime_str("application/pdf").unwrap());
+    let response = post_form(app, "/v3/template/create_embedded_draft", form).await;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    body["template"].clone()
+}
+
+/// Opens an edit_url as `hellosign-embedded` does (from a page on example.com) once the documents are
+/// read; returns the status and HTML.
+async fn open_editor(edit_url: &str, client_id: &str) -> (u16, String) {
+    let url = format!(
+        "{edit_url}&parent_url=https%3A%2F%2Fexample.com%2Fbuilder&client_id={client_id}&skip_domain_verification=0&ux_version=2"
+    );
+    wait_for(WAIT, "the editor to open", || async {
+        let response = reqwest::get(&url).await.unwrap();
+        let status = response.status().as_u16();
+        (status != 409).then_some((status, response.text().await.unwrap()))
+    })
+    .await
+}
+
+async fn save_fields(app: &TestApp, config: &Value, fields: Value) -> (u16, Value) {
+    let id = config["template_id"].as_str().unwrap();
+    let response = reqwest::Client::new()
+        .post(app.url(&format!("/edit/{id}/save")))
+        .json(&json!({"session": config["session"], "expires": config["expires"], "fields": fields}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn an_embedded_draft_is_finished_in_the_editor(backend: Backend) {
+    let Some((app, receiver, client_id)) = setup(backend, Options::default()).await else { return };
+    let draft = create_draft(&app, &client_id, "three-pages.pdf", false).await;
+    let id = draft["template_id"].as_str().unwrap().to_owned();
+    let edit_url = draft["edit_url"].as_str().unwrap().to_owned();
+    assert!(edit_url.contains("/editor/embeddedTemplate?"), "{edit_url}");
+    assert!(draft["expires_at"].as_i64().unwrap() > countersign_domain::time::unix_now());
+
+    // Until saved in the editor it cannot be sent, and no template_created went out.
+    let (status, html) = open_editor(&edit_url, &client_id).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Save template") && html.contains("Signer role"), "{html}");
+    let config = crate::signing::page_config(&html);
+    assert_eq!(config["roles"], json!(["Client", "Witness"]));
+    assert_eq!(config["documents"][0]["pages"].as_array().unwrap().len(), 3);
+    let send = json!({"template_ids": [id], "signers": [
+        {"role": "Client", "name": "C", "email_address": "c@example.com"},
+        {"role": "Witness", "name": "W", "email_address": "w@example.com"}],
+        "custom_fields": [{"name": "Fee", "value": "9"}], "test_mode": true});
+    expect_error(app.post_json("/v3/signature_request/send_with_template", &send).await, 409, "conflict").await;
+    assert!(receiver.received("/cb").iter().all(|r| r.json["template"]["template_id"] != id.as_str()));
+
+    // A page image of the second page.
+    let image_url =
+        html.split("src=\"").filter_map(|s| s.split('"').next()).find(|s| s.contains("/pages/0/2")).unwrap();
+    let image = reqwest::get(app.url(&image_url.replace("&amp;", "&").replace("&#38;", "&"))).await.unwrap();
+    assert_eq!(image.status(), 200);
+    assert_eq!(image.headers()["content-type"], "image/png");
+
+    // Fields the domain refuses are answered with the reason, and nothing is saved.
+    let off = json!([{"type": "signature", "role": 0, "document_index": 0, "page": 2, "x": 500, "y": 700, "width": 300, "height": 40}]);
+    let (status, body) = save_fields(&app, &config, off).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"]["error_msg"].as_str().unwrap().contains("inside page 2"), "{body}");
+    let (status, _) = save_fields(
+        &app,
+        &json!({"template_id": id, "session": "0".repeat(64), "expires": config["expires"]}),
+        json!([]),
+    )
+    .await;
+    assert_eq!(status, 403, "a forged session saves nothing");
+
+    let fields = json!([
+        {"type": "signature", "role": 0, "document_index": 0, "page": 1, "x": 72, "y": 600, "width": 180, "height": 36},
+        {"type": "date_signed", "role": 0, "document_index": 0, "page": 1, "x": 300, "y": 610, "width": 100, "height": 18},
+        {"type": "signature", "role": 1, "document_index": 0, "page": 3, "x": 72, "y": 600, "width": 180, "height": 36},
+        {"type": "dropdown", "role": 1, "name": "Color", "document_index": 0, "page": 2, "x": 72, "y": 100, "width": 120, "height": 18, "options": ["Red", "Blue"]},
+        {"type": "text-merge", "name": "Fee", "document_index": 0, "page": 1, "x": 72, "y": 100, "width": 120, "height": 18}
+    ]);
+    let (status, body) = save_fields(&app, &config, fields).await;
+    assert_eq!(status, 200, "{body}");
+    let callback = wait_template_callback(&receiver, &id).await;
+    assert_eq!(callback["event"]["event_type"], "template_created");
+    let template = get_template(&app, &id).await;
+    assert_eq!(callback["template"], template);
+    assert_eq!(template["is_embedded"], true);
+    assert_eq!(template["documents"][0]["form_fields"].as_array().unwrap().len(), 4, "{template}");
+    assert_eq!(template["documents"][0]["custom_fields"][0]["name"], "Fee");
+
+    // Sent and signed like any template.
+    let response = app
+        .post_json("/v3/signature_request/create_embedded_with_template", &{
+            let mut body = send.clone();
+            body["client_id"] = json!(client_id);
+            body
+        })
+        .await;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    let request = body["signature_request"].clone();
+    let request_id = request["signature_request_id"].as_str().unwrap().to_owned();
+    wait_callback(&receiver, &request_id, &["signature_request_sent"]).await;
+    let placed = fields_of(&app, &request_id).await;
+    assert!(placed.iter().any(|f| f["type"] == "dropdown" && f["page"] == 2 && f["signer"] == json!(1)), "{placed:?}");
+    let (status, body) = crate::signing::act(
+        &app,
+        &crate::signing::page_config(
+            &crate::signing::open(&crate::signing::sign_url(&app, &request, 1, &client_id).await).await.1,
+        ),
+        "sign",
+        json!({"values": {"dropdown_4": "Blue"}, "images": {"signature_3": crate::signing::PNG}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    // edit_url again: a fresh link; preview_only opens it without a save button; a tampered one is refused.
+    let response = app
+        .request(Method::POST, &format!("/v3/embedded/edit_url/{id}"))
+        .json(&json!({"preview_only": true, "show_preview": true, "force_signer_roles": true}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    let preview = body["embedded"]["edit_url"].as_str().unwrap_or_else(|| panic!("{body}")).to_owned();
+    let warned: Vec<&str> =
+        body["warnings"].as_array().unwrap().iter().map(|w| w["warning_msg"].as_str().unwrap()).collect();
+    assert!(
+        warned.len() == 1 && warned[0].contains("show_preview"),
+        "only what is not honoured is warned about: {body}"
+    );
+    let (status, html) = open_editor(&preview, &client_id).await;
+    assert_eq!(status, 200);
+    assert!(!html.contains("Save template"), "preview_only shows no save button");
+    let (status, _) = open_editor(&preview.replace("&preview_only=1", ""), &client_id).await;
+    assert_eq!(status, 403, "preview_only is part of what the token covers");
+    let (status, html) = open_editor(&edit_url, &client_id).await;
+    assert_eq!(status, 200, "the first edit_url still opens: {html}");
+    let outside =
+        reqwest::get(format!("{edit_url}&parent_url=https%3A%2F%2Fevil.test%2F&client_id={client_id}")).await.unwrap();
+    assert_eq!(outside.status(), 403, "a live template's editor opens only on the app's domains");
+
+    // Only templates made as embedded drafts, and only by their owner.
+    let plain = create_template(&app, template_form("nda.pdf", fixture("simple-two-signers.pdf"))).await;
+    let error = expect_error(
+        app.request(Method::POST, &format!("/v3/embedded/edit_url/{plain}")).send().await.unwrap(),
+        400,
+        "bad_request",
+    )
+    .await;
+    assert!(error["error_msg"].as_str().unwrap().contains("create_embedded_draft"), "{error}");
+    let other = app.other_account_key("other@example.com").await;
+    expect_error(
+        app.request_as(&other, Method::POST, &format!("/v3/embedded/edit_url/{id}")).send().await.unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
+    // Without client_id a draft is refused.
+    let no_client = Form::new()
+        .text("signer_roles[0][name]", "Client")
+        .part("files[0]", Part::bytes(fixture("three-pages.pdf")).file_name("a.pdf"));
+    let error =
+        expect_error(post_form(&app, "/v3/template/create_embedded_draft", no_client).await, 400, "bad_request").await;
+    assert_eq!(error["error_path"], "client_id");
+
+    // Deleted: the editor says so and saving is refused.
+    app.request(Method::POST, &format!("/v3/template/delete/{id}")).send().await.unwrap();
+    let (status, _) = save_fields(&app, &config, json!([])).await;
+    assert_eq!(status, 410);
+    app.stop().await;
+}
+both_backends!(an_embedded_draft_is_finished_in_the_editor_on, an_embedded_draft_is_finished_in_the_editor);

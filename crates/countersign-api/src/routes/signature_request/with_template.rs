@@ -61,6 +61,8 @@ struct WithTemplateParams {
     _is_qualified_signature: Option<Value>,
     #[serde(default, rename = "is_eid")]
     _is_eid: Option<Value>,
+    /// Sent as `false` by the SDKs; filling signers' fields from their Dropbox accounts is not offered.
+    populate_auto_fill_fields: Flag,
     #[serde(default, rename = "files")]
     _files: Option<Value>,
     #[serde(default, rename = "file")]
@@ -105,6 +107,11 @@ async fn load_templates(
                     "Template {id} is still being processed. Please wait for the template_created callback."
                 )));
             }
+            Err(TemplateRefusal::Draft) => {
+                return Err(ApiError::conflict(format!(
+                    "Template {id} has not been saved in the editor yet. Please wait for the template_created callback."
+                )));
+            }
             Err(TemplateRefusal::Failed(why)) => {
                 return Err(ApiError::bad_param(path, format!("Template {id} could not be processed: {why}")));
             }
@@ -123,6 +130,12 @@ async fn load_templates(
 async fn create(state: AppState, account: Account, params: Params, embedded: bool) -> ApiResult<Reply> {
     let p: WithTemplateParams = params.parse()?;
     let mut warnings = ignored_warnings(p.other.keys());
+    if p.populate_auto_fill_fields.0 == Some(true) {
+        warnings.push(Warning::new(
+            "parameter_ignored",
+            "populate_auto_fill_fields is not supported by this server: signers fill their own fields",
+        ));
+    }
     if !params.files.is_empty() || p.file_urls.0.as_ref().is_some_and(|u| !u.is_empty()) {
         return Err(ApiError::bad_param(
             "files",

@@ -1,0 +1,327 @@
+//! The template editor: the page behind a template's `edit_url` (`/editor/embeddedTemplate`, opened in
+//! an iFrame by the unmodified `hellosign-embedded` library), where the user drags fields onto the
+//! pages, gives each to a signer role (or makes it a merge field the sender fills), and saves.
+//!
+//! Opening checks the `edit_url` token ([`Link::EditTemplate`]; `preview_only` is part of what it
+//! covers), that the template is not deleted and its documents were read, and — as for the signer
+//! page — that the embedding page is on the app's domains. The page then acts with a session token
+//! ([`Link::EditSession`]): page images, and `save`, which the domain checks
+//! (`countersign_domain::template::editor_fields`) and the store commits; a draft's first save commits
+//! `template_created` with it. The page's script then posts `hellosign:userCreateTemplate` and
+//! `hellosign:userFinishRequest` to the embedding app.
+
+use askama::Template;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use countersign_domain::ids::TemplateId;
+use countersign_domain::links::{Link, LinkVerdict};
+use countersign_domain::template::{EDITOR_FIELD_TYPES, MergeKind, Template as StoredTemplate, TemplateStatus};
+use countersign_domain::time::unix_now;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::WebState;
+use crate::frame::{Framing, html, json_for_script};
+use crate::sign::images::{ImageQuery, refuse as refuse_image, serve_page};
+use crate::sign::{EmbeddedBy, OpenQuery, Refuse, check_embedding, embed_config, origin_of};
+
+/// The query of an `edit_url`, and what `hellosign-embedded` appends to it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EditQuery {
+    pub template_id: Option<String>,
+    pub token: Option<String>,
+    pub expires_at: Option<String>,
+    pub preview_only: Option<String>,
+    pub parent_url: Option<String>,
+    pub client_id: Option<String>,
+    pub skip_domain_verification: Option<String>,
+    pub hide_header: Option<String>,
+}
+
+struct PageView {
+    document_index: i64,
+    number: usize,
+    aspect: String,
+    image_url: String,
+    alt: String,
+}
+
+#[derive(Template)]
+#[template(path = "edit.html")]
+struct EditPage<'a> {
+    title: &'a str,
+    roles: Vec<String>,
+    merge_fields: Vec<(String, String)>,
+    pages: Vec<PageView>,
+    preview_only: bool,
+    hide_header: bool,
+    config: String,
+    css: String,
+    js: String,
+    edit_js: String,
+}
+
+/// The palette, in order: (type, visible label).
+const PALETTE: [(&str, &str); 8] = [
+    ("signature", "Signature"),
+    ("initials", "Initials"),
+    ("date_signed", "Date signed"),
+    ("text", "Text box"),
+    ("checkbox", "Checkbox"),
+    ("dropdown", "Dropdown"),
+    ("text-merge", "Merge text"),
+    ("checkbox-merge", "Merge checkbox"),
+];
+
+/// `GET /editor/embeddedTemplate`.
+pub async fn open(State(state): State<WebState>, Query(query): Query<EditQuery>) -> Response {
+    let now = unix_now();
+    let embed = query.parent_url.as_deref().and_then(origin_of);
+    let refuse = Refuse { embed_origin: embed.as_ref().map(|(origin, _)| origin.clone()), signature_id: None };
+    let invalid = || {
+        refuse.page(
+            StatusCode::FORBIDDEN,
+            "invalid_link",
+            "This link is invalid",
+            "This editing link is either invalid or expired. Ask the app for a new one.",
+        )
+    };
+    let (Some(raw_id), Some(token), Some(expires)) = (
+        query.template_id.as_deref(),
+        query.token.as_deref(),
+        query.expires_at.as_deref().and_then(|e| e.trim().parse::<i64>().ok()),
+    ) else {
+        return invalid();
+    };
+    let Some(id) = TemplateId::parse(raw_id) else { return invalid() };
+    let preview_only = query.preview_only.as_deref() == Some("1");
+    let link = Link::EditTemplate { template_id: id.as_str(), expires, preview_only };
+    match state.links.verdict(&link, token, now) {
+        LinkVerdict::Valid => {}
+        LinkVerdict::Invalid => return invalid(),
+        LinkVerdict::Expired => {
+            return refuse.page(
+                StatusCode::FORBIDDEN,
+                "expired_link",
+                "This link has expired",
+                "This editing link has expired. Ask the app for a new one.",
+            );
+        }
+    }
+    let template = match state.store.template(&id).await {
+        Ok(Some(template)) if !template.deleted => template,
+        Ok(_) => {
+            return refuse.page(StatusCode::GONE, "template_deleted", "This template is gone", "It was deleted.");
+        }
+        Err(e) => {
+            tracing::error!(template_id = %id, error = ?e, "the template editor could not read the template");
+            return refuse.page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Please try again",
+                "The editor is unavailable right now. Please try again in a moment.",
+            );
+        }
+    };
+    match template.status {
+        TemplateStatus::Processing => {
+            return refuse.page(
+                StatusCode::CONFLICT,
+                "template_processing",
+                "The documents are being prepared",
+                "The template's documents are still being read. Reload this page in a moment.",
+            );
+        }
+        TemplateStatus::Error => {
+            return refuse.page(
+                StatusCode::BAD_REQUEST,
+                "template_error",
+                "This template cannot be edited",
+                "The template's documents could not be read.",
+            );
+        }
+        TemplateStatus::Draft | TemplateStatus::Ready => {}
+    }
+    let open_query = OpenQuery {
+        parent_url: query.parent_url.clone(),
+        client_id: query.client_id.clone(),
+        skip_domain_verification: query.skip_domain_verification.clone(),
+        ..OpenQuery::default()
+    };
+    let by = EmbeddedBy {
+        account_id: &template.owner.account_id,
+        client_id: template.client_id.as_deref(),
+        test_mode: template.body.test_mode,
+        is_embedded: template.body.is_embedded,
+        what: "template",
+    };
+    let framing = match check_embedding(&state, &by, &open_query, embed.as_ref()).await {
+        Ok(framing) => framing,
+        Err(response) => return response,
+    };
+    tracing::info!(template_id = %id, preview_only, "template editor opened");
+    render(&state, &template, &open_query, &query, preview_only, framing)
+}
+
+fn render(
+    state: &WebState,
+    template: &StoredTemplate,
+    open_query: &OpenQuery,
+    query: &EditQuery,
+    preview_only: bool,
+    framing: Framing,
+) -> Response {
+    let id = template.body.template_id.as_str();
+    let expires = unix_now() + state.config.session_secs;
+    let session = state.links.token(&Link::EditSession { template_id: id, expires });
+    let session_ref = &session;
+    let pages: Vec<PageView> = template
+        .documents
+        .iter()
+        .flat_map(|doc| {
+            doc.pages.iter().enumerate().map(move |(i, [w, h])| PageView {
+                document_index: doc.index,
+                number: i + 1,
+                aspect: format!("{w:.3} / {h:.3}"),
+                image_url: format!("/edit/{id}/pages/{}/{}?session={session_ref}&expires={expires}", doc.index, i + 1),
+                alt: format!("Page {} of {}", i + 1, doc.name),
+            })
+        })
+        .collect();
+    let page_sizes: Vec<Value> =
+        template.documents.iter().map(|d| json!({"document_index": d.index, "pages": d.pages})).collect();
+    let fields: Vec<Value> = template
+        .fields
+        .iter()
+        .map(|f| {
+            json!({
+                "api_id": f.api_id, "name": f.name, "type": f.field_type, "role": f.signer_index,
+                "required": f.required, "document_index": f.document_index, "page": f.page,
+                "x": f.x, "y": f.y, "width": f.width, "height": f.height, "options": f.options.options,
+            })
+        })
+        .collect();
+    let roles: Vec<String> = template.body.signer_roles.iter().map(|r| r.name.clone()).collect();
+    let config = json_for_script(&json!({
+        "page": "edit",
+        "template_id": id,
+        "session": session,
+        "expires": expires,
+        "embed": embed_config(open_query, &framing, ""),
+        "preview_only": preview_only,
+        "title": template.body.title,
+        "message": template.body.message,
+        "roles": roles,
+        "cc_roles": template.body.cc_roles,
+        "palette": PALETTE.iter().map(|(t, label)| json!({"type": t, "label": label})).collect::<Vec<_>>(),
+        "documents": page_sizes,
+        "fields": fields,
+    }));
+    let page = EditPage {
+        title: &template.body.title,
+        merge_fields: template
+            .body
+            .merge_fields
+            .iter()
+            .map(|m| (m.name.clone(), if m.kind == MergeKind::Checkbox { "checkbox" } else { "text" }.to_owned()))
+            .collect(),
+        roles,
+        pages,
+        preview_only,
+        hide_header: query.hide_header.as_deref() == Some("true"),
+        config,
+        css: crate::assets::path("sign.css"),
+        js: crate::assets::path("sign.js"),
+        edit_js: crate::assets::path("edit.js"),
+    };
+    debug_assert!(PALETTE.iter().all(|(t, _)| EDITOR_FIELD_TYPES.contains(t)));
+    match page.render() {
+        Ok(body) => html(StatusCode::OK, body, &framing),
+        Err(e) => {
+            tracing::error!(error = %e, "the template editor could not be rendered");
+            (StatusCode::INTERNAL_SERVER_ERROR, "The page could not be shown.").into_response()
+        }
+    }
+}
+
+/// Whether `session` opens template `id`'s editor (its images and save).
+fn session_ok(state: &WebState, id: &str, session: &str, expires: i64) -> bool {
+    state.links.check(&Link::EditSession { template_id: id, expires }, session, unix_now())
+}
+
+/// `GET /edit/{template_id}/pages/{document}/{page}`.
+pub async fn page_image(
+    State(state): State<WebState>,
+    Path((id, document, page)): Path<(String, i64, usize)>,
+    Query(query): Query<ImageQuery>,
+) -> Response {
+    let Some(id) = TemplateId::parse(&id) else { return refuse_image(StatusCode::NOT_FOUND, "No such page.") };
+    if !session_ok(&state, id.as_str(), &query.session, query.expires) {
+        return refuse_image(StatusCode::FORBIDDEN, "This editor's session has ended; reload the page.");
+    }
+    let sha256 = match state.store.template_documents(&id).await {
+        Ok(docs) => docs.into_iter().find(|d| d.document_index == document).and_then(|d| d.blob_sha256),
+        Err(e) => {
+            tracing::error!(template_id = %id, error = ?e, "a template page image could not be read");
+            return refuse_image(StatusCode::SERVICE_UNAVAILABLE, "Try again in a moment.");
+        }
+    };
+    match sha256 {
+        Some(sha256) => serve_page(&state, sha256, page, query.w).await,
+        None => refuse_image(StatusCode::NOT_FOUND, "No such page."),
+    }
+}
+
+/// What the editor's script posts to `save`.
+#[derive(Debug, Deserialize)]
+pub struct SaveBody {
+    pub session: String,
+    pub expires: i64,
+    pub fields: Vec<Value>,
+}
+
+fn answer(status: StatusCode, name: &str, message: &str) -> Response {
+    (status, Json(json!({"error": {"error_name": name, "error_msg": message}}))).into_response()
+}
+
+/// `POST /edit/{template_id}/save`: the placed fields, checked and committed.
+pub async fn save(State(state): State<WebState>, Path(id): Path<String>, Json(body): Json<SaveBody>) -> Response {
+    let Some(id) = TemplateId::parse(&id) else {
+        return answer(StatusCode::NOT_FOUND, "not_found", "No such template.");
+    };
+    if !session_ok(&state, id.as_str(), &body.session, body.expires) {
+        return answer(StatusCode::FORBIDDEN, "session_expired", "This editor's session has ended; reload the page.");
+    }
+    let template = match state.store.template(&id).await {
+        Ok(Some(template)) if !template.deleted => template,
+        Ok(_) => return answer(StatusCode::GONE, "deleted", "This template was deleted."),
+        Err(e) => {
+            tracing::error!(template_id = %id, error = ?e, "the template editor could not read the template");
+            return answer(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Please try again in a moment.");
+        }
+    };
+    let max_fields = state.config.max_template_fields;
+    let (fields, merge_fields) = match countersign_domain::template::editor_fields(
+        &template.body,
+        &template.documents,
+        &body.fields,
+        max_fields,
+    ) {
+        Ok(checked) => checked,
+        Err(message) => return answer(StatusCode::BAD_REQUEST, "bad_request", &message),
+    };
+    match state.store.save_edited_template(&id, fields, merge_fields).await {
+        Ok(Some(saved)) => {
+            let response = saved.response(&saved.owner.account_id);
+            (StatusCode::OK, Json(json!({"template": response}))).into_response()
+        }
+        Ok(None) => answer(StatusCode::CONFLICT, "conflict", "This template cannot be saved now."),
+        Err(e) => {
+            tracing::error!(template_id = %id, error = ?e, "the template could not be saved");
+            answer(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The template could not be saved. Please try again.")
+        }
+    }
+}

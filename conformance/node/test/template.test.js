@@ -12,7 +12,7 @@ const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const path = require("node:path");
 
-const { AccountApi, SignatureRequestApi, TemplateApi } = require("@dropbox/sign");
+const { AccountApi, EmbeddedApi, SignatureRequestApi, TemplateApi } = require("@dropbox/sign");
 
 const { FIXTURES, startServer, startCallbackReceiver, uniqueEmail, expectHttpError, assertConforms } = require("../lib/harness");
 
@@ -151,6 +151,27 @@ test("4. signatureRequestSendWithTemplate by role with the merge value → signa
   receiver.checkWithSdk(await receiver.waitForSignatureRequestEvent(s.callback, "signature_request_sent", sr.signatureRequestId));
 });
 
+test("4b. templateUpdateFiles makes a copy on the new file, with the fields where they were; template_created follows", async () => {
+  need("templateId");
+  const res = await api(TemplateApi).templateUpdateFiles(s.templateId, {
+    files: [{ value: fs.readFileSync(PDF_PATH), options: { filename: "lease-v2.pdf", contentType: "application/pdf" } }],
+    subject: "Your lease, version 2",
+  });
+  assertConforms(res.response.data, "TemplateUpdateFilesResponse", "templateUpdateFiles");
+  const copyId = res.body.template.templateId;
+  assert.match(copyId, TEMPLATE_ID_RE);
+  assert.notEqual(copyId, s.templateId);
+  const event = receiver.checkWithSdk(await templateEvent(copyId));
+  assert.equal(event.event.eventType, "template_created");
+  const [original, copy] = await Promise.all([api(TemplateApi).templateGet(s.templateId), api(TemplateApi).templateGet(copyId)]);
+  assert.equal(copy.body.template.documents[0].name, "lease-v2.pdf");
+  assert.deepEqual(
+    copy.body.template.documents[0].formFields.map((f) => [f.apiId, f.signer, f.x, f.y]),
+    original.body.template.documents[0].formFields.map((f) => [f.apiId, f.signer, f.x, f.y]),
+  );
+  await api(TemplateApi).templateDelete(copyId);
+});
+
 test("5. sending wrongly is refused: a role left empty, an unknown role, a missing merge value, another account's template", async () => {
   need("templateId");
   const send = (extra, key) =>
@@ -182,6 +203,12 @@ test("6. templateAddUser shares with another account; templateRemoveUser takes i
   const removed = await api(TemplateApi).templateRemoveUser(s.templateId, { accountId: s.other.accountId });
   assertConforms(removed.response.data, "TemplateGetResponse", "templateRemoveUser");
   await expectHttpError(api(TemplateApi, s.other.apiKey).templateGet(s.templateId), 404, { errorName: "not_found" });
+});
+
+test("6b. embeddedEditUrl is for templates made with templateCreateEmbeddedDraft: 400 for this one", async () => {
+  need("templateId");
+  const err = await expectHttpError(api(EmbeddedApi).embeddedEditUrl(s.templateId, {}), 400, { errorName: "bad_request" });
+  assert.match(err.body.error.errorMsg, /create_embedded_draft/);
 });
 
 test("7. templateDelete: the template is gone (404) and no longer listed", async () => {

@@ -49,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .route("/signature_request/create_embedded_with_template", post(sr::create_embedded_with_template))
         .route("/template/create", post(template::create))
         .route("/template/create_embedded_draft", post(template::create_embedded_draft))
+        .route("/template/update_files/{id}", post(template::update_files))
         .route("/embedded/edit_url/{id}", post(template::edit_url))
         .route("/template/list", get(template::list))
         .route("/template/delete/{id}", post(template::delete))

@@ -493,6 +493,27 @@ pub mod lenient {
     }
 }
 
+/// The document parameters of the calls that take files: `file_urls[]` (or the old `file_url[]`).
+/// File parts arrive as files ([`Params::files`]), so a text value named `files` / `file` (an SDK
+/// sending nothing) is ignored.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct DocumentParams {
+    file_urls: List<String>,
+    file_url: List<String>,
+    #[serde(rename = "files")]
+    _files: Option<Value>,
+    #[serde(rename = "file")]
+    _file: Option<Value>,
+}
+
+impl DocumentParams {
+    /// The URLs given, in order.
+    pub fn urls(self) -> Vec<String> {
+        self.file_urls.0.into_iter().chain(self.file_url.0).flatten().collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

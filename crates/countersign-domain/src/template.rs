@@ -92,6 +92,52 @@ pub struct TemplateOptions {
     pub use_text_tags: bool,
     pub form_fields_per_document: Vec<Value>,
     pub field_groups: Vec<FieldGroup>,
+    /// Made by `template/update_files`: the fields of the template it overlays, kept where they
+    /// were, and that template's page sizes (the new files need as many pages, each the same way up).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overlay: Option<Overlay>,
+}
+
+/// The template a `template/update_files` copy overlays.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Overlay {
+    pub fields: Vec<FieldSpec>,
+    /// Each document's page sizes, in order.
+    pub pages: Vec<Vec<[f64; 2]>>,
+}
+
+impl Overlay {
+    /// Whether the new documents (each one's page sizes) can carry the old fields: as many documents,
+    /// each with at least as many pages, each page the same way up (portrait or landscape).
+    pub fn fits(&self, new_pages: &[Vec<[f64; 2]>]) -> Result<(), String> {
+        if new_pages.len() != self.pages.len() {
+            return Err(format!(
+                "The template has {} document{}; give as many files ({} were given)",
+                self.pages.len(),
+                if self.pages.len() == 1 { "" } else { "s" },
+                new_pages.len()
+            ));
+        }
+        for (doc, (old, new)) in self.pages.iter().zip(new_pages).enumerate() {
+            if new.len() < old.len() {
+                return Err(format!(
+                    "File {doc} has {} page{}; it replaces a document of {} and needs at least as many",
+                    new.len(),
+                    if new.len() == 1 { "" } else { "s" },
+                    old.len()
+                ));
+            }
+            for (page, ([ow, oh], [nw, nh])) in old.iter().zip(new).enumerate() {
+                if (ow > oh) != (nw > nh) {
+                    return Err(format!(
+                        "Page {} of file {doc} is not the same way up as the page it replaces",
+                        page + 1
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl TemplateOptions {
@@ -190,6 +236,12 @@ impl Template {
     /// Whether `account` may change it (delete, share, update files).
     pub fn editable_by(&self, account: &AccountId) -> bool {
         !self.deleted && &self.owner.account_id == account
+    }
+
+    /// Whether its fields come from the embedded editor once its documents are read (an embedded
+    /// draft), rather than from processing.
+    pub fn waits_for_editor(&self) -> bool {
+        self.body.is_embedded && self.options.overlay.is_none()
     }
 
     /// The template, ready to send from, for `account`.
@@ -367,6 +419,49 @@ pub struct NewTemplate {
 }
 
 impl NewTemplate {
+    /// `template/update_files`: a new template with `files` (or `file_urls`) in place of `template`'s
+    /// documents, its roles, merge fields and fields kept (checked against the new pages when they
+    /// are read); `subject` and `message` replace the old ones when given.
+    pub fn overlay(
+        template: &Template,
+        input: TemplateInput,
+        limits: &DocumentLimits,
+        now: i64,
+    ) -> Result<Self, InvalidInput> {
+        crate::new_request::check_len(&input.subject, 255, "subject")?;
+        crate::new_request::check_len(&input.message, 5000, "message")?;
+        let documents = crate::new_request::documents(&input.files, &input.file_urls, limits)?;
+        let mut body = template.body.clone();
+        body.template_id = TemplateId::generate();
+        if let Some(subject) = input.subject.filter(|s| !s.trim().is_empty()) {
+            body.subject = Some(subject);
+        }
+        if let Some(message) = input.message.filter(|m| !m.trim().is_empty()) {
+            body.message = Some(message);
+        }
+        if let Some(test_mode) = input.test_mode {
+            body.test_mode = test_mode;
+        }
+        body.created_at = now;
+        body.updated_at = now;
+        let options = TemplateOptions {
+            use_text_tags: false,
+            form_fields_per_document: Vec::new(),
+            field_groups: template.options.field_groups.clone(),
+            overlay: Some(Overlay {
+                fields: template.fields.clone(),
+                pages: template.documents.iter().map(|d| d.pages.clone()).collect(),
+            }),
+        };
+        Ok(Self {
+            account_id: template.owner.account_id.clone(),
+            client_id: template.client_id.clone(),
+            body,
+            options,
+            documents,
+        })
+    }
+
     /// Applies every rule of `template/create` a caller can see up front, with a fresh id.
     pub fn parse(
         input: TemplateInput,
@@ -420,6 +515,7 @@ impl NewTemplate {
             use_text_tags: input.use_text_tags.unwrap_or(true),
             form_fields_per_document: input.form_fields_per_document,
             field_groups,
+            overlay: None,
         };
         Ok(Self { account_id: account_id.clone(), client_id, body, options, documents })
     }
@@ -1224,5 +1320,17 @@ mod tests {
         wrong_kind["name"] = json!("Company");
         wrong_kind["type"] = json!("checkbox-merge");
         assert!(save(json!([sig, wrong_kind])).is_err(), "Company is declared as text");
+    }
+
+    #[test]
+    fn an_overlay_needs_as_many_pages_each_the_same_way_up() {
+        let overlay = Overlay { fields: Vec::new(), pages: vec![vec![[612.0, 792.0], [612.0, 792.0]]] };
+        assert!(
+            overlay.fits(&[vec![[595.0, 842.0], [595.0, 842.0], [595.0, 842.0]]]).is_ok(),
+            "A4 for letter, one more page"
+        );
+        assert!(overlay.fits(&[vec![[612.0, 792.0]]]).unwrap_err().contains("at least as many"));
+        assert!(overlay.fits(&[vec![[612.0, 792.0], [792.0, 612.0]]]).unwrap_err().contains("Page 2"));
+        assert!(overlay.fits(&[vec![[612.0, 792.0]; 2], vec![[612.0, 792.0]]]).unwrap_err().contains("1 document"));
     }
 }

@@ -245,7 +245,7 @@ impl Store {
                         }
                         template.body.merge_fields = merge_fields;
                         template.fields = fields;
-                        if template.body.is_embedded {
+                        if template.waits_for_editor() {
                             // An embedded draft is created when its editor saves it.
                             template.status = TemplateStatus::Draft;
                             None

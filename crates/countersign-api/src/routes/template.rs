@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::error::{ApiError, ApiResult};
-use crate::params::{Flag, List, Object, Params, Text, ignored_warnings};
+use crate::params::{DocumentParams, Flag, List, Object, Params, Text, ignored_warnings};
 use crate::routes::download::{
     ListParams, data_uri, download_name, file_response, file_url, list_info, merge_documents,
 };
@@ -61,8 +61,6 @@ struct CreateParams {
     signer_roles: List<Value>,
     cc_roles: List<String>,
     merge_fields: List<Value>,
-    file_urls: List<String>,
-    file_url: List<String>,
     metadata: Object<Map<String, Value>>,
     test_mode: Flag,
     allow_reassign: Flag,
@@ -79,10 +77,8 @@ struct CreateParams {
     ignore_text_tags_extraction_errors: Flag,
     attachments: List<Value>,
     field_options: Object<Value>,
-    #[serde(default, rename = "files")]
-    _files: Option<Value>,
-    #[serde(default, rename = "file")]
-    _file: Option<Value>,
+    #[serde(flatten)]
+    documents: DocumentParams,
     #[serde(flatten)]
     editor: EditorFlags,
     #[serde(flatten)]
@@ -239,6 +235,58 @@ pub async fn edit_url(
     Ok(Reply::ok(json!({"embedded": {"edit_url": edit_url, "expires_at": expires_at}})).with_warnings(warnings))
 }
 
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct UpdateFilesParams {
+    client_id: Text,
+    subject: Text,
+    message: Text,
+    test_mode: Flag,
+    #[serde(flatten)]
+    documents: DocumentParams,
+    #[serde(flatten)]
+    other: BTreeMap<String, Value>,
+}
+
+/// `POST /v3/template/update_files/{template_id}`: a new template with the given files in place of
+/// this one's documents and its fields kept where they were; this one is unchanged. Answered at once
+/// with the new id; `template_created` (or `template_error`, when the files have fewer pages or pages
+/// the other way up) follows.
+pub async fn update_files(
+    State(state): State<AppState>,
+    Extension(account): Extension<Account>,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Reply> {
+    let p: UpdateFilesParams = params.parse()?;
+    let template = own_template(&state, &account.id, &id).await?;
+    match template.status {
+        TemplateStatus::Ready => {}
+        TemplateStatus::Draft => {
+            return Err(ApiError::conflict("Save the template in the editor before replacing its files."));
+        }
+        _ => files_read(&template)?,
+    }
+    if let Some(raw) = p.client_id.non_blank()
+        && template.client_id.as_deref() != Some(raw)
+    {
+        return Err(ApiError::bad_param("client_id", format!("The template was not made with client_id {raw:?}")));
+    }
+    let input = TemplateInput {
+        subject: p.subject.0,
+        message: p.message.0,
+        test_mode: p.test_mode.0,
+        files: document_files(&params.files),
+        file_urls: p.documents.urls(),
+        ..TemplateInput::default()
+    };
+    let new = NewTemplate::overlay(&template, input, &state.config.document_limits, unix_now())?;
+    state.store.create_template(&new).await?;
+    tracing::info!(template_id = %new.body.template_id, overlays = %template.body.template_id, "template files replaced in a copy");
+    Ok(Reply::ok(json!({"template": {"template_id": new.body.template_id}}))
+        .with_warnings(ignored_warnings(p.other.keys())))
+}
+
 /// The checks and the one store call both ways of creating a template share.
 async fn accept(
     state: &AppState,
@@ -280,7 +328,7 @@ async fn accept(
         cc_roles: p.cc_roles.0.unwrap_or_default(),
         merge_fields: p.merge_fields.0.unwrap_or_default(),
         files: document_files(&params.files),
-        file_urls: p.file_urls.0.into_iter().chain(p.file_url.0).flatten().collect(),
+        file_urls: p.documents.urls(),
         metadata: p.metadata.0,
         test_mode: p.test_mode.0,
         allow_reassign: p.allow_reassign.0,

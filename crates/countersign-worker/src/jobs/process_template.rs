@@ -2,6 +2,7 @@
 //! way a request's are read, place its fields for its signer roles (form fields and text tags), and
 //! commit `template_created` — or `template_error` with the reason — with the outcome.
 
+use countersign_domain::signature_request::FieldSpec;
 use countersign_domain::template::{declared_merge_fields, settle_merge_fields};
 use countersign_store::jobs::ClaimedJob;
 use countersign_store::templates::TemplateOutcome;
@@ -21,6 +22,20 @@ pub(crate) async fn run(inner: &Inner, job: &ClaimedJob) -> Result<(), Transient
     let sources = store.template_documents(id).await?.into_iter().map(SourceDocument::from).collect();
     let outcome = match read_documents(inner, sources, Owner::Template(id)).await? {
         Err(why) => TemplateOutcome::Failed(why),
+        // A template/update_files copy keeps the fields of the template it overlays.
+        Ok((analysed, _)) if template.options.overlay.is_some() => {
+            let overlay = template.options.overlay.as_ref().expect("checked above");
+            let pages = page_sizes(&analysed);
+            let sizes: Vec<Vec<[f64; 2]>> = pages.iter().map(|(_, p)| p.clone()).collect();
+            match overlay.fits(&sizes) {
+                Ok(()) => TemplateOutcome::Ready {
+                    fields: overlay.fields.iter().map(|f| kept_on_page(f, &sizes)).collect(),
+                    merge_fields: template.body.merge_fields.clone(),
+                    pages,
+                },
+                Err(why) => TemplateOutcome::Failed(why),
+            }
+        }
         Ok((analysed, _)) => {
             let roles = template.body.signer_roles.len();
             let options = template.options.processing();
@@ -60,6 +75,23 @@ pub(crate) async fn run(inner: &Inner, job: &ClaimedJob) -> Result<(), Transient
         metrics::counter!("countersign_templates_processed_total", "outcome" => outcome_name).increment(1);
     }
     Ok(())
+}
+
+/// A field of an overlaid template on its new page, moved (and shrunk) inside it when the new page is
+/// smaller.
+fn kept_on_page(field: &FieldSpec, sizes: &[Vec<[f64; 2]>]) -> FieldSpec {
+    let mut field = field.clone();
+    let page = usize::try_from(field.document_index)
+        .ok()
+        .and_then(|d| sizes.get(d))
+        .and_then(|pages| pages.get(usize::try_from(field.page - 1).ok()?));
+    if let Some([w, h]) = page {
+        field.width = field.width.min(*w);
+        field.height = field.height.min(*h);
+        field.x = field.x.min(w - field.width).max(0.0);
+        field.y = field.y.min(h - field.height).max(0.0);
+    }
+    field
 }
 
 /// Each document's page sizes, as stored.

@@ -524,3 +524,87 @@ async fn an_embedded_draft_is_finished_in_the_editor(backend: Backend) {
     app.stop().await;
 }
 both_backends!(an_embedded_draft_is_finished_in_the_editor_on, an_embedded_draft_is_finished_in_the_editor);
+
+/// `template/update_files/{id}` with one uploaded file; the new template's id.
+async fn update_files(app: &TestApp, id: &str, file: &str) -> reqwest::Response {
+    let form = Form::new()
+        .text("subject", "Now with the new files")
+        .part("files[0]", Part::bytes(fixture(file)).file_name(file.to_owned()).mime_str("application/pdf").unwrap());
+    post_form(app, &format!("/v3/template/update_files/{id}"), form).await
+}
+
+async fn update_files_makes_a_copy_on_the_new_files(backend: Backend) {
+    let Some((app, receiver, _)) = setup(backend, Options::default()).await else { return };
+    let form = Form::new()
+        .text("title", "Three pages")
+        .text("signer_roles[0][name]", "Client")
+        .text("signer_roles[1][name]", "Witness")
+        .part(
+            "files[0]",
+            Part::bytes(fixture("three-pages.pdf")).file_name("three.pdf").mime_str("application/pdf").unwrap(),
+        );
+    let id = create_template(&app, form).await;
+    assert_eq!(wait_template_callback(&receiver, &id).await["event"]["event_type"], "template_created");
+    let before = get_template(&app, &id).await;
+
+    let response = update_files(&app, &id, "fifty-pages.pdf").await;
+    let body: Value = response.json().await.unwrap();
+    let copy = body["template"]["template_id"].as_str().unwrap_or_else(|| panic!("{body}")).to_owned();
+    assert_ne!(copy, id);
+    let callback = wait_template_callback(&receiver, &copy).await;
+    assert_eq!(callback["event"]["event_type"], "template_created", "{callback}");
+    let after = get_template(&app, &copy).await;
+    let fields = |t: &Value| {
+        t["documents"][0]["form_fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| (f["api_id"].clone(), f["page"].clone(), f["signer"].clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(fields(&after), fields(&before), "the fields stay where they were");
+    assert_eq!(after["signer_roles"], before["signer_roles"]);
+    assert_eq!(after["documents"][0]["name"], "fifty-pages.pdf");
+    assert_eq!(get_template(&app, &id).await, before, "the template it overlays is unchanged");
+    let pdf = app.get(&format!("/v3/template/files/{copy}")).await.bytes().await.unwrap();
+    assert_eq!(pdf.as_ref(), fixture("fifty-pages.pdf").as_slice());
+
+    // Files that cannot carry the fields: template_error naming why, for the copy only.
+    for (file, why) in [("per-glyph-runs.pdf", "at least as many"), ("rotated-90.pdf", "way up")] {
+        let body: Value = update_files(&app, &id, file).await.json().await.unwrap();
+        let failed = body["template"]["template_id"].as_str().unwrap().to_owned();
+        let callback = wait_template_callback(&receiver, &failed).await;
+        assert_eq!(callback["event"]["event_type"], "template_error", "{file}: {callback}");
+        let message = callback["event"]["event_metadata"]["event_message"].as_str().unwrap_or_default();
+        assert!(message.contains(why), "{file}: {message}");
+    }
+    let other = app.other_account_key("other@example.com").await;
+    let form = Form::new().part("files[0]", Part::bytes(fixture("three-pages.pdf")).file_name("a.pdf"));
+    let refused = app
+        .request_as(&other, Method::POST, &format!("/v3/template/update_files/{id}"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    expect_error(refused, 404, "not_found").await;
+    app.stop().await;
+}
+both_backends!(update_files_makes_a_copy_on_the_new_files_on, update_files_makes_a_copy_on_the_new_files);
+
+async fn an_expired_edit_url_opens_nothing(backend: Backend) {
+    let options = Options { sign_url_lifetime: std::time::Duration::from_secs(1), ..Options::default() };
+    let Some((app, _receiver, client_id)) = setup(backend, options).await else { return };
+    let draft = create_draft(&app, &client_id, "three-pages.pdf", true).await;
+    let expires_at = draft["expires_at"].as_i64().unwrap();
+    let edit_url = draft["edit_url"].as_str().unwrap().to_owned();
+    wait_for(WAIT, "the edit_url to expire", || async {
+        (countersign_domain::time::unix_now() > expires_at).then_some(())
+    })
+    .await;
+    let (status, html) = open_editor(&edit_url, &client_id).await;
+    assert_eq!(status, 403, "{html}");
+    assert!(html.contains("This link has expired"), "{html}");
+    assert!(!html.contains("Save template"));
+    app.stop().await;
+}
+both_backends!(an_expired_edit_url_opens_nothing_on, an_expired_edit_url_opens_nothing);

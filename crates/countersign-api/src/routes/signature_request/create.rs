@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::error::{ApiError, ApiResult};
-use crate::params::{Count, Flag, List, Object, Params, Text, UploadedFile, ignored_warnings};
+use crate::params::{Count, DocumentParams, Flag, List, Object, Params, Text, UploadedFile, ignored_warnings};
 use crate::state::AppState;
 use crate::warnings::{Reply, Warning};
 
@@ -52,8 +52,6 @@ pub(super) struct CreateParams {
     client_id: Text,
     signers: List<SignerParams>,
     cc_email_addresses: List<String>,
-    file_urls: List<String>,
-    file_url: List<String>,
     metadata: Object<Map<String, Value>>,
     test_mode: Flag,
     use_text_tags: Flag,
@@ -74,11 +72,8 @@ pub(super) struct CreateParams {
     _is_eid: Option<Value>,
     #[serde(default, rename = "ignore_text_tags_extraction_errors")]
     _ignore_text_tags_extraction_errors: Option<Value>,
-    /// File parts arrive as files; a text value of these names (an SDK sending nothing) is ignored.
-    #[serde(default, rename = "files")]
-    _files: Option<Value>,
-    #[serde(default, rename = "file")]
-    _file: Option<Value>,
+    #[serde(flatten)]
+    documents: DocumentParams,
     #[serde(flatten)]
     other: BTreeMap<String, Value>,
 }
@@ -130,7 +125,7 @@ pub(super) async fn create(state: AppState, account: Account, params: Params, em
         signers: p.signers.0.map(|signers| signers.into_iter().map(SignerParams::into_input).collect()),
         cc_email_addresses: p.cc_email_addresses.0.unwrap_or_default(),
         files: document_files(&params.files),
-        file_urls: p.file_urls.0.into_iter().chain(p.file_url.0).flatten().collect(),
+        file_urls: p.documents.urls(),
         metadata: p.metadata.0,
         test_mode: p.test_mode.0,
         use_text_tags: p.use_text_tags.0,

@@ -1,5 +1,5 @@
 "use strict";
-// Authoring a template in a real browser, as a new user would: templateCreateEmbeddedDraft with the official
+// Authoring a template, and preparing an unclaimed draft, in a real browser as a new user would: templateCreateEmbeddedDraft with the official
 // SDK, the edit_url opened by the unmodified hellosign-embedded library on the app's page (Debian's
 // Chromium, driven by playwright-core), fields dragged from the palette onto the pages and given to signer
 // roles by their visible labels, saved — then createTemplate and finish reach the app, template_created
@@ -12,7 +12,7 @@ const { test: nodeTest, before, after } = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 
-const { AccountApi, ApiAppApi, EmbeddedApi, SignatureRequestApi, TemplateApi } = require("@dropbox/sign");
+const { AccountApi, ApiAppApi, EmbeddedApi, SignatureRequestApi, TemplateApi, UnclaimedDraftApi } = require("@dropbox/sign");
 const { chromium } = require("playwright-core");
 
 const { startServer, startCallbackReceiver, uniqueEmail } = require("../lib/harness");
@@ -211,4 +211,55 @@ test("a template is authored in the embedded editor by dragging fields, then sen
   const values = Object.fromEntries(final.responseData.map((d) => [d.apiId, d.value]));
   assert.ok(Object.values(values).includes("+1 415 555 0199"), JSON.stringify(final.responseData));
   for (const entry of receiver.received(s.callback.path)) receiver.checkWithSdk(entry);
+});
+
+test("an unclaimed draft is prepared on the requester page in the iFrame and sent", async () => {
+  const signers = [
+    { name: "Ivy Investor", emailAddress: uniqueEmail("ivy") },
+    { name: "Oren Owner", emailAddress: uniqueEmail("oren") },
+  ];
+  const res = await api(UnclaimedDraftApi).unclaimedDraftCreateEmbedded({
+    clientId: s.clientId,
+    requesterEmailAddress: s.account.emailAddress,
+    files: [{ value: plainPdf(2), options: { filename: "term-sheet.pdf", contentType: "application/pdf" } }],
+    signers,
+    subject: "Term sheet",
+    isForEmbeddedSigning: true,
+    testMode: true,
+  });
+  const claimUrl = res.body.unclaimedDraft.claimUrl;
+  assert.ok(!res.body.unclaimedDraft.signatureRequestId, "no request until the draft is claimed");
+  const deadline = Date.now() + 30_000;
+  while ((await fetch(claimUrl)).status === 409) {
+    assert.ok(Date.now() < deadline, "the draft's documents were never read");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  const page = await newPage(browser, s.hostOrigin, { width: 1366, height: 900 });
+  await page.evaluate(
+    ([url, clientId, email]) => window.openEmbedded(url, clientId, { testMode: true, requestingEmail: email }),
+    [claimUrl, s.clientId, s.account.emailAddress],
+  );
+  await waitHostEvent(page, "ready");
+  const frame = page.frameLocator("iframe.x-hellosign-embedded__iframe");
+  await frame.getByRole("button", { name: "Send request" }).waitFor({ timeout: UI_TIMEOUT_MS });
+  await frame.getByLabel("Signer", { exact: true }).selectOption({ label: `Ivy Investor <${signers[0].emailAddress}>` });
+  await dragOnto(page, frame, "Signature", 0, 0.3, 0.7);
+  await frame.getByLabel("Signer", { exact: true }).selectOption({ label: `Oren Owner <${signers[1].emailAddress}>` });
+  await dragOnto(page, frame, "Signature", 1, 0.3, 0.7);
+  await dragOnto(page, frame, "Date signed", 1, 0.7, 0.7);
+  await frame.getByText("3 fields placed").waitFor({ timeout: UI_TIMEOUT_MS });
+  await screenshot(page, "requester-page");
+  await frame.getByRole("button", { name: "Send request" }).click();
+
+  const sent = await waitHostEvent(page, "send");
+  const id = sent.payload.signatureRequestId;
+  assert.match(id, /^[0-9a-f]{40}$/);
+  await waitHostEvent(page, "finish");
+  await receiver.waitForSignatureRequestEvent(s.callback, "signature_request_sent", id, { timeoutMs: 30_000 });
+  const request = (await api(SignatureRequestApi).signatureRequestGet(id)).body.signatureRequest;
+  assert.equal(request.title, "Term sheet");
+  assert.deepEqual(request.signatures.map((x) => x.signerEmailAddress), signers.map((x) => x.emailAddress));
+  const signUrl = (await api(EmbeddedApi).embeddedSignUrl(request.signatures[1].signatureId)).body.embedded.signUrl;
+  assert.ok(signUrl.includes("embeddedSign"), "signed in the app: is_for_embedded_signing");
 });

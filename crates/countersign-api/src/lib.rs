@@ -29,7 +29,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
-use crate::routes::{account, api_app, events, ops, outbox, signature_request as sr, template};
+use crate::routes::{account, api_app, events, ops, outbox, signature_request as sr, template, unclaimed_draft};
 pub use crate::state::{ApiConfig, AppState};
 
 /// The whole HTTP surface: `/v3/*`, the operations endpoints and the dashboard.
@@ -48,6 +48,8 @@ pub fn router(state: AppState) -> Router {
         .route("/signature_request/send_with_template", post(sr::send_with_template))
         .route("/signature_request/create_embedded_with_template", post(sr::create_embedded_with_template))
         .route("/template/create", post(template::create))
+        .route("/unclaimed_draft/create", post(unclaimed_draft::create))
+        .route("/unclaimed_draft/create_embedded", post(unclaimed_draft::create_embedded))
         .route("/template/create_embedded_draft", post(template::create_embedded_draft))
         .route("/template/update_files/{id}", post(template::update_files))
         .route("/embedded/edit_url/{id}", post(template::edit_url))

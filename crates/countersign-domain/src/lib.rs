@@ -20,6 +20,7 @@ pub mod signer_mail;
 pub mod signing;
 pub mod template;
 pub mod time;
+pub mod unclaimed_draft;
 
 /// A reason an input was refused, naming the parameter it came from (Dropbox Sign's `error_path`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -24,6 +24,8 @@ pub enum Link<'a> {
     EditTemplate { template_id: &'a str, expires: i64, preview_only: bool },
     /// An open template editor: its page images and its save action.
     EditSession { template_id: &'a str, expires: i64 },
+    /// The requester page of an unclaimed draft (`/editor/embeddedRequest`, a `claim_url`).
+    ClaimDraft { draft_id: &'a str, expires: i64 },
 }
 
 /// What checking a link's token found.
@@ -48,6 +50,7 @@ impl Link<'_> {
                 format!("edit-template|{template_id}|{expires}|{}", if *preview_only { "preview" } else { "edit" })
             }
             Self::EditSession { template_id, expires } => format!("edit-session|{template_id}|{expires}"),
+            Self::ClaimDraft { draft_id, expires } => format!("claim-draft|{draft_id}|{expires}"),
         }
     }
 
@@ -58,7 +61,8 @@ impl Link<'_> {
             | Self::ConfirmAccount { expires, .. }
             | Self::SignSession { expires, .. }
             | Self::EditTemplate { expires, .. }
-            | Self::EditSession { expires, .. } => *expires,
+            | Self::EditSession { expires, .. }
+            | Self::ClaimDraft { expires, .. } => *expires,
         }
     }
 }

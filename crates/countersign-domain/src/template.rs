@@ -96,6 +96,10 @@ pub struct TemplateOptions {
     /// were, and that template's page sizes (the new files need as many pages, each the same way up).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overlay: Option<Overlay>,
+    /// An unclaimed draft kept as a hidden template: the request its claim makes. Never shown as a
+    /// template, never sends template events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unclaimed: Option<crate::unclaimed_draft::PendingRequest>,
 }
 
 /// The template a `template/update_files` copy overlays.
@@ -230,6 +234,7 @@ impl Template {
     /// Whether `account` may see and use it.
     pub fn visible_to(&self, account: &AccountId) -> bool {
         !self.deleted
+            && self.options.unclaimed.is_none()
             && (&self.owner.account_id == account || self.shared_with.iter().any(|a| &a.account_id == account))
     }
 
@@ -241,7 +246,7 @@ impl Template {
     /// Whether its fields come from the embedded editor once its documents are read (an embedded
     /// draft), rather than from processing.
     pub fn waits_for_editor(&self) -> bool {
-        self.body.is_embedded && self.options.overlay.is_none()
+        (self.body.is_embedded || self.options.unclaimed.is_some()) && self.options.overlay.is_none()
     }
 
     /// The template, ready to send from, for `account`.
@@ -452,6 +457,7 @@ impl NewTemplate {
                 fields: template.fields.clone(),
                 pages: template.documents.iter().map(|d| d.pages.clone()).collect(),
             }),
+            unclaimed: None,
         };
         Ok(Self {
             account_id: template.owner.account_id.clone(),
@@ -516,6 +522,7 @@ impl NewTemplate {
             form_fields_per_document: input.form_fields_per_document,
             field_groups,
             overlay: None,
+            unclaimed: None,
         };
         Ok(Self { account_id: account_id.clone(), client_id, body, options, documents })
     }

@@ -5,6 +5,7 @@
 use countersign_callback::{EventObject, EventType, NewEvent};
 use countersign_domain::ids::{AccountId, TemplateId};
 use countersign_domain::lifecycle::JobKind;
+use countersign_domain::new_request::NewSignatureRequest;
 use countersign_domain::signature_request::FieldSpec;
 use countersign_domain::template::{
     MergeField, NewTemplate, Template, TemplateAccount, TemplateBody, TemplateDocument, TemplateStatus,
@@ -14,7 +15,7 @@ use countersign_domain::time::{now_ms, unix_now};
 use crate::db::{with_pool, with_writer};
 use crate::jobs::{JobSubject, finish_job_in, insert_job};
 use crate::outbox::{insert_events, targets_in};
-use crate::signature_requests::{DocumentRow, blob_digest, put_blob_in};
+use crate::signature_requests::{DocumentRow, blob_digest, insert_request, put_blob_in};
 use crate::tx::{Tx, on_tx};
 use crate::{Store, StoreError, StoreResult};
 
@@ -139,7 +140,7 @@ impl Store {
             }
             on_tx!(tx, c => sqlx::query(
                 "INSERT INTO templates (id, account_id, client_id, is_embedded, status, body, options, created_at_ms, \
-                 updated_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)")
+                 updated_at_ms, unclaimed_draft) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)")
                 .bind(id)
                 .bind(new.account_id.as_str())
                 .bind(&new.client_id)
@@ -148,6 +149,7 @@ impl Store {
                 .bind(&body)
                 .bind(&options)
                 .bind(now)
+                .bind(new.options.unclaimed.is_some())
                 .execute(c)
                 .await.map(|r| r.rows_affected()))?;
             for (index, doc) in new.documents.iter().enumerate() {
@@ -261,7 +263,8 @@ impl Store {
                     }
                 };
                 write_template(tx, id.as_str(), &template, now).await?;
-                if let Some((event_type, message)) = &event {
+                // An unclaimed draft is no template: it sends no template events.
+                if let Some((event_type, message)) = event.as_ref().filter(|_| template.options.unclaimed.is_none()) {
                     template_event_in(self, tx, &template, *event_type, message.clone()).await?;
                 }
                 finish_job_in(tx, job_id).await?;
@@ -300,6 +303,54 @@ impl Store {
             write_template(tx, id.as_str(), &template, now_ms()).await
         })
         .await
+    }
+
+    /// Claims an unclaimed draft: its fields as placed on the claim page, and the signature request made
+    /// from it, in one transaction. `false` (nothing written) when it was claimed already, deleted, or
+    /// its documents are not read.
+    pub async fn claim_unclaimed_draft(
+        &self,
+        id: &TemplateId,
+        fields: Vec<FieldSpec>,
+        merge_fields: Vec<MergeField>,
+        request: &NewSignatureRequest,
+    ) -> StoreResult<bool> {
+        let claimed = self
+            .write(async |tx| {
+                let Some(mut draft) = template_in(tx, id.as_str()).await? else { return Ok(false) };
+                let open = !draft.deleted
+                    && matches!(draft.status, TemplateStatus::Draft | TemplateStatus::Ready)
+                    && draft.options.unclaimed.as_ref().is_some_and(|p| p.signature_request_id.is_none());
+                if !open {
+                    return Ok(false);
+                }
+                if let Some(pending) = draft.options.unclaimed.as_mut() {
+                    pending.signature_request_id = Some(request.body.signature_request_id.as_str().to_owned());
+                }
+                draft.fields = fields;
+                draft.body.merge_fields = merge_fields;
+                draft.status = TemplateStatus::Ready;
+                let now = now_ms();
+                write_template(tx, id.as_str(), &draft, now).await?;
+                let options =
+                    serde_json::to_string(&draft.options).map_err(|e| StoreError::corrupt("template options", e))?;
+                on_tx!(tx, c => sqlx::query("UPDATE templates SET options = $2 WHERE id = $1")
+                    .bind(id.as_str())
+                    .bind(&options)
+                    .execute(c)
+                    .await.map(|r| r.rows_affected()))?;
+                insert_request(tx, &self.master_key, request).await?;
+                Ok::<_, StoreError>(true)
+            })
+            .await?;
+        if claimed {
+            tracing::info!(
+                draft = %id,
+                signature_request_id = %request.body.signature_request_id,
+                "unclaimed draft claimed; signature request accepted"
+            );
+        }
+        Ok(claimed)
     }
 
     /// Saves the fields placed in the template editor: a draft becomes ready with `template_created`
@@ -346,7 +397,8 @@ impl Store {
         query: Option<&str>,
     ) -> StoreResult<(Vec<Template>, i64)> {
         let ids: Vec<(String,)> = with_pool!(self, pool => sqlx::query_as(
-            "SELECT t.id FROM templates t WHERE t.deleted_at_ms IS NULL AND (t.account_id = $1 OR EXISTS \
+            "SELECT t.id FROM templates t WHERE t.deleted_at_ms IS NULL AND t.unclaimed_draft = FALSE \
+             AND (t.account_id = $1 OR EXISTS \
              (SELECT 1 FROM template_accounts s WHERE s.template_id = t.id AND s.account_id = $1)) \
              ORDER BY t.created_at_ms DESC, t.id DESC")
             .bind(account.as_str())

@@ -345,11 +345,11 @@
         })),
       };
       saveButton.disabled = true;
-      setStatus("Saving…");
+      setStatus(config.mode === "request" ? "Sending…" : "Saving…");
       let answer = null;
       let ok = false;
       try {
-        const response = await fetch(`/edit/${config.template_id}/save`, {
+        const response = await fetch(config.action, {
           method: "POST",
           headers: { "Content-Type": "application/json" },
           body: JSON.stringify(body),
@@ -367,6 +367,16 @@
         return;
       }
       await ready;
+      if (config.mode === "request") {
+        embed.post("hellosign:userSendRequest", {
+          signatureRequestId: answer.signature_request_id,
+          signatureId: (answer.signature_ids || [])[0],
+        });
+        embed.showDone("Request sent", "The signers have been asked to sign.");
+        for (const hide of document.querySelectorAll(".editor")) hide.hidden = true;
+        embed.post("hellosign:userFinishRequest");
+        return;
+      }
       const template = answer.template || {};
       embed.post("hellosign:userCreateTemplate", {
         templateId: config.template_id,

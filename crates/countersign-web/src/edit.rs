@@ -15,10 +15,13 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use countersign_domain::ids::TemplateId;
+use countersign_domain::email::EmailAddress;
+use countersign_domain::ids::{ClientId, TemplateId};
 use countersign_domain::links::{Link, LinkVerdict};
+use countersign_domain::new_request::{FileInput, Requester};
 use countersign_domain::template::{EDITOR_FIELD_TYPES, MergeKind, Template as StoredTemplate, TemplateStatus};
 use countersign_domain::time::unix_now;
+use countersign_domain::unclaimed_draft::claimed_request;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -32,6 +35,8 @@ use crate::sign::{EmbeddedBy, OpenQuery, Refuse, check_embedding, embed_config, 
 #[serde(default)]
 pub struct EditQuery {
     pub template_id: Option<String>,
+    /// A claim_url's draft.
+    pub draft_id: Option<String>,
     pub token: Option<String>,
     pub expires_at: Option<String>,
     pub preview_only: Option<String>,
@@ -57,6 +62,8 @@ struct EditPage<'a> {
     merge_fields: Vec<(String, String)>,
     pages: Vec<PageView>,
     preview_only: bool,
+    /// The requester page of an unclaimed draft (send, not save).
+    request: bool,
     hide_header: bool,
     config: String,
     css: String,
@@ -76,8 +83,27 @@ const PALETTE: [(&str, &str); 8] = [
     ("checkbox-merge", "Merge checkbox"),
 ];
 
-/// `GET /editor/embeddedTemplate`.
+/// Which page: the template editor, or the requester page of an unclaimed draft.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Template { preview_only: bool },
+    Request,
+}
+
+/// `GET /editor/embeddedTemplate`: a template's `edit_url`.
 pub async fn open(State(state): State<WebState>, Query(query): Query<EditQuery>) -> Response {
+    let preview_only = query.preview_only.as_deref() == Some("1");
+    let id = query.template_id.clone();
+    open_page(&state, &query, id.as_deref(), Mode::Template { preview_only }).await
+}
+
+/// `GET /editor/embeddedRequest`: an unclaimed draft's `claim_url`.
+pub async fn open_claim(State(state): State<WebState>, Query(query): Query<EditQuery>) -> Response {
+    let id = query.draft_id.clone();
+    open_page(&state, &query, id.as_deref(), Mode::Request).await
+}
+
+async fn open_page(state: &WebState, query: &EditQuery, raw_id: Option<&str>, mode: Mode) -> Response {
     let now = unix_now();
     let embed = query.parent_url.as_deref().and_then(origin_of);
     let refuse = Refuse { embed_origin: embed.as_ref().map(|(origin, _)| origin.clone()), signature_id: None };
@@ -86,19 +112,19 @@ pub async fn open(State(state): State<WebState>, Query(query): Query<EditQuery>)
             StatusCode::FORBIDDEN,
             "invalid_link",
             "This link is invalid",
-            "This editing link is either invalid or expired. Ask the app for a new one.",
+            "This link is either invalid or expired. Ask the app for a new one.",
         )
     };
-    let (Some(raw_id), Some(token), Some(expires)) = (
-        query.template_id.as_deref(),
-        query.token.as_deref(),
-        query.expires_at.as_deref().and_then(|e| e.trim().parse::<i64>().ok()),
-    ) else {
+    let (Some(raw_id), Some(token), Some(expires)) =
+        (raw_id, query.token.as_deref(), query.expires_at.as_deref().and_then(|e| e.trim().parse::<i64>().ok()))
+    else {
         return invalid();
     };
     let Some(id) = TemplateId::parse(raw_id) else { return invalid() };
-    let preview_only = query.preview_only.as_deref() == Some("1");
-    let link = Link::EditTemplate { template_id: id.as_str(), expires, preview_only };
+    let link = match mode {
+        Mode::Template { preview_only } => Link::EditTemplate { template_id: id.as_str(), expires, preview_only },
+        Mode::Request => Link::ClaimDraft { draft_id: id.as_str(), expires },
+    };
     match state.links.verdict(&link, token, now) {
         LinkVerdict::Valid => {}
         LinkVerdict::Invalid => return invalid(),
@@ -107,40 +133,48 @@ pub async fn open(State(state): State<WebState>, Query(query): Query<EditQuery>)
                 StatusCode::FORBIDDEN,
                 "expired_link",
                 "This link has expired",
-                "This editing link has expired. Ask the app for a new one.",
+                "This link has expired. Ask the app for a new one.",
             );
         }
     }
     let template = match state.store.template(&id).await {
-        Ok(Some(template)) if !template.deleted => template,
-        Ok(_) => {
-            return refuse.page(StatusCode::GONE, "template_deleted", "This template is gone", "It was deleted.");
+        Ok(Some(template)) if !template.deleted && template.options.unclaimed.is_some() == (mode == Mode::Request) => {
+            template
         }
+        Ok(_) => return refuse.page(StatusCode::GONE, "not_found", "This is gone", "It was deleted."),
         Err(e) => {
-            tracing::error!(template_id = %id, error = ?e, "the template editor could not read the template");
+            tracing::error!(template_id = %id, error = ?e, "the editor could not read its template");
             return refuse.page(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 "Please try again",
-                "The editor is unavailable right now. Please try again in a moment.",
+                "This page is unavailable right now. Please try again in a moment.",
             );
         }
     };
+    if template.options.unclaimed.as_ref().is_some_and(|p| p.signature_request_id.is_some()) {
+        return refuse.page(
+            StatusCode::GONE,
+            "already_sent",
+            "This request was sent already",
+            "The signature request made from this draft was sent. There is nothing more to do here.",
+        );
+    }
     match template.status {
         TemplateStatus::Processing => {
             return refuse.page(
                 StatusCode::CONFLICT,
-                "template_processing",
+                "processing",
                 "The documents are being prepared",
-                "The template's documents are still being read. Reload this page in a moment.",
+                "The documents are still being read. Reload this page in a moment.",
             );
         }
         TemplateStatus::Error => {
             return refuse.page(
                 StatusCode::BAD_REQUEST,
-                "template_error",
-                "This template cannot be edited",
-                "The template's documents could not be read.",
+                "file_error",
+                "These documents cannot be used",
+                "The documents could not be read.",
             );
         }
         TemplateStatus::Draft | TemplateStatus::Ready => {}
@@ -155,15 +189,18 @@ pub async fn open(State(state): State<WebState>, Query(query): Query<EditQuery>)
         account_id: &template.owner.account_id,
         client_id: template.client_id.as_deref(),
         test_mode: template.body.test_mode,
-        is_embedded: template.body.is_embedded,
-        what: "template",
+        is_embedded: match &template.options.unclaimed {
+            Some(pending) => pending.embedded,
+            None => template.body.is_embedded,
+        },
+        what: if mode == Mode::Request { "request" } else { "template" },
     };
-    let framing = match check_embedding(&state, &by, &open_query, embed.as_ref()).await {
+    let framing = match check_embedding(state, &by, &open_query, embed.as_ref()).await {
         Ok(framing) => framing,
         Err(response) => return response,
     };
-    tracing::info!(template_id = %id, preview_only, "template editor opened");
-    render(&state, &template, &open_query, &query, preview_only, framing)
+    tracing::info!(template_id = %id, ?mode, "editor opened");
+    render(state, &template, &open_query, query, mode, framing)
 }
 
 fn render(
@@ -171,9 +208,11 @@ fn render(
     template: &StoredTemplate,
     open_query: &OpenQuery,
     query: &EditQuery,
-    preview_only: bool,
+    mode: Mode,
     framing: Framing,
 ) -> Response {
+    let preview_only = mode == (Mode::Template { preview_only: true });
+    let request = mode == Mode::Request;
     let id = template.body.template_id.as_str();
     let expires = unix_now() + state.config.session_secs;
     let session = state.links.token(&Link::EditSession { template_id: id, expires });
@@ -212,11 +251,17 @@ fn render(
         "expires": expires,
         "embed": embed_config(open_query, &framing, ""),
         "preview_only": preview_only,
+        "mode": if request { "request" } else { "template" },
+        "action": if request { format!("/claim/{id}/send") } else { format!("/edit/{id}/save") },
         "title": template.body.title,
         "message": template.body.message,
         "roles": roles,
         "cc_roles": template.body.cc_roles,
-        "palette": PALETTE.iter().map(|(t, label)| json!({"type": t, "label": label})).collect::<Vec<_>>(),
+        "palette": PALETTE
+            .iter()
+            .filter(|(t, _)| !request || !t.ends_with("-merge"))
+            .map(|(t, label)| json!({"type": t, "label": label}))
+            .collect::<Vec<_>>(),
         "documents": page_sizes,
         "fields": fields,
     }));
@@ -231,6 +276,7 @@ fn render(
         roles,
         pages,
         preview_only,
+        request,
         hide_header: query.hide_header.as_deref() == Some("true"),
         config,
         css: crate::assets::path("sign.css"),
@@ -323,5 +369,79 @@ pub async fn save(State(state): State<WebState>, Path(id): Path<String>, Json(bo
             tracing::error!(template_id = %id, error = ?e, "the template could not be saved");
             answer(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The template could not be saved. Please try again.")
         }
+    }
+}
+
+/// `POST /claim/{draft_id}/send`: the requester page's fields checked, then the draft claimed as a
+/// signature request (one transaction), processed and signed like any other.
+pub async fn send_claim(State(state): State<WebState>, Path(id): Path<String>, Json(body): Json<SaveBody>) -> Response {
+    let Some(id) = TemplateId::parse(&id) else { return answer(StatusCode::NOT_FOUND, "not_found", "No such draft.") };
+    if !session_ok(&state, id.as_str(), &body.session, body.expires) {
+        return answer(StatusCode::FORBIDDEN, "session_expired", "This page's session has ended; reload the page.");
+    }
+    let unavailable = |e: &dyn std::fmt::Debug| {
+        tracing::error!(draft = %id, error = ?e, "an unclaimed draft could not be sent");
+        answer(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The request could not be sent. Please try again.")
+    };
+    let mut draft = match state.store.template(&id).await {
+        Ok(Some(draft)) if !draft.deleted && draft.options.unclaimed.is_some() => draft,
+        Ok(_) => return answer(StatusCode::NOT_FOUND, "not_found", "No such draft."),
+        Err(e) => return unavailable(&e),
+    };
+    let (fields, merge_fields) = match countersign_domain::template::editor_fields(
+        &draft.body,
+        &draft.documents,
+        &body.fields,
+        state.config.max_template_fields,
+    ) {
+        Ok(checked) => checked,
+        Err(message) => return answer(StatusCode::BAD_REQUEST, "bad_request", &message),
+    };
+    let mut files = Vec::new();
+    let documents = match state.store.template_documents(&id).await {
+        Ok(documents) => documents,
+        Err(e) => return unavailable(&e),
+    };
+    for doc in documents {
+        let bytes = match doc.blob_sha256.as_deref() {
+            Some(sha) => state.store.blob(sha).await,
+            None => Ok(None),
+        };
+        match bytes {
+            Ok(Some(bytes)) => files.push(FileInput { file_name: Some(doc.file_name), bytes: bytes.into() }),
+            Ok(None) => return unavailable(&"a draft document has no bytes"),
+            Err(e) => return unavailable(&e),
+        }
+    }
+    let Ok(email) = EmailAddress::parse(&draft.owner.email_address, "requester") else {
+        return unavailable(&"the owner's address does not parse");
+    };
+    let pending = draft.options.unclaimed.clone().unwrap_or_default();
+    draft.fields = fields.clone();
+    draft.body.merge_fields = merge_fields.clone();
+    let requester = Requester {
+        account_id: &draft.owner.account_id,
+        email: &email,
+        client_id: draft.client_id.as_deref().and_then(ClientId::parse),
+        embedded: pending.for_embedded_signing,
+        public_url: &state.public_url,
+        limits: state.config.document_limits,
+        now: unix_now(),
+    };
+    let request = match claimed_request(&draft, files, &requester) {
+        Ok(request) => request,
+        Err(e) => return answer(StatusCode::BAD_REQUEST, "bad_request", &e.message),
+    };
+    match state.store.claim_unclaimed_draft(&id, fields, merge_fields, &request).await {
+        Ok(true) => (
+            StatusCode::OK,
+            Json(json!({
+                "signature_request_id": request.body.signature_request_id,
+                "signature_ids": request.body.signatures.iter().map(|s| s.signature_id.as_str()).collect::<Vec<_>>(),
+            })),
+        )
+            .into_response(),
+        Ok(false) => answer(StatusCode::CONFLICT, "conflict", "This draft was sent already."),
+        Err(e) => unavailable(&e),
     }
 }

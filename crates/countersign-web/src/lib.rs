@@ -54,6 +54,8 @@ pub struct WebConfig {
     pub pin_window_secs: i64,
     /// Most fields the template editor saves on one template (`--max-fields`).
     pub max_template_fields: usize,
+    /// The limits a request made on the requester page (a claimed draft) is checked against.
+    pub document_limits: countersign_domain::signature_request::DocumentLimits,
 }
 
 impl Default for WebConfig {
@@ -65,6 +67,7 @@ impl Default for WebConfig {
             pin_attempts: 5,
             pin_window_secs: 900,
             max_template_fields: 2000,
+            document_limits: countersign_domain::signature_request::DocumentLimits::default(),
         }
     }
 }
@@ -100,6 +103,8 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: WebState) -> Router<S> {
         .route("/editor/embeddedTemplate", get(edit::open))
         .route("/edit/{template_id}/pages/{document}/{page}", get(edit::page_image))
         .route("/edit/{template_id}/save", post(edit::save))
+        .route("/editor/embeddedRequest", get(edit::open_claim))
+        .route("/claim/{draft_id}/send", post(edit::send_claim))
         .route("/assets/{name}", get(assets::serve))
         .with_state(state)
 }

@@ -196,6 +196,7 @@ impl Application {
                     timeout: config.worker.document_timeout,
                 },
                 max_template_fields: config.worker.limits.max_fields,
+                document_limits: config.worker.limits,
                 ..countersign_web::WebConfig::default()
             },
         };

@@ -9,3 +9,4 @@ pub mod ops;
 pub mod outbox;
 pub mod signature_request;
 pub mod template;
+pub mod unclaimed_draft;

@@ -11,7 +11,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use countersign_domain::account::Account;
-use countersign_domain::ids::{AccountId, ClientId, TemplateId};
+use countersign_domain::ids::{AccountId, TemplateId};
 use countersign_domain::links::Link;
 use countersign_domain::template::{NewTemplate, Template, TemplateInput, TemplateStatus};
 use countersign_domain::time::unix_now;
@@ -23,7 +23,7 @@ use crate::params::{DocumentParams, Flag, List, Object, Params, Text, ignored_wa
 use crate::routes::download::{
     ListParams, data_uri, download_name, file_response, file_url, list_info, merge_documents,
 };
-use crate::routes::signature_request::document_files;
+use crate::routes::signature_request::{document_files, own_client};
 use crate::state::AppState;
 use crate::warnings::{Reply, Warning};
 
@@ -83,15 +83,6 @@ struct CreateParams {
     editor: EditorFlags,
     #[serde(flatten)]
     other: BTreeMap<String, Value>,
-}
-
-/// The caller's app, checked to be theirs.
-async fn client_of(state: &AppState, account: &Account, raw: Option<&str>) -> ApiResult<Option<ClientId>> {
-    let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else { return Ok(None) };
-    let unknown = || ApiError::bad_param("client_id", format!("No API app with client_id {raw:?}"));
-    let id = ClientId::parse(raw).ok_or_else(unknown)?;
-    state.store.api_app(&account.id, &id).await?.ok_or_else(unknown)?;
-    Ok(Some(id))
 }
 
 /// `POST /v3/template/create`: answered at once with the new id; the documents are read and the
@@ -316,7 +307,7 @@ async fn accept(
         ("skip_me_now", p.skip_me_now.0 == Some(true)),
         ("ignore_text_tags_extraction_errors", p.ignore_text_tags_extraction_errors.0 == Some(true)),
     ]));
-    let client_id = client_of(state, account, p.client_id.as_deref()).await?;
+    let client_id = own_client(state, account, p.client_id.as_deref()).await?;
     if embedded && client_id.is_none() {
         return Err(ApiError::missing("client_id"));
     }

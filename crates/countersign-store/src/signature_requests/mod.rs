@@ -79,7 +79,7 @@ const STATE_SELECT: &str = "SELECT id, account_id, client_id, is_embedded, statu
      FROM signature_requests WHERE id = $1";
 
 /// Writes a new request in an open transaction.
-async fn insert_request(tx: &mut Tx, master_key: &MasterKey, new: &NewSignatureRequest) -> StoreResult<()> {
+pub(crate) async fn insert_request(tx: &mut Tx, master_key: &MasterKey, new: &NewSignatureRequest) -> StoreResult<()> {
     let now = now_ms();
     let id = new.body.signature_request_id.as_str();
     for bytes in new.documents.iter().filter_map(|d| d.bytes.as_ref()) {

@@ -16,3 +16,4 @@ mod ops;
 mod signature_requests;
 mod signing;
 mod templates;
+mod unclaimed_drafts;

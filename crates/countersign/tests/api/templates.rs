@@ -361,18 +361,24 @@ async fn open_editor(edit_url: &str, client_id: &str) -> (u16, String) {
     let url = format!(
         "{edit_url}&parent_url=https%3A%2F%2Fexample.com%2Fbuilder&client_id={client_id}&skip_domain_verification=0&ux_version=2"
     );
-    wait_for(WAIT, "the editor to open", || async {
-        let response = reqwest::get(&url).await.unwrap();
+    open_when_read(&url).await
+}
+
+/// Opens an editor or requester page once its documents were read (it answers 409 until then).
+pub(crate) async fn open_when_read(url: &str) -> (u16, String) {
+    wait_for(WAIT, "the page to open", || async {
+        let response = reqwest::get(url).await.unwrap();
         let status = response.status().as_u16();
         (status != 409).then_some((status, response.text().await.unwrap()))
     })
     .await
 }
 
-async fn save_fields(app: &TestApp, config: &Value, fields: Value) -> (u16, Value) {
-    let id = config["template_id"].as_str().unwrap();
+/// Posts `fields` to the page's action (save a template, send a draft) with the page's session.
+pub(crate) async fn save_fields(app: &TestApp, config: &Value, fields: Value) -> (u16, Value) {
+    let action = config["action"].as_str().unwrap();
     let response = reqwest::Client::new()
-        .post(app.url(&format!("/edit/{id}/save")))
+        .post(app.url(action))
         .json(&json!({"session": config["session"], "expires": config["expires"], "fields": fields}))
         .send()
         .await
@@ -417,7 +423,7 @@ async fn an_embedded_draft_is_finished_in_the_editor(backend: Backend) {
     assert!(body["error"]["error_msg"].as_str().unwrap().contains("inside page 2"), "{body}");
     let (status, _) = save_fields(
         &app,
-        &json!({"template_id": id, "session": "0".repeat(64), "expires": config["expires"]}),
+        &json!({"action": config["action"], "session": "0".repeat(64), "expires": config["expires"]}),
         json!([]),
     )
     .await;

@@ -45,7 +45,7 @@ impl SignerParams {
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-pub(super) struct CreateParams {
+pub(crate) struct CreateParams {
     title: Text,
     subject: Text,
     message: Text,
@@ -109,37 +109,8 @@ pub(super) async fn create(state: AppState, account: Account, params: Params, em
     let p: CreateParams = params.parse()?;
     let mut warnings = ignored_warnings(p.other.keys());
     // The caller's app must be theirs: the one rule that needs the database, so it is checked here.
-    let client_id = match p.client_id.non_blank() {
-        Some(raw) => {
-            let unknown = || ApiError::bad_param("client_id", format!("No API app with client_id {raw:?}"));
-            let id = ClientId::parse(raw).ok_or_else(unknown)?;
-            state.store.api_app(&account.id, &id).await?.ok_or_else(unknown)?;
-            Some(id)
-        }
-        None => None,
-    };
-    let input = RequestInput {
-        title: p.title.0,
-        subject: p.subject.0,
-        message: p.message.0,
-        signers: p.signers.0.map(|signers| signers.into_iter().map(SignerParams::into_input).collect()),
-        cc_email_addresses: p.cc_email_addresses.0.unwrap_or_default(),
-        files: document_files(&params.files),
-        file_urls: p.documents.urls(),
-        metadata: p.metadata.0,
-        test_mode: p.test_mode.0,
-        use_text_tags: p.use_text_tags.0,
-        hide_text_tags: p.hide_text_tags.0,
-        allow_decline: p.allow_decline.0,
-        allow_reassign: p.allow_reassign.0,
-        signing_redirect_url: p.signing_redirect_url.0,
-        expires_at: p.expires_at.0,
-        custom_fields: p.custom_fields.0.unwrap_or_default(),
-        form_fields_per_document: p.form_fields_per_document.0.unwrap_or_default(),
-        signing_options: p.signing_options.0,
-        form_field_groups: p.form_field_groups.0.unwrap_or_default(),
-        form_field_rules: p.form_field_rules.0.unwrap_or_default(),
-    };
+    let client_id = own_client(&state, &account, p.client_id.as_deref()).await?;
+    let input = p.into_input(&params);
     let requester = Requester {
         account_id: &account.id,
         email: &account.email,
@@ -154,6 +125,58 @@ pub(super) async fn create(state: AppState, account: Account, params: Params, em
     warnings.extend(placement_warnings(&new).await);
     state.store.create_signature_request(&new).await?;
     Ok(Reply::ok(json!({"signature_request": new.body})).with_warnings(warnings))
+}
+
+/// The caller's API app named by `client_id`, checked to be theirs (400 otherwise); `None` when none
+/// is given.
+pub(crate) async fn own_client(state: &AppState, account: &Account, raw: Option<&str>) -> ApiResult<Option<ClientId>> {
+    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else { return Ok(None) };
+    let unknown = || ApiError::bad_param("client_id", format!("No API app with client_id {raw:?}"));
+    let id = ClientId::parse(raw).ok_or_else(unknown)?;
+    state.store.api_app(&account.id, &id).await?.ok_or_else(unknown)?;
+    Ok(Some(id))
+}
+
+impl CreateParams {
+    /// The parameters unknown to this server (for `parameter_ignored` warnings).
+    pub(crate) fn other_keys(&self) -> impl Iterator<Item = &String> {
+        self.other.keys()
+    }
+
+    pub(crate) fn client_id(&self) -> Option<&str> {
+        self.client_id.as_deref()
+    }
+
+    pub(crate) fn test_mode(&self) -> bool {
+        self.test_mode.0 == Some(true)
+    }
+
+    /// The request as the domain takes it, with the uploaded files of `params`.
+    pub(crate) fn into_input(self, params: &Params) -> RequestInput {
+        let p = self;
+        RequestInput {
+            title: p.title.0,
+            subject: p.subject.0,
+            message: p.message.0,
+            signers: p.signers.0.map(|signers| signers.into_iter().map(SignerParams::into_input).collect()),
+            cc_email_addresses: p.cc_email_addresses.0.unwrap_or_default(),
+            files: document_files(&params.files),
+            file_urls: p.documents.urls(),
+            metadata: p.metadata.0,
+            test_mode: p.test_mode.0,
+            use_text_tags: p.use_text_tags.0,
+            hide_text_tags: p.hide_text_tags.0,
+            allow_decline: p.allow_decline.0,
+            allow_reassign: p.allow_reassign.0,
+            signing_redirect_url: p.signing_redirect_url.0,
+            expires_at: p.expires_at.0,
+            custom_fields: p.custom_fields.0.unwrap_or_default(),
+            form_fields_per_document: p.form_fields_per_document.0.unwrap_or_default(),
+            signing_options: p.signing_options.0,
+            form_field_groups: p.form_field_groups.0.unwrap_or_default(),
+            form_field_rules: p.form_field_rules.0.unwrap_or_default(),
+        }
+    }
 }
 
 /// `form_fields_placement` warnings for form fields that overflow their page in an uploaded PDF (they

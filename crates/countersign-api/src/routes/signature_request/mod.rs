@@ -30,7 +30,7 @@ mod lifecycle;
 mod with_template;
 
 pub use audit::{audit_trail, verify};
-pub(crate) use create::document_files;
+pub(crate) use create::{CreateParams, document_files, own_client};
 pub use create::{create_embedded, send};
 pub use embedded::sign_url;
 pub use files::{fields, file_link, files, files_as_data_uri, files_as_file_url};

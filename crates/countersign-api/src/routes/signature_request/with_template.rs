@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use axum::Extension;
 use axum::extract::State;
 use countersign_domain::account::Account;
-use countersign_domain::ids::{ClientId, TemplateId};
+use countersign_domain::ids::TemplateId;
 use countersign_domain::new_request::{FileInput, RequestInput, Requester};
 use countersign_domain::template::{RoleCc, RoleSigner, Template, TemplateRefusal, request_from_templates};
 use countersign_domain::time::unix_now;
@@ -142,15 +142,7 @@ async fn create(state: AppState, account: Account, params: Params, embedded: boo
             "Replacing a template's documents when sending is not supported by this server yet; send without files",
         ));
     }
-    let client_id = match p.client_id.non_blank() {
-        Some(raw) => {
-            let unknown = || ApiError::bad_param("client_id", format!("No API app with client_id {raw:?}"));
-            let id = ClientId::parse(raw).ok_or_else(unknown)?;
-            state.store.api_app(&account.id, &id).await?.ok_or_else(unknown)?;
-            Some(id)
-        }
-        None => None,
-    };
+    let client_id = super::create::own_client(&state, &account, p.client_id.as_deref()).await?;
     let ids: Vec<String> = p.template_ids.0.unwrap_or_default().into_iter().chain(p.template_id.0).collect();
     let templates = load_templates(&state, &account, ids, &mut warnings).await?;
     let signers: Vec<RoleSigner> = p

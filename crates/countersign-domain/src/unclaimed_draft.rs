@@ -1,0 +1,257 @@
+//! Unclaimed drafts (embedded requesting): `unclaimed_draft/create` and `create_embedded` keep the
+//! documents and everything else the caller gave, and answer with a `claim_url` where the requester
+//! places the fields and sends. A draft is kept as a hidden template whose signer roles are the
+//! draft's signers (so text tags, `form_fields_per_document`, the editor and
+//! [`crate::template::request_from_templates`] all work on it unchanged) and whose options carry the
+//! [`PendingRequest`]; claiming it turns it into an ordinary signature request.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::InvalidInput;
+use crate::ids::TemplateId;
+use crate::new_request::{FileInput, NewSignatureRequest, Notice, RequestInput, Requester, SignerInput};
+use crate::signature_request::DocumentLimits;
+use crate::template::{
+    NewTemplate, RoleCc, RoleSigner, SignerRole, Template, TemplateBody, TemplateOptions, request_from_templates,
+};
+
+/// `type`: a file the requester sends for signature, or a signature request ready but for its fields.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DraftKind {
+    SendDocument,
+    #[default]
+    RequestSignature,
+}
+
+impl DraftKind {
+    pub fn parse(raw: Option<&str>) -> Result<Self, InvalidInput> {
+        match raw.map(str::trim).filter(|t| !t.is_empty()) {
+            None => Ok(Self::RequestSignature),
+            Some("request_signature") => Ok(Self::RequestSignature),
+            Some("send_document") => Ok(Self::SendDocument),
+            Some(other) => {
+                Err(InvalidInput::new("type", format!("type {other:?} is not send_document or request_signature")))
+            }
+        }
+    }
+}
+
+/// A signer as the draft keeps it until it is claimed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PendingSigner {
+    pub name: String,
+    pub email_address: String,
+    pub order: Option<u32>,
+    pub pin: Option<String>,
+}
+
+/// What the signature request made from a draft will be, but for its fields.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PendingRequest {
+    pub kind: DraftKind,
+    /// Made with `create_embedded` (its claim page opens inside the app's pages).
+    pub embedded: bool,
+    /// The request made at the claim is signed in the app (embedded sign URLs), not from e-mails.
+    pub for_embedded_signing: bool,
+    pub requester_email_address: Option<String>,
+    pub signers: Vec<PendingSigner>,
+    pub cc_email_addresses: Vec<String>,
+    pub title: Option<String>,
+    pub subject: Option<String>,
+    pub message: Option<String>,
+    pub metadata: Option<Map<String, Value>>,
+    pub test_mode: bool,
+    pub allow_decline: Option<bool>,
+    pub allow_reassign: Option<bool>,
+    pub signing_redirect_url: Option<String>,
+    pub requesting_redirect_url: Option<String>,
+    pub expires_at: Option<u32>,
+    pub custom_fields: Vec<Value>,
+    pub signing_options: Option<Value>,
+    /// The request its claim made, once claimed (a claim_url then opens nothing).
+    pub signature_request_id: Option<String>,
+}
+
+/// `unclaimed_draft/create*` as the caller sent it.
+#[derive(Debug, Clone, Default)]
+pub struct DraftInput {
+    pub kind: Option<String>,
+    pub request: RequestInput,
+    pub requester_email_address: Option<String>,
+    pub requesting_redirect_url: Option<String>,
+}
+
+/// A signer role's name for a draft's signer: their name and address (unique within the draft).
+fn role_name(signer: &PendingSigner, taken: &[SignerRole]) -> String {
+    let base = format!("{} <{}>", signer.name, signer.email_address);
+    let mut name = base.clone();
+    let mut n = 2;
+    while taken.iter().any(|r| r.name == name) {
+        name = format!("{base} #{n}");
+        n += 1;
+    }
+    name
+}
+
+impl PendingRequest {
+    /// The request input of the claim (everything but the documents, which are the draft's).
+    fn input(&self) -> RequestInput {
+        RequestInput {
+            title: self.title.clone(),
+            subject: self.subject.clone(),
+            message: self.message.clone(),
+            metadata: self.metadata.clone(),
+            test_mode: Some(self.test_mode),
+            allow_decline: self.allow_decline,
+            allow_reassign: self.allow_reassign,
+            signing_redirect_url: self.signing_redirect_url.clone(),
+            expires_at: self.expires_at,
+            signing_options: self.signing_options.clone(),
+            ..RequestInput::default()
+        }
+    }
+}
+
+/// Checks a draft the way the request it becomes will be checked (signers, lengths, metadata, expiry,
+/// files), and returns the hidden template that keeps it.
+pub fn new_draft(
+    input: DraftInput,
+    by: &Requester<'_>,
+    embedded: bool,
+) -> Result<(NewTemplate, Vec<Notice>), InvalidInput> {
+    let kind = DraftKind::parse(input.kind.as_deref())?;
+    let request = input.request;
+    let signers = request.signers.clone().unwrap_or_default();
+    if signers.is_empty() {
+        return Err(InvalidInput::new(
+            "signers",
+            if kind == DraftKind::RequestSignature {
+                "A request_signature draft needs its signers".to_owned()
+            } else {
+                "Give the draft's signers: adding them on the claim page is not supported by this server yet".to_owned()
+            },
+        ));
+    }
+    if !request.form_field_rules.is_empty() {
+        return Err(InvalidInput::new("form_field_rules", "form_field_rules are not supported by this server yet"));
+    }
+    // Everything the request will be checked for, checked now (the request itself is made at the claim).
+    let (_, notices) = NewSignatureRequest::parse(request.clone(), by)?;
+    let limits: &DocumentLimits = &by.limits;
+    let documents = crate::new_request::documents(&request.files, &request.file_urls, limits)?;
+    let pending_signers: Vec<PendingSigner> = signers
+        .iter()
+        .map(|s: &SignerInput| PendingSigner {
+            name: s.name.clone().unwrap_or_default().trim().to_owned(),
+            email_address: s.email_address.clone().unwrap_or_default().trim().to_owned(),
+            order: s.order,
+            pin: s.pin.clone(),
+        })
+        .collect();
+    let mut roles: Vec<SignerRole> = Vec::new();
+    for s in &pending_signers {
+        let name = role_name(s, &roles);
+        roles.push(SignerRole { name, order: s.order.map(i64::from) });
+    }
+    // Dropbox Sign's drafts take no title: the subject names the request, else the first file.
+    let title = request
+        .title
+        .clone()
+        .filter(|t| !t.trim().is_empty())
+        .or_else(|| request.subject.clone().filter(|s| !s.trim().is_empty()))
+        .unwrap_or_else(|| documents[0].file_name.clone());
+    let field_groups = crate::new_request::parse_field_groups(&request.form_field_groups)?;
+    let pending = PendingRequest {
+        kind,
+        embedded,
+        for_embedded_signing: by.embedded,
+        requester_email_address: input.requester_email_address,
+        signers: pending_signers,
+        cc_email_addresses: request.cc_email_addresses.clone(),
+        title: request.title.clone(),
+        subject: request.subject.clone(),
+        message: request.message.clone(),
+        metadata: request.metadata.clone(),
+        test_mode: request.test_mode.unwrap_or(false),
+        allow_decline: request.allow_decline,
+        allow_reassign: request.allow_reassign,
+        signing_redirect_url: request.signing_redirect_url.clone(),
+        requesting_redirect_url: input.requesting_redirect_url,
+        expires_at: request.expires_at,
+        custom_fields: request.custom_fields.clone(),
+        signing_options: request.signing_options.clone(),
+        signature_request_id: None,
+    };
+    let body = TemplateBody {
+        template_id: TemplateId::generate(),
+        title,
+        subject: request.subject.clone().filter(|s| !s.trim().is_empty()),
+        message: request.message.clone().filter(|m| !m.trim().is_empty()),
+        metadata: Map::new(),
+        signer_roles: roles,
+        cc_roles: pending.cc_email_addresses.clone(),
+        merge_fields: Vec::new(),
+        is_embedded: embedded,
+        test_mode: pending.test_mode,
+        allow_reassign: request.allow_reassign.unwrap_or(false),
+        created_at: by.now,
+        updated_at: by.now,
+    };
+    let options = TemplateOptions {
+        use_text_tags: request.use_text_tags.unwrap_or(false),
+        form_fields_per_document: request.form_fields_per_document.clone(),
+        field_groups,
+        overlay: None,
+        unclaimed: Some(pending),
+    };
+    let template = NewTemplate {
+        account_id: by.account_id.clone(),
+        client_id: by.client_id.as_ref().map(|c| c.as_str().to_owned()),
+        body,
+        options,
+        documents,
+    };
+    Ok((template, notices))
+}
+
+/// The signature request a claim makes: the draft (its fields as placed on the claim page) with its
+/// signers and CCs, as from a template; it names no template.
+pub fn claimed_request(
+    draft: &Template,
+    files: Vec<FileInput>,
+    by: &Requester<'_>,
+) -> Result<NewSignatureRequest, InvalidInput> {
+    let pending =
+        draft.options.unclaimed.as_ref().ok_or_else(|| InvalidInput::new("draft", "not an unclaimed draft"))?;
+    let signers: Vec<RoleSigner> = draft
+        .body
+        .signer_roles
+        .iter()
+        .zip(&pending.signers)
+        .map(|(role, s)| RoleSigner {
+            role: Some(role.name.clone()),
+            signer: SignerInput {
+                name: Some(s.name.clone()),
+                email_address: Some(s.email_address.clone()),
+                order: s.order,
+                pin: s.pin.clone(),
+                ..SignerInput::default()
+            },
+        })
+        .collect();
+    let ccs: Vec<RoleCc> = pending
+        .cc_email_addresses
+        .iter()
+        .map(|a| RoleCc { role: Some(a.clone()), email_address: Some(a.clone()) })
+        .collect();
+    let (mut request, _) =
+        request_from_templates(&[(draft, files)], &signers, &ccs, &pending.custom_fields, pending.input(), by)?;
+    request.body.template_ids = None;
+    for signature in &mut request.body.signatures {
+        signature.signer_role = None;
+    }
+    Ok(request)
+}

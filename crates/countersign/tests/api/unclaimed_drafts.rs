@@ -1,0 +1,198 @@
+//! Unclaimed drafts over HTTP: `create_embedded` and `create` keep the documents and the request to be;
+//! the claim_url opens the requester page (driven here as its script drives it: the fields posted with
+//! the page's session) once the documents are read; sending makes an ordinary signature request, sent,
+//! signed and sealed like any other; the draft is then spent. Bad input is refused with its path and
+//! leaves nothing behind.
+
+use reqwest::Method;
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::final_documents::{fields_of, sign_all};
+use crate::helpers::{Backend, Options, TestApp, expect_error};
+use crate::signature_requests::{fixture, wait_callback};
+use crate::signing::{page_config, setup};
+use crate::templates::{open_when_read, save_fields};
+
+fn draft_form(client_id: Option<&str>, extra: &[(&str, &str)]) -> Form {
+    let mut form = Form::new()
+        .text("title", "Consulting agreement")
+        .text("signers[0][name]", "Ada Client")
+        .text("signers[0][email_address]", "ada@example.com")
+        .text("signers[1][name]", "Bob Witness")
+        .text("signers[1][email_address]", "bob@example.com")
+        .text("cc_email_addresses[0]", "cc@example.com")
+        .text("use_text_tags", "1")
+        .text("test_mode", "1")
+        .part(
+            "files[0]",
+            Part::bytes(fixture("simple-two-signers.pdf"))
+                .file_name("agreement.pdf")
+                .mime_str("application/pdf")
+                .unwrap(),
+        );
+    if let Some(client_id) = client_id {
+        form = form.text("client_id", client_id.to_owned()).text("requester_email_address", "owner@example.com");
+    }
+    for (key, value) in extra {
+        form = form.text(key.to_string(), value.to_string());
+    }
+    form
+}
+
+async fn post_draft(app: &TestApp, path: &str, form: Form) -> reqwest::Response {
+    app.request(Method::POST, path).multipart(form).send().await.unwrap()
+}
+
+/// Opens a claim_url (from a page on example.com when `embedded`) once the documents are read.
+async fn open_claim(claim_url: &str, client_id: Option<&str>) -> (u16, String) {
+    let url = match client_id {
+        Some(client_id) => format!("{claim_url}&parent_url=https%3A%2F%2Fexample.com%2Fapp&client_id={client_id}"),
+        None => claim_url.to_owned(),
+    };
+    open_when_read(&url).await
+}
+
+async fn request_count(app: &TestApp) -> i64 {
+    let list: Value = app.get("/v3/signature_request/list").await.json().await.unwrap();
+    list["list_info"]["num_results"].as_i64().unwrap()
+}
+
+async fn an_embedded_draft_is_claimed_sent_and_signed(backend: Backend) {
+    let Some((app, receiver, client_id)) = setup(backend, Options::default()).await else { return };
+    let response = post_draft(
+        &app,
+        "/v3/unclaimed_draft/create_embedded",
+        draft_form(
+            Some(&client_id),
+            &[("is_for_embedded_signing", "1"), ("requesting_redirect_url", "https://example.com/sent")],
+        ),
+    )
+    .await;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body["warnings"].is_null(), "nothing to warn about: {body}");
+    let draft = &body["unclaimed_draft"];
+    assert_eq!(draft["signature_request_id"], Value::Null);
+    assert_eq!(draft["test_mode"], true);
+    assert_eq!(draft["requesting_redirect_url"], "https://example.com/sent");
+    let claim_url = draft["claim_url"].as_str().unwrap().to_owned();
+    assert!(claim_url.contains("/editor/embeddedRequest?"), "{claim_url}");
+    let before = request_count(&app).await;
+    assert_eq!(before, 0, "a draft is no request until it is claimed");
+
+    let (status, html) = open_claim(&claim_url, Some(&client_id)).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Send request"), "{html}");
+    let config = page_config(&html);
+    assert_eq!(config["roles"], json!(["Ada Client <ada@example.com>", "Bob Witness <bob@example.com>"]));
+    let mut fields = config["fields"].as_array().unwrap().clone();
+    assert_eq!(fields.len(), 5, "the text tags were placed: {fields:?}");
+    assert!(config["palette"].as_array().unwrap().iter().all(|p| !p["type"].as_str().unwrap().ends_with("-merge")));
+    // The draft is no template.
+    let draft_id = config["template_id"].as_str().unwrap().to_owned();
+    expect_error(app.get(&format!("/v3/template/{draft_id}")).await, 404, "not_found").await;
+    let list: Value = app.get("/v3/template/list").await.json().await.unwrap();
+    assert_eq!(list["list_info"]["num_results"], 0);
+
+    // Bob gets a date too; the requester sends.
+    fields.push(json!({"type": "date_signed", "role": 1, "document_index": 0, "page": 1, "x": 400, "y": 700, "width": 100, "height": 18}));
+    let (status, sent) = save_fields(&app, &config, Value::Array(fields)).await;
+    assert_eq!(status, 200, "{sent}");
+    let id = sent["signature_request_id"].as_str().unwrap().to_owned();
+    wait_callback(&receiver, &id, &["signature_request_sent"]).await;
+    let request: Value = app.get(&format!("/v3/signature_request/{id}")).await.json().await.unwrap();
+    let request = request["signature_request"].clone();
+    assert_eq!(request["title"], "Consulting agreement");
+    assert_eq!(request["cc_email_addresses"], json!(["cc@example.com"]));
+    assert_eq!(request["template_ids"], Value::Null, "a claimed draft names no template");
+    assert_eq!(request["signatures"][1]["signer_email_address"], "bob@example.com");
+    assert_eq!(request["signing_url"], Value::Null, "is_for_embedded_signing: signed in the app");
+    let placed = fields_of(&app, &id).await;
+    assert_eq!(placed.len(), 6, "{placed:?}");
+    assert_eq!(request_count(&app).await, 1);
+
+    // Signed and sealed like any request.
+    sign_all(&app, &client_id, &request, &placed, 0, "Ada", None).await;
+    sign_all(&app, &client_id, &request, &placed, 1, "Bob", None).await;
+    wait_callback(&receiver, &id, &["signature_request_downloadable"]).await;
+
+    // The draft is spent: its claim_url shows so, and a second send makes nothing.
+    let (status, html) = open_claim(&claim_url, Some(&client_id)).await;
+    assert_eq!(status, 410, "{html}");
+    assert!(html.contains("sent already"), "{html}");
+    let (status, _) = save_fields(&app, &config, json!([{"type": "signature", "role": 0, "document_index": 0, "page": 1, "x": 10, "y": 10, "width": 100, "height": 30}])).await;
+    assert_eq!(status, 409);
+    assert_eq!(request_count(&app).await, 1);
+    app.stop().await;
+}
+both_backends!(an_embedded_draft_is_claimed_sent_and_signed_on, an_embedded_draft_is_claimed_sent_and_signed);
+
+async fn a_draft_for_email_signing_and_the_refusals(backend: Backend) {
+    let Some((app, receiver, client_id)) = setup(backend, Options::default()).await else { return };
+    // unclaimed_draft/create: the claim page opens on its own; the request's signers sign from e-mails.
+    let body: Value =
+        post_draft(&app, "/v3/unclaimed_draft/create", draft_form(None, &[("type", "request_signature")]))
+            .await
+            .json()
+            .await
+            .unwrap();
+    let claim_url = body["unclaimed_draft"]["claim_url"].as_str().unwrap_or_else(|| panic!("{body}")).to_owned();
+    assert!(body["unclaimed_draft"]["expires_at"].as_i64().unwrap() > countersign_domain::time::unix_now() + 86_400);
+    let (status, html) = open_claim(&claim_url, None).await;
+    assert_eq!(status, 200, "{html}");
+    let config = page_config(&html);
+    let fields = config["fields"].clone();
+    let (status, sent) = save_fields(&app, &config, fields).await;
+    assert_eq!(status, 200, "{sent}");
+    let id = sent["signature_request_id"].as_str().unwrap().to_owned();
+    wait_callback(&receiver, &id, &["signature_request_sent"]).await;
+    let request: Value = app.get(&format!("/v3/signature_request/{id}")).await.json().await.unwrap();
+    assert!(request["signature_request"]["signing_url"].is_string(), "{request}");
+
+    // Fields the page sends wrong are refused, and nothing is claimed.
+    let body: Value = post_draft(&app, "/v3/unclaimed_draft/create_embedded", draft_form(Some(&client_id), &[]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let claim_url = body["unclaimed_draft"]["claim_url"].as_str().unwrap().to_owned();
+    let (_, html) = open_claim(&claim_url, Some(&client_id)).await;
+    let config = page_config(&html);
+    let (status, answer) = save_fields(&app, &config, json!([{"type": "signature", "role": 5, "document_index": 0, "page": 1, "x": 1, "y": 1, "width": 50, "height": 20}])).await;
+    assert_eq!(status, 400, "{answer}");
+    let outside =
+        reqwest::get(format!("{claim_url}&parent_url=https%3A%2F%2Fevil.test%2F&client_id={client_id}")).await.unwrap();
+    assert_eq!(outside.status(), 403, "a test-mode draft without skip_domain_verification is still checked");
+    let before = request_count(&app).await;
+
+    // Refused at once, with the parameter named.
+    for (path, form, name) in [
+        (
+            "/v3/unclaimed_draft/create_embedded",
+            draft_form(None, &[("client_id", &client_id)]),
+            "requester_email_address",
+        ),
+        ("/v3/unclaimed_draft/create_embedded", draft_form(Some(&client_id), &[("hold_request", "1")]), "hold_request"),
+        ("/v3/unclaimed_draft/create", draft_form(None, &[("type", "bill_me")]), "type"),
+        (
+            "/v3/unclaimed_draft/create",
+            draft_form(None, &[("signers[1][email_address]", "not-an-address")]),
+            "signers[1][email_address]",
+        ),
+    ] {
+        let error = expect_error(post_draft(&app, path, form).await, 400, "bad_request").await;
+        assert_eq!(error["error_path"], name, "{error}");
+    }
+    let no_signers = Form::new()
+        .text("type", "request_signature")
+        .part("files[0]", Part::bytes(fixture("simple-two-signers.pdf")).file_name("a.pdf"));
+    let error =
+        expect_error(post_draft(&app, "/v3/unclaimed_draft/create", no_signers).await, 400, "bad_request").await;
+    assert_eq!(error["error_path"], "signers");
+    assert_eq!(request_count(&app).await, before);
+    app.stop().await;
+}
+both_backends!(a_draft_for_email_signing_and_the_refusals_on, a_draft_for_email_signing_and_the_refusals);

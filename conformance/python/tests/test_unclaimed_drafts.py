@@ -115,3 +115,34 @@ def test_create_for_email_signing_and_what_is_refused(server, client, account, a
             "bad_request",
             "signers",
         )
+
+
+def test_create_embedded_with_template_keeps_the_templates_fields(server, client, account, account_ep, callback_receiver):
+    from test_templates import create_template, role_signers, wait_template_event
+
+    template_id = create_template(client)
+    wait_template_event(callback_receiver, account_ep, template_id)
+    client_id = create_app(client)
+    draft = apis.UnclaimedDraftApi(client).unclaimed_draft_create_embedded_with_template(
+        models.UnclaimedDraftCreateEmbeddedWithTemplateRequest(
+            client_id=client_id,
+            requester_email_address=account.email_address,
+            template_ids=[template_id],
+            signers=[
+                models.SubUnclaimedDraftTemplateSigner(role=s.role, name=s.name, email_address=s.email_address)
+                for s in role_signers()
+            ],
+            ccs=[models.SubCC(role="Accountant", email_address=unique_email("acc"))],
+            custom_fields=[models.SubCustomField(name="Rate", value="95 EUR/h")],
+            test_mode=True,
+        )
+    )
+    assert not draft.warnings, draft.warnings
+    html = open_page(draft.unclaimed_draft.claim_url, "&parent_url=https%3A%2F%2Fexample.com%2F&client_id=" + client_id)
+    answer = send_from_page(client, html)
+    assert answer.status_code == 200, answer.text
+    sr_id = answer.json()["signature_request_id"]
+    wait_event(callback_receiver, account_ep, "signature_request_sent", sr_id)
+    sr = apis.SignatureRequestApi(client).signature_request_get(sr_id).signature_request
+    assert sr.title == "Consulting agreement"
+    assert [s.signer_name for s in sr.signatures] == ["Cleo Client", "Wen Witness"]

@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .route("/template/create", post(template::create))
         .route("/unclaimed_draft/create", post(unclaimed_draft::create))
         .route("/unclaimed_draft/create_embedded", post(unclaimed_draft::create_embedded))
+        .route("/unclaimed_draft/create_embedded_with_template", post(unclaimed_draft::create_embedded_with_template))
         .route("/template/create_embedded_draft", post(template::create_embedded_draft))
         .route("/template/update_files/{id}", post(template::update_files))
         .route("/embedded/edit_url/{id}", post(template::edit_url))

@@ -678,13 +678,15 @@ pub const EDITOR_FIELD_TYPES: [&str; 8] =
 /// a name), api_ids unique, dropdowns with choices, and at least one field for a signer. `raw` is the
 /// page's JSON: `[{type, role, name, required, document_index, page, x, y, width, height, options}]`,
 /// positions in PDF points from the page's top-left corner. Returns the fields and the merge fields
-/// to store, or a message naming the field.
+/// to store, or a message naming the field. A field the page had from before (same `api_id` and type:
+/// placed by a text tag, `form_fields_per_document` or a template) keeps what the editor does not
+/// edit — its validation, options, merge value and source.
 pub fn editor_fields(
-    body: &TemplateBody,
-    documents: &[TemplateDocument],
+    template: &Template,
     raw: &[Value],
     max_fields: usize,
 ) -> Result<(Vec<FieldSpec>, Vec<MergeField>), String> {
+    let (body, documents) = (&template.body, &template.documents);
     if raw.len() > max_fields {
         return Err(format!("A template may have at most {max_fields} fields"));
     }
@@ -748,6 +750,22 @@ pub fn editor_fields(
             return Err(at(&format!("the api_id {api_id:?} is used twice")));
         }
         let required = f.get("required").and_then(Value::as_bool).unwrap_or(!matches!(field_type.as_str(), "checkbox"));
+        let before = template.fields.iter().find(|b| b.api_id == api_id && b.field_type == field_type);
+        if let Some(before) = before {
+            let mut kept = before.clone();
+            kept.name = name;
+            kept.signer_index = signer_index;
+            kept.required = required;
+            kept.document_index = document_index;
+            kept.page = page;
+            (kept.x, kept.y) = (x.max(0.0), y.max(0.0));
+            (kept.width, kept.height) = (width.min(page_w), height.min(page_h));
+            if field_type == "dropdown" {
+                kept.options.options = options;
+            }
+            fields.push(kept);
+            continue;
+        }
         fields.push(FieldSpec {
             document_index,
             api_id,
@@ -1299,7 +1317,7 @@ mod tests {
     #[test]
     fn the_editor_saves_fields_inside_pages_for_roles_and_named_merge_fields() {
         let t = template(&["Client", "Witness"], &[], Vec::new());
-        let save = |raw: Value| editor_fields(&t.body, &t.documents, raw.as_array().unwrap(), 100);
+        let save = |raw: Value| editor_fields(&t, raw.as_array().unwrap(), 100);
         let sig = json!({"type": "signature", "role": 1, "document_index": 0, "page": 1, "x": 50, "y": 700, "width": 150, "height": 30});
         let fee = json!({"type": "text-merge", "name": "Fee", "document_index": 0, "page": 1, "x": 50, "y": 100, "width": 100, "height": 14});
         let (fields, merge) = save(json!([sig, fee])).unwrap_or_else(|e| panic!("{e}"));
@@ -1323,6 +1341,15 @@ mod tests {
         assert!(save(json!([sig, unnamed])).unwrap_err().contains("needs a name"));
         let dropdown = json!({"type": "dropdown", "role": 0, "document_index": 0, "page": 1, "x": 1, "y": 1, "width": 60, "height": 14});
         assert!(save(json!([dropdown])).unwrap_err().contains("choice"));
+        // A field placed before keeps what the editor does not edit.
+        let mut before = template(&["Client", "Witness"], &[], vec![field("text", Some(0), "mail", true)]);
+        before.fields[0].validation_type = Some("email_address".into());
+        before.fields[0].source = "text_tag".into();
+        let moved = json!([{"api_id": "mail_id", "type": "text", "role": 1, "name": "mail", "document_index": 0, "page": 1, "x": 20, "y": 30, "width": 100, "height": 14}]);
+        let (kept, _) = editor_fields(&before, moved.as_array().unwrap(), 100).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(kept[0].validation_type.as_deref(), Some("email_address"));
+        assert_eq!(kept[0].source, "text_tag");
+        assert_eq!((kept[0].signer_index, kept[0].x), (Some(1), 20.0));
         let mut wrong_kind = fee.clone();
         wrong_kind["name"] = json!("Company");
         wrong_kind["type"] = json!("checkbox-merge");

@@ -13,7 +13,8 @@ use crate::ids::TemplateId;
 use crate::new_request::{FileInput, NewSignatureRequest, Notice, RequestInput, Requester, SignerInput};
 use crate::signature_request::DocumentLimits;
 use crate::template::{
-    NewTemplate, RoleCc, RoleSigner, SignerRole, Template, TemplateBody, TemplateOptions, request_from_templates,
+    NewTemplate, Overlay, RoleCc, RoleSigner, SignerRole, Template, TemplateBody, TemplateOptions,
+    request_from_templates,
 };
 
 /// `type`: a file the requester sends for signature, or a signature request ready but for its fields.
@@ -247,11 +248,115 @@ pub fn claimed_request(
         .iter()
         .map(|a| RoleCc { role: Some(a.clone()), email_address: Some(a.clone()) })
         .collect();
+    // Merge values already in the draft's fields (a draft made from templates) are given again.
+    let mut custom_fields = pending.custom_fields.clone();
+    for field in draft.fields.iter().filter(|f| f.field_type.ends_with("-merge")) {
+        let name = if field.name.is_empty() { &field.api_id } else { &field.name };
+        if let Some(value) = &field.value
+            && !custom_fields.iter().any(|c| c["name"] == name.as_str())
+        {
+            custom_fields.push(serde_json::json!({"name": name, "value": value}));
+        }
+    }
     let (mut request, _) =
-        request_from_templates(&[(draft, files)], &signers, &ccs, &pending.custom_fields, pending.input(), by)?;
+        request_from_templates(&[(draft, files)], &signers, &ccs, &custom_fields, pending.input(), by)?;
     request.body.template_ids = None;
     for signature in &mut request.body.signatures {
         signature.signer_role = None;
     }
     Ok(request)
+}
+
+/// `unclaimed_draft/create_embedded_with_template`: the request the templates make (checked as
+/// `send_with_template` checks it), kept as a draft whose fields are the templates' — merge values
+/// already in them — for the requester to review, add to and send.
+pub fn draft_from_templates(
+    templates: &[(&Template, Vec<FileInput>)],
+    signers: &[RoleSigner],
+    ccs: &[RoleCc],
+    custom_fields: &[Value],
+    draft: DraftInput,
+    by: &Requester<'_>,
+) -> Result<(NewTemplate, Vec<Notice>), InvalidInput> {
+    let input = draft.request;
+    let (request, notices) = request_from_templates(templates, signers, ccs, custom_fields, input.clone(), by)?;
+    let files: Vec<FileInput> = templates.iter().flat_map(|(_, files)| files.iter().cloned()).collect();
+    let documents = crate::new_request::documents(&files, &[], &by.limits)?;
+    let pin_of = |email: &str| {
+        signers
+            .iter()
+            .find(|s| s.signer.email_address.as_deref().map(str::trim) == Some(email))
+            .and_then(|s| s.signer.pin.clone())
+    };
+    let pending_signers: Vec<PendingSigner> = request
+        .body
+        .signatures
+        .iter()
+        .map(|s| PendingSigner {
+            name: s.signer_name.clone(),
+            email_address: s.signer_email_address.clone(),
+            order: s.order.and_then(|o| u32::try_from(o).ok()),
+            pin: pin_of(&s.signer_email_address),
+        })
+        .collect();
+    let mut roles: Vec<SignerRole> = Vec::new();
+    for s in &pending_signers {
+        let name = role_name(s, &roles);
+        roles.push(SignerRole { name, order: s.order.map(i64::from) });
+    }
+    let body = &request.body;
+    let pending = PendingRequest {
+        kind: DraftKind::RequestSignature,
+        embedded: true,
+        for_embedded_signing: by.embedded,
+        requester_email_address: draft.requester_email_address,
+        signers: pending_signers,
+        cc_email_addresses: body.cc_email_addresses.clone(),
+        title: Some(body.title.clone()),
+        subject: body.subject.clone(),
+        message: body.message.clone(),
+        metadata: input.metadata.clone(),
+        test_mode: body.test_mode,
+        allow_decline: Some(body.allow_decline),
+        allow_reassign: Some(body.allow_reassign),
+        signing_redirect_url: input.signing_redirect_url.clone(),
+        requesting_redirect_url: draft.requesting_redirect_url,
+        expires_at: input.expires_at,
+        // The values are in the fields already.
+        custom_fields: Vec::new(),
+        signing_options: input.signing_options.clone(),
+        signature_request_id: None,
+    };
+    let template = NewTemplate {
+        account_id: by.account_id.clone(),
+        client_id: by.client_id.as_ref().map(|c| c.as_str().to_owned()),
+        body: TemplateBody {
+            template_id: TemplateId::generate(),
+            title: body.title.clone(),
+            subject: body.subject.clone(),
+            message: body.message.clone(),
+            metadata: Map::new(),
+            signer_roles: roles,
+            cc_roles: pending.cc_email_addresses.clone(),
+            merge_fields: Vec::new(),
+            is_embedded: true,
+            test_mode: pending.test_mode,
+            allow_reassign: body.allow_reassign,
+            created_at: by.now,
+            updated_at: by.now,
+        },
+        options: TemplateOptions {
+            use_text_tags: false,
+            form_fields_per_document: Vec::new(),
+            field_groups: request.options.field_groups.clone(),
+            // The templates' fields, kept as they are when the documents are read.
+            overlay: Some(Overlay {
+                fields: request.options.template_fields.clone().unwrap_or_default(),
+                pages: templates.iter().flat_map(|(t, _)| t.documents.iter().map(|d| d.pages.clone())).collect(),
+            }),
+            unclaimed: Some(pending),
+        },
+        documents,
+    };
+    Ok((template, notices))
 }

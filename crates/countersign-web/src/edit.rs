@@ -342,6 +342,10 @@ pub async fn save(State(state): State<WebState>, Path(id): Path<String>, Json(bo
         return answer(StatusCode::FORBIDDEN, "session_expired", "This editor's session has ended; reload the page.");
     }
     let template = match state.store.template(&id).await {
+        // An unclaimed draft is sent from its own page (`send_claim`), never saved as a template.
+        Ok(Some(template)) if template.options.unclaimed.is_some() => {
+            return answer(StatusCode::NOT_FOUND, "not_found", "No such template.");
+        }
         Ok(Some(template)) if !template.deleted => template,
         Ok(_) => return answer(StatusCode::GONE, "deleted", "This template was deleted."),
         Err(e) => {
@@ -350,12 +354,8 @@ pub async fn save(State(state): State<WebState>, Path(id): Path<String>, Json(bo
         }
     };
     let max_fields = state.config.max_template_fields;
-    let (fields, merge_fields) = match countersign_domain::template::editor_fields(
-        &template.body,
-        &template.documents,
-        &body.fields,
-        max_fields,
-    ) {
+    let (fields, merge_fields) = match countersign_domain::template::editor_fields(&template, &body.fields, max_fields)
+    {
         Ok(checked) => checked,
         Err(message) => return answer(StatusCode::BAD_REQUEST, "bad_request", &message),
     };
@@ -388,15 +388,11 @@ pub async fn send_claim(State(state): State<WebState>, Path(id): Path<String>, J
         Ok(_) => return answer(StatusCode::NOT_FOUND, "not_found", "No such draft."),
         Err(e) => return unavailable(&e),
     };
-    let (fields, merge_fields) = match countersign_domain::template::editor_fields(
-        &draft.body,
-        &draft.documents,
-        &body.fields,
-        state.config.max_template_fields,
-    ) {
-        Ok(checked) => checked,
-        Err(message) => return answer(StatusCode::BAD_REQUEST, "bad_request", &message),
-    };
+    let (fields, merge_fields) =
+        match countersign_domain::template::editor_fields(&draft, &body.fields, state.config.max_template_fields) {
+            Ok(checked) => checked,
+            Err(message) => return answer(StatusCode::BAD_REQUEST, "bad_request", &message),
+        };
     let mut files = Vec::new();
     let documents = match state.store.template_documents(&id).await {
         Ok(documents) => documents,

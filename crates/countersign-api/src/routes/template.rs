@@ -131,7 +131,7 @@ fn edit_url_of(state: &AppState, id: &TemplateId, preview_only: bool) -> (String
 /// The editor's options both `create_embedded_draft` and `embedded/edit_url` take.
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct EditorFlags {
+pub(crate) struct EditorFlags {
     /// The editor never lets the user change roles, subject or message: always "forced".
     #[serde(rename = "force_signer_roles")]
     _force_signer_roles: Flag,
@@ -146,7 +146,7 @@ struct EditorFlags {
 
 impl EditorFlags {
     /// What is asked of the editor that it does not do yet.
-    fn unsupported(&self) -> [(&'static str, bool); 2] {
+    pub(crate) fn unsupported(&self) -> [(&'static str, bool); 2] {
         [
             ("show_preview", self.show_preview.0 == Some(true)),
             ("editor_options", editor_options_enable_anything(self.editor_options.0.as_ref())),
@@ -156,7 +156,7 @@ impl EditorFlags {
 
 /// `parameter_ignored` warnings for the options given a value this server does not honour yet (their
 /// defaults, which the SDKs send, are what it does).
-fn not_honoured_yet(options: &[(&str, bool)]) -> Vec<Warning> {
+pub(crate) fn not_honoured_yet(options: &[(&str, bool)]) -> Vec<Warning> {
     options
         .iter()
         .filter(|(_, set)| *set)

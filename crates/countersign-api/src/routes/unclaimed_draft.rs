@@ -10,14 +10,16 @@ use countersign_domain::account::Account;
 use countersign_domain::ids::TemplateId;
 use countersign_domain::links::Link;
 use countersign_domain::new_request::Requester;
+use countersign_domain::template::NewTemplate;
 use countersign_domain::time::unix_now;
-use countersign_domain::unclaimed_draft::{DraftInput, new_draft};
+use countersign_domain::unclaimed_draft::{DraftInput, draft_from_templates, new_draft};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
-use crate::params::{Flag, List, Object, Params, Text, ignored_warnings};
-use crate::routes::signature_request::{CreateParams, own_client};
+use crate::params::{Flag, List, Params, Text, ignored_warnings};
+use crate::routes::signature_request::{CreateParams, FromTemplates, WithTemplateParams, own_client};
+use crate::routes::template::{EditorFlags, not_honoured_yet};
 use crate::state::AppState;
 use crate::warnings::{Reply, Warning};
 
@@ -35,21 +37,17 @@ struct DraftParams {
     hold_request: Flag,
     is_for_embedded_signing: Flag,
     skip_me_now: Flag,
-    show_preview: Flag,
     populate_auto_fill_fields: Flag,
     use_preexisting_fields: Flag,
     attachments: List<Value>,
-    editor_options: Object<Map<String, Value>>,
-    /// The requester page never lets the requester change signers, subject or message; CCs given
-    /// are kept; there is no progress stepper: accepted either way.
+    /// The requester page never lets the requester change signers; CCs given are kept: accepted either
+    /// way.
     #[serde(rename = "force_signer_page")]
     _force_signer_page: Flag,
-    #[serde(rename = "force_subject_message")]
-    _force_subject_message: Flag,
-    #[serde(rename = "show_progress_stepper")]
-    _show_progress_stepper: Flag,
     #[serde(rename = "allow_ccs")]
     _allow_ccs: Flag,
+    #[serde(flatten)]
+    editor: EditorFlags,
     #[serde(flatten)]
     request: CreateParams,
 }
@@ -93,23 +91,12 @@ async fn accept(state: AppState, account: Account, params: Params, embedded: boo
         "attachments",
         "signer attachments are not supported by this server yet",
     )?;
-    for (name, set) in [
+    warnings.extend(not_honoured_yet(&p.editor.unsupported()));
+    warnings.extend(not_honoured_yet(&[
         ("is_for_embedded_signing", p.is_for_embedded_signing.0 == Some(true) && !embedded),
         ("skip_me_now", p.skip_me_now.0 == Some(true)),
-        ("show_preview", p.show_preview.0 == Some(true)),
         ("populate_auto_fill_fields", p.populate_auto_fill_fields.0 == Some(true)),
-        (
-            "editor_options",
-            p.editor_options
-                .0
-                .as_ref()
-                .is_some_and(|o| o.values().any(|v| countersign_domain::parse_bool(v).ok().flatten() == Some(true))),
-        ),
-    ] {
-        if set {
-            warnings.push(Warning::new("parameter_ignored", format!("{name} is not supported by this server yet")));
-        }
-    }
+    ]));
     let client_id = own_client(&state, &account, p.request.client_id()).await?;
     if embedded && client_id.is_none() {
         return Err(ApiError::missing("client_id"));
@@ -118,7 +105,6 @@ async fn accept(state: AppState, account: Account, params: Params, embedded: boo
     if embedded && requester_email.is_none() {
         return Err(ApiError::missing("requester_email_address"));
     }
-    let test_mode = p.request.test_mode();
     let input = DraftInput {
         kind: p.kind.0,
         request: p.request.into_input(&params),
@@ -137,10 +123,96 @@ async fn accept(state: AppState, account: Account, params: Params, embedded: boo
     };
     let (draft, notices) = new_draft(input, &requester, embedded)?;
     warnings.extend(notices.into_iter().map(|n| Warning::new(n.name, n.message)));
+    respond(&state, &account, draft, embedded, warnings).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct DraftWithTemplateParams {
+    requester_email_address: Text,
+    requesting_redirect_url: Text,
+    hold_request: Flag,
+    is_for_embedded_signing: Flag,
+    preview_only: Flag,
+    skip_me_now: Flag,
+    #[serde(rename = "allow_ccs")]
+    _allow_ccs: Flag,
+    #[serde(rename = "allow_reassign")]
+    _allow_reassign: Flag,
+    #[serde(flatten)]
+    editor: EditorFlags,
+    #[serde(flatten)]
+    base: WithTemplateParams,
+}
+
+/// `POST /v3/unclaimed_draft/create_embedded_with_template`: the request the templates make (checked
+/// as `send_with_template` checks it) kept as a draft; its claim_url opens the requester page with the
+/// templates' fields placed, where the requester may add fields and sends.
+pub async fn create_embedded_with_template(
+    State(state): State<AppState>,
+    Extension(account): Extension<Account>,
+    params: Params,
+) -> ApiResult<Reply> {
+    let p: DraftWithTemplateParams = params.parse()?;
+    if p.hold_request.0 == Some(true) {
+        return Err(ApiError::bad_param(
+            "hold_request",
+            "hold_request: holding a claimed request is not supported by this server yet",
+        ));
+    }
+    let requester_email = p.requester_email_address.0.filter(|e| !e.trim().is_empty());
+    let Some(requester_email) = requester_email else { return Err(ApiError::missing("requester_email_address")) };
+    let for_embedded_signing = p.is_for_embedded_signing.0 == Some(true);
+    let mut not_honoured = not_honoured_yet(&p.editor.unsupported());
+    not_honoured.extend(not_honoured_yet(&[
+        ("preview_only", p.preview_only.0 == Some(true)),
+        ("skip_me_now", p.skip_me_now.0 == Some(true)),
+    ]));
+    let from = FromTemplates::read(&state, &account, &params, p.base).await?;
+    if from.client_id.is_none() {
+        return Err(ApiError::missing("client_id"));
+    }
+    let requester = Requester {
+        account_id: &account.id,
+        email: &account.email,
+        client_id: from.client_id.clone(),
+        embedded: for_embedded_signing,
+        public_url: &state.config.public_url,
+        limits: state.config.document_limits,
+        now: unix_now(),
+    };
+    let draft_input = DraftInput {
+        kind: None,
+        request: from.input.clone(),
+        requester_email_address: Some(requester_email),
+        requesting_redirect_url: p.requesting_redirect_url.0,
+    };
+    let (draft, notices) = draft_from_templates(
+        &from.with_files(),
+        &from.signers,
+        &from.ccs,
+        &from.custom_fields,
+        draft_input,
+        &requester,
+    )?;
+    let mut warnings = from.warnings;
+    warnings.extend(notices.into_iter().map(|n| Warning::new(n.name, n.message)));
+    warnings.extend(not_honoured);
+    respond(&state, &account, draft, true, warnings).await
+}
+
+/// Stores a draft and answers with its claim_url.
+async fn respond(
+    state: &AppState,
+    account: &Account,
+    draft: NewTemplate,
+    embedded: bool,
+    warnings: Vec<Warning>,
+) -> ApiResult<Reply> {
     state.store.create_template(&draft).await?;
     let id = &draft.body.template_id;
     let lifetime = if embedded { state.config.sign_url_lifetime_secs } else { CLAIM_URL_LIFETIME_SECS };
-    let (claim_url, expires_at) = claim_url_of(&state, id, lifetime);
+    let (claim_url, expires_at) = claim_url_of(state, id, lifetime);
     let pending = draft.options.unclaimed.as_ref();
     tracing::info!(draft = %id, account_id = %account.id, embedded, "unclaimed draft accepted");
     Ok(Reply::ok(json!({"unclaimed_draft": {
@@ -149,7 +221,7 @@ async fn accept(state: AppState, account: Account, params: Params, embedded: boo
         "signing_redirect_url": pending.and_then(|p| p.signing_redirect_url.clone()),
         "requesting_redirect_url": pending.and_then(|p| p.requesting_redirect_url.clone()),
         "expires_at": expires_at,
-        "test_mode": test_mode,
+        "test_mode": draft.body.test_mode,
     }}))
     .with_warnings(warnings))
 }

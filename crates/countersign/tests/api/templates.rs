@@ -17,7 +17,7 @@ use crate::signing::{WAIT, pdftotext, setup};
 
 /// The template form of the tests: simple-two-signers.pdf (its text tags name signer1 and signer2),
 /// roles Client then Witness, a CC role, and a text merge field placed with `form_fields_per_document`.
-fn template_form(file: &str, bytes: Vec<u8>) -> Form {
+pub(crate) fn template_form(file: &str, bytes: Vec<u8>) -> Form {
     template_form_with(file, bytes, json!([{"name": "Fee", "type": "text"}]))
 }
 
@@ -51,7 +51,7 @@ async fn post_form(app: &TestApp, path: &str, form: Form) -> reqwest::Response {
 }
 
 /// Creates a template and returns its id (processing goes on in the background).
-async fn create_template(app: &TestApp, form: Form) -> String {
+pub(crate) async fn create_template(app: &TestApp, form: Form) -> String {
     let response = post_form(app, "/v3/template/create", form).await;
     let status = response.status();
     let body: Value = response.json().await.unwrap();
@@ -60,7 +60,7 @@ async fn create_template(app: &TestApp, form: Form) -> String {
 }
 
 /// Waits for the template callback (`template_created` or `template_error`) about `id`.
-async fn wait_template_callback(receiver: &Receiver, id: &str) -> Value {
+pub(crate) async fn wait_template_callback(receiver: &Receiver, id: &str) -> Value {
     wait_for(WAIT, &format!("a template callback for {id}"), || async {
         receiver.received("/cb").into_iter().map(|r| r.json).find(|j| {
             j["template"]["template_id"] == id

@@ -97,6 +97,11 @@ async fn an_embedded_draft_is_claimed_sent_and_signed(backend: Backend) {
     let list: Value = app.get("/v3/template/list").await.json().await.unwrap();
     assert_eq!(list["list_info"]["num_results"], 0);
 
+    // The page's session does not save the draft as a template.
+    let as_template =
+        json!({"action": format!("/edit/{draft_id}/save"), "session": config["session"], "expires": config["expires"]});
+    let (status, _) = save_fields(&app, &as_template, config["fields"].clone()).await;
+    assert_eq!(status, 404);
     // Bob gets a date too; the requester sends.
     fields.push(json!({"type": "date_signed", "role": 1, "document_index": 0, "page": 1, "x": 400, "y": 700, "width": 100, "height": 18}));
     let (status, sent) = save_fields(&app, &config, Value::Array(fields)).await;
@@ -196,3 +201,62 @@ async fn a_draft_for_email_signing_and_the_refusals(backend: Backend) {
     app.stop().await;
 }
 both_backends!(a_draft_for_email_signing_and_the_refusals_on, a_draft_for_email_signing_and_the_refusals);
+
+async fn a_draft_from_a_template_keeps_its_fields_and_merge_values(backend: Backend) {
+    let Some((app, receiver, client_id)) = setup(backend, Options::default()).await else { return };
+    let template_id = crate::templates::create_template(
+        &app,
+        crate::templates::template_form("nda.pdf", fixture("simple-two-signers.pdf")),
+    )
+    .await;
+    crate::templates::wait_template_callback(&receiver, &template_id).await;
+    let body = json!({
+        "client_id": client_id,
+        "requester_email_address": "owner@example.com",
+        "template_ids": [template_id],
+        "signers": [
+            {"role": "Client", "name": "Cy Client", "email_address": "cy@example.com"},
+            {"role": "Witness", "name": "Wu Witness", "email_address": "wu@example.com"}
+        ],
+        "ccs": [{"role": "Lawyer", "email_address": "lawyer@example.com"}],
+        "custom_fields": [{"name": "Fee", "value": "CHF 900"}],
+        "is_for_embedded_signing": true,
+        "test_mode": true
+    });
+    let response = app.post_json("/v3/unclaimed_draft/create_embedded_with_template", &body).await;
+    let status = response.status();
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(status, 200, "{answer}");
+    let claim_url = answer["unclaimed_draft"]["claim_url"].as_str().unwrap().to_owned();
+    let (status, html) = open_claim(&claim_url, Some(&client_id)).await;
+    assert_eq!(status, 200, "{html}");
+    let config = page_config(&html);
+    let fields = config["fields"].as_array().unwrap().clone();
+    assert_eq!(fields.len(), 7, "the template's fields, its merge field too: {fields:?}");
+    let (status, sent) = save_fields(&app, &config, Value::Array(fields)).await;
+    assert_eq!(status, 200, "{sent}");
+    let id = sent["signature_request_id"].as_str().unwrap().to_owned();
+    wait_callback(&receiver, &id, &["signature_request_sent"]).await;
+    let placed = fields_of(&app, &id).await;
+    assert!(placed.iter().any(|f| f["type"] == "text-merge" && f["value"] == "CHF 900"), "{placed:?}");
+    assert!(placed.iter().any(|f| f["api_id"] == "title" && f["signer"] == json!(1)), "{placed:?}");
+    let request: Value = app.get(&format!("/v3/signature_request/{id}")).await.json().await.unwrap();
+    assert_eq!(request["signature_request"]["cc_email_addresses"], json!(["lawyer@example.com"]));
+    assert_eq!(request["signature_request"]["title"], "Mutual NDA");
+
+    // Checked as send_with_template checks: a role left empty is refused, and no draft is made.
+    let mut missing = body.clone();
+    missing["signers"] = json!([{"role": "Client", "name": "Cy", "email_address": "cy@example.com"}]);
+    let error = expect_error(
+        app.post_json("/v3/unclaimed_draft/create_embedded_with_template", &missing).await,
+        400,
+        "bad_request",
+    )
+    .await;
+    assert!(error["error_msg"].as_str().unwrap().contains("Witness"), "{error}");
+    app.stop().await;
+}
+both_backends!(
+    a_draft_from_a_template_keeps_its_fields_and_merge_values_on,
+    a_draft_from_a_template_keeps_its_fields_and_merge_values
+);

@@ -147,10 +147,6 @@ impl CreateParams {
         self.client_id.as_deref()
     }
 
-    pub(crate) fn test_mode(&self) -> bool {
-        self.test_mode.0 == Some(true)
-    }
-
     /// The request as the domain takes it, with the uploaded files of `params`.
     pub(crate) fn into_input(self, params: &Params) -> RequestInput {
         let p = self;

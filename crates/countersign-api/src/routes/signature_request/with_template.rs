@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use axum::Extension;
 use axum::extract::State;
 use countersign_domain::account::Account;
-use countersign_domain::ids::TemplateId;
+use countersign_domain::ids::{ClientId, TemplateId};
 use countersign_domain::new_request::{FileInput, RequestInput, Requester};
 use countersign_domain::template::{RoleCc, RoleSigner, Template, TemplateRefusal, request_from_templates};
 use countersign_domain::time::unix_now;
@@ -38,7 +38,7 @@ struct CcParams {
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct WithTemplateParams {
+pub(crate) struct WithTemplateParams {
     template_ids: List<String>,
     /// The old single-template parameter.
     template_id: Text,
@@ -127,62 +127,106 @@ async fn load_templates(
     Ok(loaded)
 }
 
+/// What a request (or an unclaimed draft) from templates is made of, read from the parameters: the
+/// templates (each usable by the caller) with their documents, signers and CCs by role, merge values,
+/// the rest of the request, the caller's app, and the warnings so far.
+pub(crate) struct FromTemplates {
+    pub templates: Vec<(Template, Vec<FileInput>)>,
+    pub signers: Vec<RoleSigner>,
+    pub ccs: Vec<RoleCc>,
+    pub custom_fields: Vec<Value>,
+    pub input: RequestInput,
+    pub client_id: Option<ClientId>,
+    pub warnings: Vec<Warning>,
+}
+
+impl FromTemplates {
+    pub(crate) async fn read(
+        state: &AppState,
+        account: &Account,
+        params: &Params,
+        p: WithTemplateParams,
+    ) -> ApiResult<Self> {
+        let mut warnings = ignored_warnings(p.other.keys());
+        if p.populate_auto_fill_fields.0 == Some(true) {
+            warnings.push(Warning::new(
+                "parameter_ignored",
+                "populate_auto_fill_fields is not supported by this server: signers fill their own fields",
+            ));
+        }
+        if !params.files.is_empty() || p.file_urls.0.as_ref().is_some_and(|u| !u.is_empty()) {
+            return Err(ApiError::bad_param(
+                "files",
+                "Replacing a template's documents when sending is not supported by this server yet; send without files",
+            ));
+        }
+        let client_id = super::create::own_client(state, account, p.client_id.as_deref()).await?;
+        let ids: Vec<String> = p.template_ids.0.unwrap_or_default().into_iter().chain(p.template_id.0).collect();
+        let templates = load_templates(state, account, ids, &mut warnings).await?;
+        let signers: Vec<RoleSigner> = p
+            .signers
+            .0
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| RoleSigner { role: s.role.0, signer: s.signer.into_input() })
+            .collect();
+        let ccs: Vec<RoleCc> = p
+            .ccs
+            .0
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| RoleCc { role: c.role.0, email_address: c.email_address.0 })
+            .collect();
+        let input = RequestInput {
+            title: p.title.0,
+            subject: p.subject.0,
+            message: p.message.0,
+            metadata: p.metadata.0,
+            test_mode: p.test_mode.0,
+            allow_decline: p.allow_decline.0,
+            signing_redirect_url: p.signing_redirect_url.0,
+            expires_at: p.expires_at.0,
+            signing_options: p.signing_options.0,
+            ..RequestInput::default()
+        };
+        Ok(Self {
+            templates,
+            signers,
+            ccs,
+            custom_fields: p.custom_fields.0.unwrap_or_default(),
+            input,
+            client_id,
+            warnings,
+        })
+    }
+
+    /// The templates with their documents, as the domain takes them.
+    pub(crate) fn with_files(&self) -> Vec<(&Template, Vec<FileInput>)> {
+        self.templates.iter().map(|(t, f)| (t, f.clone())).collect()
+    }
+}
+
 async fn create(state: AppState, account: Account, params: Params, embedded: bool) -> ApiResult<Reply> {
     let p: WithTemplateParams = params.parse()?;
-    let mut warnings = ignored_warnings(p.other.keys());
-    if p.populate_auto_fill_fields.0 == Some(true) {
-        warnings.push(Warning::new(
-            "parameter_ignored",
-            "populate_auto_fill_fields is not supported by this server: signers fill their own fields",
-        ));
-    }
-    if !params.files.is_empty() || p.file_urls.0.as_ref().is_some_and(|u| !u.is_empty()) {
-        return Err(ApiError::bad_param(
-            "files",
-            "Replacing a template's documents when sending is not supported by this server yet; send without files",
-        ));
-    }
-    let client_id = super::create::own_client(&state, &account, p.client_id.as_deref()).await?;
-    let ids: Vec<String> = p.template_ids.0.unwrap_or_default().into_iter().chain(p.template_id.0).collect();
-    let templates = load_templates(&state, &account, ids, &mut warnings).await?;
-    let signers: Vec<RoleSigner> = p
-        .signers
-        .0
-        .unwrap_or_default()
-        .into_iter()
-        .map(|s| RoleSigner { role: s.role.0, signer: s.signer.into_input() })
-        .collect();
-    let ccs: Vec<RoleCc> = p
-        .ccs
-        .0
-        .unwrap_or_default()
-        .into_iter()
-        .map(|c| RoleCc { role: c.role.0, email_address: c.email_address.0 })
-        .collect();
-    let input = RequestInput {
-        title: p.title.0,
-        subject: p.subject.0,
-        message: p.message.0,
-        metadata: p.metadata.0,
-        test_mode: p.test_mode.0,
-        allow_decline: p.allow_decline.0,
-        signing_redirect_url: p.signing_redirect_url.0,
-        expires_at: p.expires_at.0,
-        signing_options: p.signing_options.0,
-        ..RequestInput::default()
-    };
+    let from = FromTemplates::read(&state, &account, &params, p).await?;
     let requester = Requester {
         account_id: &account.id,
         email: &account.email,
-        client_id,
+        client_id: from.client_id.clone(),
         embedded,
         public_url: &state.config.public_url,
         limits: state.config.document_limits,
         now: unix_now(),
     };
-    let with_files: Vec<(&Template, Vec<FileInput>)> = templates.iter().map(|(t, f)| (t, f.clone())).collect();
-    let custom_fields = p.custom_fields.0.unwrap_or_default();
-    let (new, notices) = request_from_templates(&with_files, &signers, &ccs, &custom_fields, input, &requester)?;
+    let (new, notices) = request_from_templates(
+        &from.with_files(),
+        &from.signers,
+        &from.ccs,
+        &from.custom_fields,
+        from.input.clone(),
+        &requester,
+    )?;
+    let mut warnings = from.warnings;
     warnings.extend(notices.into_iter().map(|n| Warning::new(n.name, n.message)));
     state.store.create_signature_request(&new).await?;
     tracing::info!(

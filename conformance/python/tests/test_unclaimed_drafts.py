@@ -96,18 +96,27 @@ def test_create_for_email_signing_and_what_is_refused(server, client, account, a
     assert answer.status_code == 200, answer.text
     wait_event(callback_receiver, account_ep, "signature_request_sent", answer.json()["signature_request_id"])
 
+    # hold_request: the claimed request is prepared, then sent by release_hold.
     client_id = create_app(client)
     with open(pdf("simple-two-signers.pdf"), "rb") as f:
-        expect_api_error(
-            lambda: drafts.unclaimed_draft_create_embedded(
-                models.UnclaimedDraftCreateEmbeddedRequest(
-                    client_id=client_id, requester_email_address=account.email_address, files=[f], signers=signers(), hold_request=True
-                )
-            ),
-            400,
-            "bad_request",
-            "hold_request",
+        held = drafts.unclaimed_draft_create_embedded(
+            models.UnclaimedDraftCreateEmbeddedRequest(
+                client_id=client_id,
+                requester_email_address=account.email_address,
+                files=[f],
+                signers=signers(),
+                use_text_tags=True,
+                hold_request=True,
+                test_mode=True,
+            )
         )
+    html = open_page(held.unclaimed_draft.claim_url, "&parent_url=https%3A%2F%2Fexample.com%2F&client_id=" + client_id)
+    held_id = send_from_page(client, html).json()["signature_request_id"]
+    wait_event(callback_receiver, account_ep, "signature_request_prepared", held_id)
+    released = apis.SignatureRequestApi(client).signature_request_release_hold(held_id)
+    assert released.signature_request.signature_request_id == held_id
+    wait_event(callback_receiver, account_ep, "signature_request_sent", held_id)
+    expect_api_error(lambda: apis.SignatureRequestApi(client).signature_request_release_hold(held_id), 400, "bad_request")
     with open(pdf("simple-two-signers.pdf"), "rb") as f:
         expect_api_error(
             lambda: drafts.unclaimed_draft_create(models.UnclaimedDraftCreateRequest(type="request_signature", files=[f])),

@@ -46,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .route("/signature_request/send", post(sr::send))
         .route("/signature_request/create_embedded", post(sr::create_embedded))
         .route("/signature_request/send_with_template", post(sr::send_with_template))
+        .route("/signature_request/release_hold/{id}", post(sr::release_hold))
         .route("/signature_request/create_embedded_with_template", post(sr::create_embedded_with_template))
         .route("/template/create", post(template::create))
         .route("/unclaimed_draft/create", post(unclaimed_draft::create))

@@ -156,6 +156,8 @@ pub enum Refusal {
     NotYourTurn,
     /// Decline or reassign on a request created without `allow_decline` / `allow_reassign`.
     NotAllowed(String),
+    /// `release_hold` on a request that is not on hold.
+    NotHeld(String),
 }
 
 /// One value a signer gave (a `response_data[]` entry of the object).
@@ -203,7 +205,7 @@ impl SignatureRequest {
     pub fn cancel(&mut self, caller: &AccountId) -> Result<Transition, Refusal> {
         self.visible_to(caller)?;
         match self.status {
-            RequestStatus::Processing | RequestStatus::Sent => {}
+            RequestStatus::Processing | RequestStatus::Sent | RequestStatus::OnHold => {}
             other => {
                 return Err(Refusal::CancelFailed(format!(
                     "A signature request that {} cannot be canceled.",
@@ -213,6 +215,20 @@ impl SignatureRequest {
         }
         self.status = RequestStatus::Canceled;
         Ok(Transition { events: vec![(EventType::SignatureRequestCanceled, None, None)], ..Transition::default() })
+    }
+
+    /// `release_hold`: a held request goes out for signature (`signature_request_sent`; the signers'
+    /// invitations follow when wrapped by `signer_mail::mailed`).
+    pub fn release_hold(&mut self, caller: &AccountId) -> Result<Transition, Refusal> {
+        self.visible_to(caller)?;
+        if self.status != RequestStatus::OnHold {
+            return Err(Refusal::NotHeld(format!(
+                "A signature request that {} cannot be released: only a request on hold can.",
+                self.status.describe()
+            )));
+        }
+        self.status = RequestStatus::Sent;
+        Ok(Transition { events: vec![(EventType::SignatureRequestSent, None, None)], ..Transition::default() })
     }
 
     /// `remind`: one signer (by e-mail address, and name when given) still awaiting, not for embedded
@@ -369,11 +385,18 @@ impl SignatureRequest {
         if self.status != RequestStatus::Processing {
             return Err(Refusal::Moot);
         }
-        self.status = RequestStatus::Sent;
+        // A held request is prepared, not sent: its signers hear of it when it is released.
+        let event = if self.options.hold {
+            self.status = RequestStatus::OnHold;
+            EventType::SignatureRequestPrepared
+        } else {
+            self.status = RequestStatus::Sent;
+            EventType::SignatureRequestSent
+        };
         let mut options = self.options.clone();
         options.appended_signature_page = appended_signature_page;
         Ok(Transition {
-            events: vec![(EventType::SignatureRequestSent, None, None)],
+            events: vec![(event, None, None)],
             fields: Some(fields),
             pages,
             replace_document,
@@ -671,6 +694,22 @@ mod tests {
         let mut canceled = request(RequestStatus::Canceled);
         assert_eq!(canceled.remind(&owner(), "jill@example.com", None, 1).unwrap_err(), Refusal::Canceled);
         assert_eq!(canceled.visible_to(&stranger).unwrap_err(), Refusal::NotFound, "not found before gone");
+    }
+
+    #[test]
+    fn a_held_request_is_prepared_then_released_once() {
+        let mut r = request(RequestStatus::Processing);
+        r.options.hold = true;
+        let prepared = r.processed(Vec::new(), Vec::new(), None, false, "job").unwrap();
+        assert_eq!(prepared.events[0].0, EventType::SignatureRequestPrepared);
+        assert_eq!(r.status, RequestStatus::OnHold);
+        assert!(r.actionable_signers().is_empty(), "nobody is invited while it is held");
+        let stranger = AccountId::from_trusted("2".repeat(40));
+        assert_eq!(r.release_hold(&stranger).unwrap_err(), Refusal::NotFound);
+        let released = r.release_hold(&owner()).unwrap();
+        assert_eq!(released.events[0].0, EventType::SignatureRequestSent);
+        assert_eq!(r.status, RequestStatus::Sent);
+        assert!(matches!(r.release_hold(&owner()), Err(Refusal::NotHeld(_))));
     }
 
     #[test]

@@ -214,6 +214,7 @@ impl NewSignatureRequest {
             finalize_error: None,
             final_copy: None,
             template_fields: None,
+            hold: false,
         };
         let request = Self {
             account_id: by.account_id.clone(),

@@ -19,6 +19,9 @@ pub enum RequestStatus {
     Processing,
     /// Processed and out for signature.
     Sent,
+    /// Processed, but held (an unclaimed draft claimed with `hold_request`) until its sender releases
+    /// it with `release_hold` (`signature_request_prepared` was sent).
+    OnHold,
     /// Processing failed (`has_error`).
     Error,
     Canceled,
@@ -32,6 +35,7 @@ impl RequestStatus {
         match self {
             Self::Processing => "processing",
             Self::Sent => "sent",
+            Self::OnHold => "on_hold",
             Self::Error => "error",
             Self::Canceled => "canceled",
             Self::Expired => "expired",
@@ -45,6 +49,7 @@ impl RequestStatus {
         match self {
             Self::Processing => "is still being processed",
             Self::Sent => "is awaiting signature",
+            Self::OnHold => "is on hold until its sender releases it",
             Self::Error => "failed processing",
             Self::Canceled => "was canceled",
             Self::Expired => "has expired",
@@ -54,9 +59,18 @@ impl RequestStatus {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Processing, Self::Sent, Self::Error, Self::Canceled, Self::Expired, Self::Complete, Self::Declined]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+        [
+            Self::Processing,
+            Self::Sent,
+            Self::OnHold,
+            Self::Error,
+            Self::Canceled,
+            Self::Expired,
+            Self::Complete,
+            Self::Declined,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
     }
 }
 
@@ -404,6 +418,9 @@ pub struct ProcessingOptions {
     /// Whether signature-page fields were appended (no tags, no form fields).
     #[serde(default)]
     pub appended_signature_page: bool,
+    /// Held once processed, until `release_hold` (a draft claimed with `hold_request`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hold: bool,
     /// How signers may make their signatures.
     #[serde(default)]
     pub signing_options: SigningOptions,

@@ -74,12 +74,15 @@ pub struct PendingRequest {
     pub signing_options: Option<Value>,
     /// The request its claim made, once claimed (a claim_url then opens nothing).
     pub signature_request_id: Option<String>,
+    /// `hold_request`: the request made at the claim waits for `release_hold` once processed.
+    pub hold: bool,
 }
 
 /// `unclaimed_draft/create*` as the caller sent it.
 #[derive(Debug, Clone, Default)]
 pub struct DraftInput {
     pub kind: Option<String>,
+    pub hold_request: bool,
     pub request: RequestInput,
     pub requester_email_address: Option<String>,
     pub requesting_redirect_url: Option<String>,
@@ -185,6 +188,7 @@ pub fn new_draft(
         custom_fields: request.custom_fields.clone(),
         signing_options: request.signing_options.clone(),
         signature_request_id: None,
+        hold: input.hold_request,
     };
     let body = TemplateBody {
         template_id: TemplateId::generate(),
@@ -261,6 +265,7 @@ pub fn claimed_request(
     let (mut request, _) =
         request_from_templates(&[(draft, files)], &signers, &ccs, &custom_fields, pending.input(), by)?;
     request.body.template_ids = None;
+    request.options.hold = pending.hold;
     for signature in &mut request.body.signatures {
         signature.signer_role = None;
     }
@@ -326,6 +331,7 @@ pub fn draft_from_templates(
         custom_fields: Vec::new(),
         signing_options: input.signing_options.clone(),
         signature_request_id: None,
+        hold: draft.hold_request,
     };
     let template = NewTemplate {
         account_id: by.account_id.clone(),

@@ -77,11 +77,6 @@ async fn accept(state: AppState, account: Account, params: Params, embedded: boo
         if set { Err(ApiError::bad_param(name, format!("{name}: {why}"))) } else { Ok(()) }
     };
     refuse_if(
-        p.hold_request.0 == Some(true),
-        "hold_request",
-        "holding a claimed request is not supported by this server yet",
-    )?;
-    refuse_if(
         p.use_preexisting_fields.0 == Some(true),
         "use_preexisting_fields",
         "reading a PDF's own form fields is not supported by this server yet",
@@ -107,6 +102,7 @@ async fn accept(state: AppState, account: Account, params: Params, embedded: boo
     }
     let input = DraftInput {
         kind: p.kind.0,
+        hold_request: p.hold_request.0 == Some(true),
         request: p.request.into_input(&params),
         requester_email_address: requester_email,
         requesting_redirect_url: p.requesting_redirect_url.0,
@@ -154,12 +150,6 @@ pub async fn create_embedded_with_template(
     params: Params,
 ) -> ApiResult<Reply> {
     let p: DraftWithTemplateParams = params.parse()?;
-    if p.hold_request.0 == Some(true) {
-        return Err(ApiError::bad_param(
-            "hold_request",
-            "hold_request: holding a claimed request is not supported by this server yet",
-        ));
-    }
     let requester_email = p.requester_email_address.0.filter(|e| !e.trim().is_empty());
     let Some(requester_email) = requester_email else { return Err(ApiError::missing("requester_email_address")) };
     let for_embedded_signing = p.is_for_embedded_signing.0 == Some(true);
@@ -183,6 +173,7 @@ pub async fn create_embedded_with_template(
     };
     let draft_input = DraftInput {
         kind: None,
+        hold_request: p.hold_request.0 == Some(true),
         request: from.input.clone(),
         requester_email_address: Some(requester_email),
         requesting_redirect_url: p.requesting_redirect_url.0,

@@ -236,6 +236,14 @@ async fn open(
             "This signing link has expired. Ask the sender for a new one.",
         );
     }
+    if request.status == RequestStatus::OnHold {
+        return refuse.page(
+            StatusCode::CONFLICT,
+            "on_hold",
+            "This request has not been sent yet",
+            "The sender is still preparing this signature request. You will be able to sign once they send it.",
+        );
+    }
     if let Some((heading, text)) = closed(&request, &signature_id, owner.replaced) {
         link_invalid(state, &request.id, &signature_id).await;
         return refuse.page(StatusCode::GONE, "signature_closed", heading, text);

@@ -180,7 +180,6 @@ async fn a_draft_for_email_signing_and_the_refusals(backend: Backend) {
             draft_form(None, &[("client_id", &client_id)]),
             "requester_email_address",
         ),
-        ("/v3/unclaimed_draft/create_embedded", draft_form(Some(&client_id), &[("hold_request", "1")]), "hold_request"),
         ("/v3/unclaimed_draft/create", draft_form(None, &[("type", "bill_me")]), "type"),
         (
             "/v3/unclaimed_draft/create",
@@ -260,3 +259,41 @@ both_backends!(
     a_draft_from_a_template_keeps_its_fields_and_merge_values_on,
     a_draft_from_a_template_keeps_its_fields_and_merge_values
 );
+
+async fn a_held_draft_is_prepared_then_released(backend: Backend) {
+    let Some((app, receiver, client_id)) = setup(backend, Options::default()).await else { return };
+    let form = draft_form(Some(&client_id), &[("hold_request", "1"), ("is_for_embedded_signing", "1")]);
+    let body: Value = post_draft(&app, "/v3/unclaimed_draft/create_embedded", form).await.json().await.unwrap();
+    let claim_url = body["unclaimed_draft"]["claim_url"].as_str().unwrap_or_else(|| panic!("{body}")).to_owned();
+    let (_, html) = open_claim(&claim_url, Some(&client_id)).await;
+    let config = page_config(&html);
+    let (status, sent) = save_fields(&app, &config, config["fields"].clone()).await;
+    assert_eq!(status, 200, "{sent}");
+    let id = sent["signature_request_id"].as_str().unwrap().to_owned();
+
+    // Prepared, not sent: no signer can open it yet.
+    let prepared = wait_callback(&receiver, &id, &["signature_request_prepared", "signature_request_sent"]).await;
+    assert_eq!(prepared["event"]["event_type"], "signature_request_prepared", "{prepared}");
+    let request: Value = app.get(&format!("/v3/signature_request/{id}")).await.json().await.unwrap();
+    let request = request["signature_request"].clone();
+    let signature_id = request["signatures"][0]["signature_id"].as_str().unwrap();
+    let error = expect_error(app.get(&format!("/v3/embedded/sign_url/{signature_id}")).await, 409, "conflict").await;
+    assert!(error["error_msg"].as_str().unwrap().contains("release_hold"), "{error}");
+
+    // Released: sent, and signable.
+    let other = app.other_account_key("other@example.com").await;
+    let refused =
+        app.request_as(&other, Method::POST, &format!("/v3/signature_request/release_hold/{id}")).send().await.unwrap();
+    expect_error(refused, 404, "not_found").await;
+    let released = app.request(Method::POST, &format!("/v3/signature_request/release_hold/{id}")).send().await.unwrap();
+    assert_eq!(released.status(), 200);
+    wait_callback(&receiver, &id, &["signature_request_sent"]).await;
+    assert_eq!(app.get(&format!("/v3/embedded/sign_url/{signature_id}")).await.status(), 200);
+    let again = app.request(Method::POST, &format!("/v3/signature_request/release_hold/{id}")).send().await.unwrap();
+    let error = expect_error(again, 400, "bad_request").await;
+    assert!(error["error_msg"].as_str().unwrap().contains("on hold"), "{error}");
+    let placed = fields_of(&app, &id).await;
+    sign_all(&app, &client_id, &request, &placed, 0, "Ada", None).await;
+    app.stop().await;
+}
+both_backends!(a_held_draft_is_prepared_then_released_on, a_held_draft_is_prepared_then_released);

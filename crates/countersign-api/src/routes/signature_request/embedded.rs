@@ -44,6 +44,11 @@ pub async fn sign_url(
             ));
         }
         RequestStatus::Error => return Err(ApiError::bad_request("The signature request could not be processed.")),
+        RequestStatus::OnHold => {
+            return Err(ApiError::conflict(
+                "The signature request is on hold: release it with signature_request/release_hold first.",
+            ));
+        }
         RequestStatus::Expired => return Err(ApiError::deleted("The signature request has expired.")),
         _ => {}
     }

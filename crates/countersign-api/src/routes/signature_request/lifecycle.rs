@@ -36,6 +36,24 @@ pub async fn cancel(
     Ok(empty_ok())
 }
 
+/// `POST /v3/signature_request/release_hold/{id}`: a request held from an unclaimed draft
+/// (`hold_request`) goes out for signature: `signature_request_sent`, and the signers' invitations.
+pub async fn release_hold(
+    State(state): State<AppState>,
+    Extension(account): Extension<Account>,
+    Path(id): Path<String>,
+) -> ApiResult<Reply> {
+    let id = request_id(&id)?;
+    let now = unix_now();
+    let (request, _) = state
+        .store
+        .change_signature_request(&id, |r| mailed(r, &state.mailing(), now, |r| r.release_hold(&account.id)))
+        .await
+        .map_err(change_error)?;
+    tracing::info!(signature_request_id = %id, "held signature request released");
+    Ok(Reply::ok(json!({"signature_request": request.body})))
+}
+
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub(super) struct RemindParams {

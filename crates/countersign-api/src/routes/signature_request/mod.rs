@@ -34,7 +34,7 @@ pub(crate) use create::{CreateParams, document_files, own_client};
 pub use create::{create_embedded, send};
 pub use embedded::sign_url;
 pub use files::{fields, file_link, files, files_as_data_uri, files_as_file_url};
-pub use lifecycle::{cancel, remind, remove, update};
+pub use lifecycle::{cancel, release_hold, remind, remove, update};
 pub(crate) use with_template::{FromTemplates, WithTemplateParams};
 pub use with_template::{create_embedded_with_template, send_with_template};
 

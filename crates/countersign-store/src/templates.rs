@@ -200,6 +200,21 @@ impl Store {
         .map_err(Into::into)
     }
 
+    /// A template's documents with their bytes, in order (names as given); a document without stored
+    /// bytes is unreadable data.
+    pub async fn template_files(&self, id: &TemplateId) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        let mut files = Vec::new();
+        for doc in self.template_documents(id).await? {
+            let sha = doc.blob_sha256.ok_or_else(|| StoreError::corrupt("template document", "it has no bytes"))?;
+            let bytes = self
+                .blob(&sha)
+                .await?
+                .ok_or_else(|| StoreError::corrupt("template document", "its blob is missing"))?;
+            files.push((doc.file_name, bytes));
+        }
+        Ok(files)
+    }
+
     /// Keeps a document fetched from its `file_urls` entry.
     pub async fn store_fetched_template_document(&self, id: &TemplateId, index: i64, bytes: &[u8]) -> StoreResult<()> {
         let digest = self.put_blob(bytes).await?;

@@ -393,22 +393,12 @@ pub async fn send_claim(State(state): State<WebState>, Path(id): Path<String>, J
             Ok(checked) => checked,
             Err(message) => return answer(StatusCode::BAD_REQUEST, "bad_request", &message),
         };
-    let mut files = Vec::new();
-    let documents = match state.store.template_documents(&id).await {
-        Ok(documents) => documents,
+    let files: Vec<FileInput> = match state.store.template_files(&id).await {
+        Ok(files) => {
+            files.into_iter().map(|(name, bytes)| FileInput { file_name: Some(name), bytes: bytes.into() }).collect()
+        }
         Err(e) => return unavailable(&e),
     };
-    for doc in documents {
-        let bytes = match doc.blob_sha256.as_deref() {
-            Some(sha) => state.store.blob(sha).await,
-            None => Ok(None),
-        };
-        match bytes {
-            Ok(Some(bytes)) => files.push(FileInput { file_name: Some(doc.file_name), bytes: bytes.into() }),
-            Ok(None) => return unavailable(&"a draft document has no bytes"),
-            Err(e) => return unavailable(&e),
-        }
-    }
     let Ok(email) = EmailAddress::parse(&draft.owner.email_address, "requester") else {
         return unavailable(&"the owner's address does not parse");
     };

@@ -457,13 +457,7 @@ fn files_read(template: &Template) -> ApiResult<()> {
 /// A template's documents (the originals it was made from), or 409 while it is processed.
 pub(crate) async fn template_files(state: &AppState, template: &Template) -> ApiResult<Vec<(String, Vec<u8>)>> {
     files_read(template)?;
-    let mut out = Vec::new();
-    for doc in state.store.template_documents(&template.body.template_id).await? {
-        let sha = doc.blob_sha256.ok_or_else(|| ApiError::unknown("a template document has no bytes"))?;
-        let bytes = state.store.blob(&sha).await?.ok_or_else(|| ApiError::unknown("a template blob is missing"))?;
-        out.push((doc.file_name, bytes));
-    }
-    Ok(out)
+    Ok(state.store.template_files(&template.body.template_id).await?)
 }
 
 fn template_download_name(template: &Template, ext: &str) -> String {

@@ -116,12 +116,13 @@ async fn load_templates(
                 return Err(ApiError::bad_param(path, format!("Template {id} could not be processed: {why}")));
             }
         }
-        let mut files = Vec::new();
-        for doc in state.store.template_documents(&id).await? {
-            let sha = doc.blob_sha256.ok_or_else(|| ApiError::unknown("a template document has no bytes"))?;
-            let bytes = state.store.blob(&sha).await?.ok_or_else(|| ApiError::unknown("a template blob is missing"))?;
-            files.push(FileInput { file_name: Some(doc.file_name), bytes: bytes.into() });
-        }
+        let files: Vec<FileInput> = state
+            .store
+            .template_files(&id)
+            .await?
+            .into_iter()
+            .map(|(name, bytes)| FileInput { file_name: Some(name), bytes: bytes.into() })
+            .collect();
         loaded.push((template, files));
     }
     Ok(loaded)

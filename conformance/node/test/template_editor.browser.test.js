@@ -263,3 +263,59 @@ test("an unclaimed draft is prepared on the requester page in the iFrame and sen
   const signUrl = (await api(EmbeddedApi).embeddedSignUrl(request.signatures[1].signatureId)).body.embedded.signUrl;
   assert.ok(signUrl.includes("embeddedSign"), "signed in the app: is_for_embedded_signing");
 });
+
+test("the requester adds the signers on the requester page of a draft made without them", async () => {
+  // The SDKs' own example of unclaimedDraftCreateEmbedded: no signers; the requester names them.
+  const res = await api(UnclaimedDraftApi).unclaimedDraftCreateEmbedded({
+    clientId: s.clientId,
+    requesterEmailAddress: s.account.emailAddress,
+    files: [{ value: plainPdf(1), options: { filename: "lease.pdf", contentType: "application/pdf" } }],
+    testMode: true,
+  });
+  const claimUrl = res.body.unclaimedDraft.claimUrl;
+  const deadline = Date.now() + 30_000;
+  while ((await fetch(claimUrl)).status === 409) {
+    assert.ok(Date.now() < deadline, "the draft's documents were never read");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const people = [
+    { name: "Tia Tenant", emailAddress: uniqueEmail("tia") },
+    { name: "Lou Landlord", emailAddress: uniqueEmail("lou") },
+  ];
+
+  const page = await newPage(browser, s.hostOrigin, { width: 1366, height: 900 });
+  await page.evaluate(
+    ([url, clientId, email]) => window.openEmbedded(url, clientId, { testMode: true, requestingEmail: email }),
+    [claimUrl, s.clientId, s.account.emailAddress],
+  );
+  await waitHostEvent(page, "ready");
+  const frame = page.frameLocator("iframe.x-hellosign-embedded__iframe");
+  await frame.getByRole("button", { name: "Send request" }).waitFor({ timeout: UI_TIMEOUT_MS });
+  const first = frame.getByRole("group", { name: "Signer 1" });
+  await first.getByLabel("Name").fill(people[0].name);
+  await first.getByLabel("E-mail address").fill(people[0].emailAddress);
+  await frame.getByRole("button", { name: "Add signer" }).click();
+  const second = frame.getByRole("group", { name: "Signer 2" });
+  await second.getByLabel("Name").fill(people[1].name);
+  await second.getByLabel("E-mail address").fill(people[1].emailAddress);
+
+  const signer = frame.getByLabel("Signer", { exact: true });
+  await signer.selectOption({ label: people[0].name });
+  await dragOnto(page, frame, "Signature", 0, 0.3, 0.6);
+  await signer.selectOption({ label: people[1].name });
+  await dragOnto(page, frame, "Signature", 0, 0.3, 0.8);
+  await frame.getByText("2 fields placed").waitFor({ timeout: UI_TIMEOUT_MS });
+  await screenshot(page, "requester-page-signers");
+  await frame.getByRole("button", { name: "Send request" }).click();
+
+  const sent = await waitHostEvent(page, "send");
+  const id = sent.payload.signatureRequestId;
+  await waitHostEvent(page, "finish");
+  await receiver.waitForSignatureRequestEvent(s.callback, "signature_request_sent", id, { timeoutMs: 30_000 });
+  const request = (await api(SignatureRequestApi).signatureRequestGet(id)).body.signatureRequest;
+  assert.deepEqual(
+    request.signatures.map((x) => [x.signerName, x.signerEmailAddress]),
+    people.map((p) => [p.name, p.emailAddress]),
+  );
+  assert.equal(request.title, "lease.pdf");
+});

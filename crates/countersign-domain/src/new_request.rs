@@ -116,6 +116,19 @@ impl NewSignatureRequest {
             return Err(InvalidInput::missing("client_id"));
         }
         let signers = parse_signers(input.signers.as_deref())?;
+        Self::parse_for(input, by, &signers)
+    }
+
+    /// Every rule but the signers', for `signers` already checked ([`parse_signers`]); an unclaimed
+    /// draft whose requester adds the signers later is checked with none.
+    pub fn parse_for(
+        input: RequestInput,
+        by: &Requester<'_>,
+        signers: &[NewSigner],
+    ) -> Result<(Self, Vec<Notice>), InvalidInput> {
+        if by.embedded && by.client_id.is_none() {
+            return Err(InvalidInput::missing("client_id"));
+        }
         check_len(&input.title, 255, "title")?;
         check_len(&input.subject, 255, "subject")?;
         check_len(&input.message, 5000, "message")?;

@@ -696,7 +696,12 @@ pub fn editor_fields(
         let text = |key: &str| f.get(key).and_then(Value::as_str).map(str::trim).unwrap_or("").to_owned();
         let number = |key: &str| f.get(key).and_then(Value::as_f64).filter(|n| n.is_finite());
         let field_type = text("type");
-        if !EDITOR_FIELD_TYPES.contains(&field_type.as_str()) {
+        // A field the template already has (text tags, form_fields_per_document: radio buttons,
+        // hyperlinks, …) may be moved and reassigned; a new one is of a type the palette offers.
+        let api_id = text("api_id");
+        let before =
+            template.fields.iter().find(|b| !api_id.is_empty() && b.api_id == api_id && b.field_type == field_type);
+        if before.is_none() && !EDITOR_FIELD_TYPES.contains(&field_type.as_str()) {
             return Err(at(&format!("the type {field_type:?} is not one the editor places")));
         }
         let merge = MergeKind::of_field_type(&field_type).is_some();
@@ -742,15 +747,25 @@ pub fn editor_fields(
         if field_type == "dropdown" && options.is_empty() {
             return Err(at("a dropdown needs at least one choice"));
         }
-        let api_id = match text("api_id") {
-            id if id.is_empty() => format!("{}_{}", field_type.replace('-', "_"), i + 1),
-            id => id,
+        let api_id = if api_id.is_empty() {
+            // A new field's id: unused by the other fields posted and by the template's own.
+            let posted = |id: &str| raw.iter().any(|r| r.get("api_id").and_then(Value::as_str) == Some(id));
+            let stem = field_type.replace('-', "_");
+            (i + 1..)
+                .map(|n| format!("{stem}_{n}"))
+                .find(|id| {
+                    !posted(id)
+                        && !fields.iter().any(|f| &f.api_id == id)
+                        && !template.fields.iter().any(|f| &f.api_id == id)
+                })
+                .unwrap_or_default()
+        } else {
+            api_id
         };
         if fields.iter().any(|other| other.api_id == api_id) {
             return Err(at(&format!("the api_id {api_id:?} is used twice")));
         }
         let required = f.get("required").and_then(Value::as_bool).unwrap_or(!matches!(field_type.as_str(), "checkbox"));
-        let before = template.fields.iter().find(|b| b.api_id == api_id && b.field_type == field_type);
         if let Some(before) = before {
             let mut kept = before.clone();
             kept.name = name;
@@ -1354,6 +1369,26 @@ mod tests {
         wrong_kind["name"] = json!("Company");
         wrong_kind["type"] = json!("checkbox-merge");
         assert!(save(json!([sig, wrong_kind])).is_err(), "Company is declared as text");
+
+        // A radio button from text tags may be moved and reassigned; the palette places none.
+        let radios = template(&["Client", "Witness"], &[], vec![field("radio", Some(0), "plan", true)]);
+        let moved = json!([{"api_id": "plan_id", "type": "radio", "role": 1, "document_index": 0, "page": 1, "x": 5, "y": 5, "width": 14, "height": 14}]);
+        let (kept, _) = editor_fields(&radios, moved.as_array().unwrap(), 100).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((kept[0].field_type.as_str(), kept[0].signer_index), ("radio", Some(1)));
+        let mut new_radio = moved.clone();
+        new_radio[0]["api_id"] = json!("");
+        let refused = editor_fields(&radios, new_radio.as_array().unwrap(), 100).unwrap_err();
+        assert!(refused.contains("not one the editor places"), "{refused}");
+        // A new field's id is not one the template's fields already use.
+        let mut texts = template(&["Client", "Witness"], &[], vec![field("text", Some(0), "t", true)]);
+        texts.fields[0].api_id = "text_1".into();
+        let both = json!([
+            {"type": "text", "role": 1, "document_index": 0, "page": 1, "x": 5, "y": 50, "width": 80, "height": 14},
+            {"api_id": "text_1", "type": "text", "role": 0, "document_index": 0, "page": 1, "x": 5, "y": 5, "width": 80, "height": 14}
+        ]);
+        let (saved, _) = editor_fields(&texts, both.as_array().unwrap(), 100).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(saved[1].api_id, "text_1");
+        assert_ne!(saved[0].api_id, "text_1");
     }
 
     #[test]

@@ -76,6 +76,12 @@ pub struct PendingRequest {
     pub signature_request_id: Option<String>,
     /// `hold_request`: the request made at the claim waits for `release_hold` once processed.
     pub hold: bool,
+    /// The requester may add, change and remove signers on the claim page: a draft made without
+    /// signers, or with `editor_options[allow_edit_signers]` / `force_signer_page`.
+    pub edit_signers: bool,
+    /// `unclaimed_draft/edit_and_resend`: the signature request the claim replaces (canceled in the
+    /// claim's transaction).
+    pub replaces: Option<String>,
 }
 
 /// `unclaimed_draft/create*` as the caller sent it.
@@ -86,6 +92,16 @@ pub struct DraftInput {
     pub request: RequestInput,
     pub requester_email_address: Option<String>,
     pub requesting_redirect_url: Option<String>,
+    /// `editor_options[allow_edit_signers]` or `force_signer_page`.
+    pub edit_signers: bool,
+}
+
+/// A signer as the claim page sends it.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct ClaimSigner {
+    pub name: String,
+    pub email_address: String,
 }
 
 /// A signer role's name for a draft's signer: their name and address (unique within the draft).
@@ -130,20 +146,28 @@ pub fn new_draft(
     let request = input.request;
     let signers = request.signers.clone().unwrap_or_default();
     if signers.is_empty() {
-        return Err(InvalidInput::new(
-            "signers",
-            if kind == DraftKind::RequestSignature {
-                "A request_signature draft needs its signers".to_owned()
-            } else {
-                "Give the draft's signers: adding them on the claim page is not supported by this server yet".to_owned()
-            },
-        ));
+        // Dropbox Sign: a request_signature draft of `unclaimed_draft/create` names its signers; an
+        // embedded draft's requester may add them on the claim page, as may a send_document's.
+        if kind == DraftKind::RequestSignature && !embedded {
+            return Err(InvalidInput::new("signers", "A request_signature draft needs its signers"));
+        }
+        if !request.form_fields_per_document.is_empty() || request.use_text_tags == Some(true) {
+            return Err(InvalidInput::new(
+                "signers",
+                "form_fields_per_document and text tags give fields to signers by number: give the draft's signers with them",
+            ));
+        }
     }
     if !request.form_field_rules.is_empty() {
         return Err(InvalidInput::new("form_field_rules", "form_field_rules are not supported by this server yet"));
     }
     // Everything the request will be checked for, checked now (the request itself is made at the claim).
-    let (_, notices) = NewSignatureRequest::parse(request.clone(), by)?;
+    let (_, notices) = if signers.is_empty() {
+        NewSignatureRequest::parse_for(request.clone(), by, &[])?
+    } else {
+        NewSignatureRequest::parse(request.clone(), by)?
+    };
+    let edit_signers = signers.is_empty() || input.edit_signers;
     let limits: &DocumentLimits = &by.limits;
     let documents = crate::new_request::documents(&request.files, &request.file_urls, limits)?;
     let pending_signers: Vec<PendingSigner> = signers
@@ -189,6 +213,8 @@ pub fn new_draft(
         signing_options: request.signing_options.clone(),
         signature_request_id: None,
         hold: input.hold_request,
+        edit_signers,
+        replaces: None,
     };
     let body = TemplateBody {
         template_id: TemplateId::generate(),
@@ -220,6 +246,48 @@ pub fn new_draft(
         documents,
     };
     Ok((template, notices))
+}
+
+/// The signers the requester set on the claim page replace the draft's (and its signer roles, which
+/// the placed fields name by position). A signer kept (same address) keeps their order and PIN.
+pub fn set_claim_signers(draft: &mut Template, signers: &[ClaimSigner]) -> Result<(), String> {
+    let Some(pending) = draft.options.unclaimed.as_mut() else { return Err("This is not a draft.".into()) };
+    if !pending.edit_signers {
+        return Err("The signers of this request cannot be changed.".into());
+    }
+    if signers.is_empty() {
+        return Err("Add at least one signer.".into());
+    }
+    if signers.len() > crate::new_request::MAX_SIGNERS {
+        return Err(format!("A request may have at most {} signers.", crate::new_request::MAX_SIGNERS));
+    }
+    let mut next = Vec::with_capacity(signers.len());
+    for (i, s) in signers.iter().enumerate() {
+        let n = i + 1;
+        let name = s.name.trim();
+        if name.is_empty() {
+            return Err(format!("Signer {n}: enter a name."));
+        }
+        let name =
+            crate::parse_name(name, "name", crate::MAX_NAME_CHARS).map_err(|e| format!("Signer {n}: {}", e.message))?;
+        let email = crate::email::EmailAddress::parse(s.email_address.trim(), "email_address")
+            .map_err(|_| format!("Signer {n}: enter a valid e-mail address."))?;
+        let before = pending.signers.iter().find(|p| p.email_address.eq_ignore_ascii_case(email.as_str()));
+        next.push(PendingSigner {
+            name,
+            email_address: email.as_str().to_owned(),
+            order: before.and_then(|b| b.order),
+            pin: before.and_then(|b| b.pin.clone()),
+        });
+    }
+    let mut roles: Vec<SignerRole> = Vec::new();
+    for s in &next {
+        let name = role_name(s, &roles);
+        roles.push(SignerRole { name, order: s.order.map(i64::from) });
+    }
+    pending.signers = next;
+    draft.body.signer_roles = roles;
+    Ok(())
 }
 
 /// The signature request a claim makes: the draft (its fields as placed on the claim page) with its
@@ -332,6 +400,8 @@ pub fn draft_from_templates(
         signing_options: input.signing_options.clone(),
         signature_request_id: None,
         hold: draft.hold_request,
+        edit_signers: draft.edit_signers,
+        replaces: None,
     };
     let template = NewTemplate {
         account_id: by.account_id.clone(),

@@ -5,6 +5,8 @@
 // carry the name senders fill them by), and saved. Positions are kept in PDF points from the page's
 // top-left corner, the units the server stores. Saving posts the fields; then the embedding app gets
 // hellosign:userCreateTemplate and hellosign:userFinishRequest (sign.js holds the message channel).
+// On a draft's requester page the requester may also add, rename and remove the signers (when the
+// draft allows it); fields name their signer by position, so removing one removes their fields.
 "use strict";
 
 (function () {
@@ -46,8 +48,14 @@
   const fieldOptions = document.getElementById("field-options");
   const fieldOptionsLabel = document.getElementById("field-options-label");
 
+  // Signers (roles) by position. A requester page that edits signers derives them from its rows.
+  let roles = (config.roles || []).slice();
+  const signers = (config.signers || []).map((s) => ({ name: s.name || "", email_address: s.email_address || "" }));
+  const signerRows = document.getElementById("signer-rows");
+  if (config.edit_signers && signers.length === 0) signers.push({ name: "", email_address: "" });
+
   function describe(f) {
-    const who = isMerge(f.type) ? `merge field ${f.name || "(unnamed)"}` : (config.roles[f.role] || "no role");
+    const who = isMerge(f.type) ? `merge field ${f.name || "(unnamed)"}` : (roles[f.role] || "no signer");
     return `${LABELS[f.type] || f.type} — ${who}`;
   }
 
@@ -111,7 +119,7 @@
     el.classList.toggle("is-selected", selected === f);
     el.dataset.role = isMerge(f.type) ? "sender" : String(f.role);
     el.setAttribute("aria-label", describe(f));
-    el.querySelector(".edit-field-label").textContent = isMerge(f.type) ? (f.name || LABELS[f.type]) : `${LABELS[f.type] || f.type} · ${config.roles[f.role] || "?"}`;
+    el.querySelector(".edit-field-label").textContent = isMerge(f.type) ? (f.name || LABELS[f.type]) : `${LABELS[f.type] || f.type} · ${roles[f.role] || "?"}`;
   }
 
   function drawAll() {
@@ -148,6 +156,83 @@
       if (selected) selected.options = fieldOptions.value.split("\n").map((o) => o.trim()).filter(Boolean);
     });
     document.getElementById("field-delete").addEventListener("click", () => { if (selected) remove(selected); });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Signers of a requester page
+  // ---------------------------------------------------------------------------------------------
+  function fillRoleOptions(select) {
+    if (!select) return;
+    const value = select.value;
+    select.replaceChildren(...roles.map((name, i) => {
+      const option = document.createElement("option");
+      option.value = String(i);
+      option.textContent = name;
+      return option;
+    }));
+    if (Number(value) < roles.length) select.value = value;
+  }
+
+  function refreshRoles() {
+    if (!config.edit_signers) return;
+    roles = signers.map((s, i) => s.name.trim() || s.email_address.trim() || `Signer ${i + 1}`);
+    fillRoleOptions(roleSelect);
+    fillRoleOptions(fieldRole);
+    if (selected) fieldRole.value = String(selected.role ?? 0);
+    for (const f of fields) draw(f);
+  }
+
+  function removeSigner(index) {
+    for (const f of fields.filter((x) => !isMerge(x.type) && x.role === index)) remove(f);
+    for (const f of fields) if (!isMerge(f.type) && f.role > index) f.role -= 1;
+    signers.splice(index, 1);
+    renderSigners();
+  }
+
+  function renderSigners() {
+    if (!signerRows) return;
+    signerRows.replaceChildren(...signers.map((signer, i) => {
+      const row = document.createElement("fieldset");
+      row.className = "signer-row";
+      const legend = document.createElement("legend");
+      legend.textContent = `Signer ${i + 1}`;
+      row.append(legend);
+      for (const [key, label, type] of [["name", "Name", "text"], ["email_address", "E-mail address", "email"]]) {
+        const id = `signer-${i}-${key}`;
+        const labelEl = document.createElement("label");
+        labelEl.htmlFor = id;
+        labelEl.textContent = label;
+        const input = document.createElement("input");
+        input.id = id;
+        input.type = type;
+        input.maxLength = 255;
+        input.autocomplete = "off";
+        input.value = signer[key];
+        input.addEventListener("input", () => { signer[key] = input.value; refreshRoles(); });
+        row.append(labelEl, input);
+      }
+      const drop = document.createElement("button");
+      drop.type = "button";
+      drop.className = "link";
+      drop.textContent = "Remove signer";
+      drop.setAttribute("aria-label", `Remove signer ${i + 1}`);
+      drop.disabled = signers.length === 1;
+      drop.addEventListener("click", () => removeSigner(i));
+      row.append(drop);
+      return row;
+    }));
+    refreshRoles();
+  }
+
+  const addSigner = document.getElementById("add-signer");
+  if (addSigner) {
+    addSigner.addEventListener("click", () => {
+      signers.push({ name: "", email_address: "" });
+      renderSigners();
+      roleSelect.value = String(signers.length - 1);
+      const inputs = signerRows.querySelectorAll("input");
+      inputs[inputs.length - 2].focus();
+    });
   }
 
   function remove(f) {
@@ -338,6 +423,7 @@
       const body = {
         session: config.session,
         expires: config.expires,
+        signers: config.edit_signers ? signers : undefined,
         fields: fields.map((f) => ({
           api_id: f.api_id, type: f.type, role: f.role, name: f.name, required: f.required,
           document_index: f.document_index, page: f.page, x: f.x, y: f.y, width: f.width, height: f.height,
@@ -393,5 +479,6 @@
   }
 
   fields.forEach((f, i) => { f.key = `saved-${i}`; });
+  renderSigners();
   drawAll();
 })();

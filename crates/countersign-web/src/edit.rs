@@ -21,7 +21,7 @@ use countersign_domain::links::{Link, LinkVerdict};
 use countersign_domain::new_request::{FileInput, Requester};
 use countersign_domain::template::{EDITOR_FIELD_TYPES, MergeKind, Template as StoredTemplate, TemplateStatus};
 use countersign_domain::time::unix_now;
-use countersign_domain::unclaimed_draft::claimed_request;
+use countersign_domain::unclaimed_draft::{ClaimSigner, claimed_request, set_claim_signers};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -64,6 +64,8 @@ struct EditPage<'a> {
     preview_only: bool,
     /// The requester page of an unclaimed draft (send, not save).
     request: bool,
+    /// The requester adds and changes the signers on the page.
+    edit_signers: bool,
     hide_header: bool,
     config: String,
     css: String,
@@ -244,6 +246,11 @@ fn render(
         })
         .collect();
     let roles: Vec<String> = template.body.signer_roles.iter().map(|r| r.name.clone()).collect();
+    let pending = template.options.unclaimed.as_ref().filter(|_| request);
+    let edit_signers = pending.is_some_and(|p| p.edit_signers);
+    let signers: Vec<Value> = pending
+        .map(|p| p.signers.iter().map(|s| json!({"name": s.name, "email_address": s.email_address})).collect())
+        .unwrap_or_default();
     let config = json_for_script(&json!({
         "page": "edit",
         "template_id": id,
@@ -256,6 +263,8 @@ fn render(
         "title": template.body.title,
         "message": template.body.message,
         "roles": roles,
+        "signers": signers,
+        "edit_signers": edit_signers,
         "cc_roles": template.body.cc_roles,
         "palette": PALETTE
             .iter()
@@ -277,6 +286,7 @@ fn render(
         pages,
         preview_only,
         request,
+        edit_signers,
         hide_header: query.hide_header.as_deref() == Some("true"),
         config,
         css: crate::assets::path("sign.css"),
@@ -327,6 +337,9 @@ pub struct SaveBody {
     pub session: String,
     pub expires: i64,
     pub fields: Vec<Value>,
+    /// The requester page's signers, when the requester may edit them.
+    #[serde(default)]
+    pub signers: Option<Vec<ClaimSigner>>,
 }
 
 fn answer(status: StatusCode, name: &str, message: &str) -> Response {
@@ -388,6 +401,11 @@ pub async fn send_claim(State(state): State<WebState>, Path(id): Path<String>, J
         Ok(_) => return answer(StatusCode::NOT_FOUND, "not_found", "No such draft."),
         Err(e) => return unavailable(&e),
     };
+    if let Some(signers) = &body.signers
+        && let Err(message) = set_claim_signers(&mut draft, signers)
+    {
+        return answer(StatusCode::BAD_REQUEST, "bad_request", &message);
+    }
     let (fields, merge_fields) =
         match countersign_domain::template::editor_fields(&draft, &body.fields, state.config.max_template_fields) {
             Ok(checked) => checked,

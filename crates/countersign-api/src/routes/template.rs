@@ -149,8 +149,26 @@ impl EditorFlags {
     pub(crate) fn unsupported(&self) -> [(&'static str, bool); 2] {
         [
             ("show_preview", self.show_preview.0 == Some(true)),
-            ("editor_options", editor_options_enable_anything(self.editor_options.0.as_ref())),
+            ("editor_options", editor_options_enable(self.editor_options.0.as_ref(), &[])),
         ]
+    }
+
+    /// What is asked of a draft's requester page that it does not do yet (it lets the requester edit
+    /// the signers when asked: [`Self::allow_edit_signers`]).
+    pub(crate) fn unsupported_for_draft(&self) -> [(&'static str, bool); 2] {
+        [
+            ("show_preview", self.show_preview.0 == Some(true)),
+            ("editor_options", editor_options_enable(self.editor_options.0.as_ref(), &["allow_edit_signers"])),
+        ]
+    }
+
+    /// `editor_options[allow_edit_signers]`.
+    pub(crate) fn allow_edit_signers(&self) -> bool {
+        self.editor_options
+            .0
+            .as_ref()
+            .and_then(|o| o.get("allow_edit_signers"))
+            .is_some_and(|v| countersign_domain::parse_bool(v).ok().flatten() == Some(true))
     }
 }
 
@@ -164,9 +182,14 @@ pub(crate) fn not_honoured_yet(options: &[(&str, bool)]) -> Vec<Warning> {
         .collect()
 }
 
-/// Whether `editor_options` turns on an edit the editor does not offer (signers, documents).
-fn editor_options_enable_anything(options: Option<&Map<String, Value>>) -> bool {
-    options.is_some_and(|o| o.values().any(|v| countersign_domain::parse_bool(v).ok().flatten() == Some(true)))
+/// Whether `editor_options` turns on an edit the editor does not offer (signers, documents), but for
+/// those in `offered`.
+fn editor_options_enable(options: Option<&Map<String, Value>>, offered: &[&str]) -> bool {
+    options.is_some_and(|o| {
+        o.iter().any(|(k, v)| {
+            !offered.contains(&k.as_str()) && countersign_domain::parse_bool(v).ok().flatten() == Some(true)
+        })
+    })
 }
 
 #[derive(Deserialize, Default)]

@@ -36,14 +36,15 @@ struct DraftParams {
     requesting_redirect_url: Text,
     hold_request: Flag,
     is_for_embedded_signing: Flag,
-    skip_me_now: Flag,
+    /// What the requester page does either way: it never offers "Me (Now)".
+    #[serde(rename = "skip_me_now")]
+    _skip_me_now: Flag,
     populate_auto_fill_fields: Flag,
     use_preexisting_fields: Flag,
     attachments: List<Value>,
-    /// The requester page never lets the requester change signers; CCs given are kept: accepted either
-    /// way.
-    #[serde(rename = "force_signer_page")]
-    _force_signer_page: Flag,
+    /// The requester may edit the signers on the claim page.
+    force_signer_page: Flag,
+    /// CCs given are kept; the requester page adds none: accepted either way.
     #[serde(rename = "allow_ccs")]
     _allow_ccs: Flag,
     #[serde(flatten)]
@@ -86,10 +87,9 @@ async fn accept(state: AppState, account: Account, params: Params, embedded: boo
         "attachments",
         "signer attachments are not supported by this server yet",
     )?;
-    warnings.extend(not_honoured_yet(&p.editor.unsupported()));
+    warnings.extend(not_honoured_yet(&p.editor.unsupported_for_draft()));
     warnings.extend(not_honoured_yet(&[
         ("is_for_embedded_signing", p.is_for_embedded_signing.0 == Some(true) && !embedded),
-        ("skip_me_now", p.skip_me_now.0 == Some(true)),
         ("populate_auto_fill_fields", p.populate_auto_fill_fields.0 == Some(true)),
     ]));
     let client_id = own_client(&state, &account, p.request.client_id()).await?;
@@ -106,6 +106,7 @@ async fn accept(state: AppState, account: Account, params: Params, embedded: boo
         request: p.request.into_input(&params),
         requester_email_address: requester_email,
         requesting_redirect_url: p.requesting_redirect_url.0,
+        edit_signers: p.editor.allow_edit_signers() || p.force_signer_page.0 == Some(true),
     };
     let requester = Requester {
         account_id: &account.id,
@@ -130,7 +131,9 @@ struct DraftWithTemplateParams {
     hold_request: Flag,
     is_for_embedded_signing: Flag,
     preview_only: Flag,
-    skip_me_now: Flag,
+    /// What the requester page does either way: it never offers "Me (Now)".
+    #[serde(rename = "skip_me_now")]
+    _skip_me_now: Flag,
     #[serde(rename = "allow_ccs")]
     _allow_ccs: Flag,
     #[serde(rename = "allow_reassign")]
@@ -153,11 +156,8 @@ pub async fn create_embedded_with_template(
     let requester_email = p.requester_email_address.0.filter(|e| !e.trim().is_empty());
     let Some(requester_email) = requester_email else { return Err(ApiError::missing("requester_email_address")) };
     let for_embedded_signing = p.is_for_embedded_signing.0 == Some(true);
-    let mut not_honoured = not_honoured_yet(&p.editor.unsupported());
-    not_honoured.extend(not_honoured_yet(&[
-        ("preview_only", p.preview_only.0 == Some(true)),
-        ("skip_me_now", p.skip_me_now.0 == Some(true)),
-    ]));
+    let mut not_honoured = not_honoured_yet(&p.editor.unsupported_for_draft());
+    not_honoured.extend(not_honoured_yet(&[("preview_only", p.preview_only.0 == Some(true))]));
     let from = FromTemplates::read(&state, &account, &params, p.base).await?;
     if from.client_id.is_none() {
         return Err(ApiError::missing("client_id"));
@@ -177,6 +177,7 @@ pub async fn create_embedded_with_template(
         request: from.input.clone(),
         requester_email_address: Some(requester_email),
         requesting_redirect_url: p.requesting_redirect_url.0,
+        edit_signers: p.editor.allow_edit_signers(),
     };
     let (draft, notices) = draft_from_templates(
         &from.with_files(),

@@ -297,3 +297,128 @@ async fn a_held_draft_is_prepared_then_released(backend: Backend) {
     app.stop().await;
 }
 both_backends!(a_held_draft_is_prepared_then_released_on, a_held_draft_is_prepared_then_released);
+
+/// Posts the requester page's send with the signers it set (as its script does when it edits them).
+async fn send_with_signers(app: &TestApp, config: &Value, signers: Value, fields: Value) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(app.url(config["action"].as_str().unwrap()))
+        .json(
+            &json!({"session": config["session"], "expires": config["expires"], "signers": signers, "fields": fields}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn signature_for(role: u64) -> Value {
+    json!({"type": "signature", "role": role, "document_index": 0, "page": 1, "x": 72, "y": 500 + role * 60, "width": 160, "height": 36})
+}
+
+async fn the_requester_adds_the_signers_on_the_claim_page(backend: Backend) {
+    let Some((app, receiver, client_id)) = setup(backend, Options::default()).await else { return };
+    // The SDKs' own example of create_embedded: files, client_id, requester_email_address, test_mode.
+    let form = Form::new()
+        .text("client_id", client_id.clone())
+        .text("requester_email_address", "owner@example.com")
+        .text("test_mode", "1")
+        .part(
+            "files[0]",
+            Part::bytes(fixture("simple-two-signers.pdf")).file_name("lease.pdf").mime_str("application/pdf").unwrap(),
+        );
+    let response = post_draft(&app, "/v3/unclaimed_draft/create_embedded", form).await;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body["warnings"].is_null(), "{body}");
+    let claim_url = body["unclaimed_draft"]["claim_url"].as_str().unwrap().to_owned();
+    let (status, html) = open_claim(&claim_url, Some(&client_id)).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Add signer"), "the page offers to add signers");
+    let config = page_config(&html);
+    assert_eq!(config["edit_signers"], true);
+    assert_eq!(config["signers"], json!([]));
+
+    // Fields with no signer to go to, and signers the page got wrong, are refused; nothing is sent.
+    let (status, answer) = save_fields(&app, &config, json!([signature_for(0)])).await;
+    assert_eq!(status, 400, "{answer}");
+    let (status, answer) =
+        send_with_signers(&app, &config, json!([{"name": "Ada", "email_address": "ada@"}]), json!([signature_for(0)]))
+            .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer["error"]["error_msg"].as_str().unwrap().contains("Signer 1"), "{answer}");
+    let (status, answer) = send_with_signers(
+        &app,
+        &config,
+        json!([{"name": "", "email_address": "ada@example.com"}, {"name": "Bob", "email_address": "bob@example.com"}]),
+        json!([signature_for(0), signature_for(1)]),
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(request_count(&app).await, 0);
+
+    let signers = json!([
+        {"name": "Ada Tenant", "email_address": "ada@example.com"},
+        {"name": "Bob Landlord", "email_address": "bob@example.com"}
+    ]);
+    let (status, sent) = send_with_signers(&app, &config, signers, json!([signature_for(0), signature_for(1)])).await;
+    assert_eq!(status, 200, "{sent}");
+    let id = sent["signature_request_id"].as_str().unwrap().to_owned();
+    wait_callback(&receiver, &id, &["signature_request_sent"]).await;
+    let request: Value = app.get(&format!("/v3/signature_request/{id}")).await.json().await.unwrap();
+    let signatures = request["signature_request"]["signatures"].as_array().unwrap().clone();
+    let who: Vec<(&str, &str)> = signatures
+        .iter()
+        .map(|s| (s["signer_name"].as_str().unwrap(), s["signer_email_address"].as_str().unwrap()))
+        .collect();
+    assert_eq!(who, [("Ada Tenant", "ada@example.com"), ("Bob Landlord", "bob@example.com")]);
+    assert_eq!(request["signature_request"]["title"], "lease.pdf");
+    let placed = fields_of(&app, &id).await;
+    for (signature, y) in signatures.iter().zip([500, 560]) {
+        let theirs: Vec<&Value> = placed.iter().filter(|f| f["signature_id"] == signature["signature_id"]).collect();
+        assert_eq!(theirs.len(), 1, "one signature field each: {placed:?}");
+        assert_eq!(theirs[0]["y"], json!(f64::from(y)), "{placed:?}");
+    }
+
+    // A draft that names its signers keeps them, unless editor_options[allow_edit_signers] is given.
+    let body: Value = post_draft(&app, "/v3/unclaimed_draft/create_embedded", draft_form(Some(&client_id), &[]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let (_, html) = open_claim(body["unclaimed_draft"]["claim_url"].as_str().unwrap(), Some(&client_id)).await;
+    let config = page_config(&html);
+    assert_eq!(config["edit_signers"], false);
+    assert!(!html.contains("Add signer"));
+    let (status, answer) = send_with_signers(
+        &app,
+        &config,
+        json!([{"name": "Eve", "email_address": "eve@example.com"}]),
+        config["fields"].clone(),
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer["error"]["error_msg"].as_str().unwrap().contains("cannot be changed"), "{answer}");
+
+    let form = draft_form(Some(&client_id), &[("editor_options[allow_edit_signers]", "1")]);
+    let body: Value = post_draft(&app, "/v3/unclaimed_draft/create_embedded", form).await.json().await.unwrap();
+    assert!(body["warnings"].is_null(), "allow_edit_signers is honoured: {body}");
+    let (_, html) = open_claim(body["unclaimed_draft"]["claim_url"].as_str().unwrap(), Some(&client_id)).await;
+    let config = page_config(&html);
+    assert_eq!(config["edit_signers"], true);
+    assert_eq!(config["signers"][1]["email_address"], "bob@example.com");
+    // Bob's part goes to Cy.
+    let signers = json!([
+        {"name": "Ada Client", "email_address": "ada@example.com"},
+        {"name": "Cy Witness", "email_address": "cy@example.com"}
+    ]);
+    let (status, sent) = send_with_signers(&app, &config, signers, config["fields"].clone()).await;
+    assert_eq!(status, 200, "{sent}");
+    let id = sent["signature_request_id"].as_str().unwrap().to_owned();
+    wait_callback(&receiver, &id, &["signature_request_sent"]).await;
+    let request: Value = app.get(&format!("/v3/signature_request/{id}")).await.json().await.unwrap();
+    assert_eq!(request["signature_request"]["signatures"][1]["signer_email_address"], "cy@example.com");
+    app.stop().await;
+}
+both_backends!(the_requester_adds_the_signers_on_the_claim_page_on, the_requester_adds_the_signers_on_the_claim_page);

@@ -79,6 +79,24 @@ async function dragOnto(page, frame, label, pageIndex, fx, fy) {
   await page.mouse.up();
 }
 
+/** Opens a draft's claim_url with hellosign-embedded on the app's page once its documents are read. */
+async function openRequesterPage(claimUrl) {
+  const deadline = Date.now() + 30_000;
+  while ((await fetch(claimUrl)).status === 409) {
+    assert.ok(Date.now() < deadline, "the draft's documents were never read");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const page = await newPage(browser, s.hostOrigin, { width: 1366, height: 900 });
+  await page.evaluate(
+    ([url, clientId, email]) => window.openEmbedded(url, clientId, { testMode: true, requestingEmail: email }),
+    [claimUrl, s.clientId, s.account.emailAddress],
+  );
+  await waitHostEvent(page, "ready");
+  const frame = page.frameLocator("iframe.x-hellosign-embedded__iframe");
+  await frame.getByRole("button", { name: "Send request" }).waitFor({ timeout: UI_TIMEOUT_MS });
+  return { page, frame };
+}
+
 before(async () => {
   assert.ok(fs.existsSync(CHROMIUM), `Chromium is needed at ${CHROMIUM} (apt-get install chromium)`);
   server = await startServer({ name: "editor" });
@@ -229,20 +247,7 @@ test("an unclaimed draft is prepared on the requester page in the iFrame and sen
   });
   const claimUrl = res.body.unclaimedDraft.claimUrl;
   assert.ok(!res.body.unclaimedDraft.signatureRequestId, "no request until the draft is claimed");
-  const deadline = Date.now() + 30_000;
-  while ((await fetch(claimUrl)).status === 409) {
-    assert.ok(Date.now() < deadline, "the draft's documents were never read");
-    await new Promise((r) => setTimeout(r, 100));
-  }
-
-  const page = await newPage(browser, s.hostOrigin, { width: 1366, height: 900 });
-  await page.evaluate(
-    ([url, clientId, email]) => window.openEmbedded(url, clientId, { testMode: true, requestingEmail: email }),
-    [claimUrl, s.clientId, s.account.emailAddress],
-  );
-  await waitHostEvent(page, "ready");
-  const frame = page.frameLocator("iframe.x-hellosign-embedded__iframe");
-  await frame.getByRole("button", { name: "Send request" }).waitFor({ timeout: UI_TIMEOUT_MS });
+  const { page, frame } = await openRequesterPage(claimUrl);
   await frame.getByLabel("Signer", { exact: true }).selectOption({ label: `Ivy Investor <${signers[0].emailAddress}>` });
   await dragOnto(page, frame, "Signature", 0, 0.3, 0.7);
   await frame.getByLabel("Signer", { exact: true }).selectOption({ label: `Oren Owner <${signers[1].emailAddress}>` });
@@ -273,24 +278,11 @@ test("the requester adds the signers on the requester page of a draft made witho
     testMode: true,
   });
   const claimUrl = res.body.unclaimedDraft.claimUrl;
-  const deadline = Date.now() + 30_000;
-  while ((await fetch(claimUrl)).status === 409) {
-    assert.ok(Date.now() < deadline, "the draft's documents were never read");
-    await new Promise((r) => setTimeout(r, 100));
-  }
   const people = [
     { name: "Tia Tenant", emailAddress: uniqueEmail("tia") },
     { name: "Lou Landlord", emailAddress: uniqueEmail("lou") },
   ];
-
-  const page = await newPage(browser, s.hostOrigin, { width: 1366, height: 900 });
-  await page.evaluate(
-    ([url, clientId, email]) => window.openEmbedded(url, clientId, { testMode: true, requestingEmail: email }),
-    [claimUrl, s.clientId, s.account.emailAddress],
-  );
-  await waitHostEvent(page, "ready");
-  const frame = page.frameLocator("iframe.x-hellosign-embedded__iframe");
-  await frame.getByRole("button", { name: "Send request" }).waitFor({ timeout: UI_TIMEOUT_MS });
+  const { page, frame } = await openRequesterPage(claimUrl);
   const first = frame.getByRole("group", { name: "Signer 1" });
   await first.getByLabel("Name").fill(people[0].name);
   await first.getByLabel("E-mail address").fill(people[0].emailAddress);

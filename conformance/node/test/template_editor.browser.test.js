@@ -310,4 +310,33 @@ test("the requester adds the signers on the requester page of a draft made witho
     people.map((p) => [p.name, p.emailAddress]),
   );
   assert.equal(request.title, "lease.pdf");
+  s.lease = { id, people };
+});
+
+test("unclaimedDraftEditAndResend: the requester changes a signer in the iFrame and the new request replaces the old", async () => {
+  assert.ok(s.lease, "needs the request of the previous step");
+  const res = await api(UnclaimedDraftApi).unclaimedDraftEditAndResend(s.lease.id, { clientId: s.clientId, testMode: true });
+  assert.equal(res.body.unclaimedDraft.signatureRequestId ?? null, null, "no new request until it is sent");
+  const { page, frame } = await openRequesterPage(res.body.unclaimedDraft.claimUrl);
+  const second = frame.getByRole("group", { name: "Signer 2" });
+  await second.getByLabel("Name").waitFor({ timeout: UI_TIMEOUT_MS });
+  assert.equal(await second.getByLabel("E-mail address").inputValue(), s.lease.people[1].emailAddress);
+  const agent = { name: "Ada Agent", emailAddress: uniqueEmail("ada") };
+  await second.getByLabel("Name").fill(agent.name);
+  await second.getByLabel("E-mail address").fill(agent.emailAddress);
+  await frame.getByText("2 fields placed").waitFor({ timeout: UI_TIMEOUT_MS });
+  await screenshot(page, "requester-page-resend");
+  await frame.getByRole("button", { name: "Send request" }).click();
+
+  const sent = await waitHostEvent(page, "send");
+  const id = sent.payload.signatureRequestId;
+  assert.notEqual(id, s.lease.id);
+  await receiver.waitForSignatureRequestEvent(s.callback, "signature_request_canceled", s.lease.id, { timeoutMs: 30_000 });
+  await receiver.waitForSignatureRequestEvent(s.callback, "signature_request_sent", id, { timeoutMs: 30_000 });
+  const request = (await api(SignatureRequestApi).signatureRequestGet(id)).body.signatureRequest;
+  assert.deepEqual(
+    request.signatures.map((x) => x.signerEmailAddress),
+    [s.lease.people[0].emailAddress, agent.emailAddress],
+  );
+  await assert.rejects(api(SignatureRequestApi).signatureRequestGet(s.lease.id), (e) => e.statusCode === 410);
 });

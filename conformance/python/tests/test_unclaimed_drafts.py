@@ -45,14 +45,20 @@ def open_page(claim_url: str, suffix: str = "") -> str:
     return page.text
 
 
-def send_from_page(client, html: str) -> requests.Response:
+def send_from_page(client, html: str, people: list[dict] | None = None) -> requests.Response:
+    """The requester page's send: its fields as placed, or — when the requester names the signers
+    (`people`, the page's Signers section) — a signature for each of them."""
     config = json.loads(re.search(r'id="countersign-config">(.*?)</script>', html, re.S).group(1))
     base = client.configuration.host.rsplit("/v3", 1)[0]
-    return requests.post(
-        base + config["action"],
-        json={"session": config["session"], "expires": config["expires"], "fields": config["fields"]},
-        timeout=30,
-    )
+    body = {"session": config["session"], "expires": config["expires"], "fields": config["fields"]}
+    if people is not None:
+        assert config["edit_signers"] is True, config
+        body["signers"] = people
+        body["fields"] = [
+            {"type": "signature", "role": i, "document_index": 0, "page": 1, "x": 72, "y": 500 + 60 * i, "width": 160, "height": 36}
+            for i in range(len(people))
+        ]
+    return requests.post(base + config["action"], json=body, timeout=30)
 
 
 def test_create_embedded_then_the_requester_page_sends(server, client, account, account_ep, callback_receiver):
@@ -155,3 +161,64 @@ def test_create_embedded_with_template_keeps_the_templates_fields(server, client
     sr = apis.SignatureRequestApi(client).signature_request_get(sr_id).signature_request
     assert sr.title == "Consulting agreement"
     assert [s.signer_name for s in sr.signatures] == ["Cleo Client", "Wen Witness"]
+
+
+def test_create_embedded_without_signers_as_the_sdk_example_does(server, client, account, account_ep, callback_receiver):
+    client_id = create_app(client)
+    with open(pdf("simple-two-signers.pdf"), "rb") as f:
+        draft = apis.UnclaimedDraftApi(client).unclaimed_draft_create_embedded(
+            models.UnclaimedDraftCreateEmbeddedRequest(
+                client_id=client_id, requester_email_address=account.email_address, files=[f], test_mode=True
+            )
+        )
+    assert not draft.warnings, draft.warnings
+    html = open_page(draft.unclaimed_draft.claim_url, "&parent_url=https%3A%2F%2Fexample.com%2F&client_id=" + client_id)
+    people = [
+        {"name": "Pia Patient", "email_address": unique_email("pia")},
+        {"name": "Gus Guardian", "email_address": unique_email("gus")},
+    ]
+    answer = send_from_page(client, html, people)
+    assert answer.status_code == 200, answer.text
+    sr_id = answer.json()["signature_request_id"]
+    wait_event(callback_receiver, account_ep, "signature_request_sent", sr_id)
+    sr = apis.SignatureRequestApi(client).signature_request_get(sr_id).signature_request
+    assert [(s.signer_name, s.signer_email_address) for s in sr.signatures] == [(p["name"], p["email_address"]) for p in people]
+
+
+def test_edit_and_resend_replaces_the_request(server, client, account, account_ep, callback_receiver):
+    from test_signature_requests import create_embedded_upload
+
+    client_id = create_app(client)
+    old, who = create_embedded_upload(client, client_id, title="Lease")
+    old_id = old.signature_request_id
+    wait_event(callback_receiver, account_ep, "signature_request_sent", old_id)
+    drafts = apis.UnclaimedDraftApi(client)
+    draft = drafts.unclaimed_draft_edit_and_resend(
+        old_id,
+        models.UnclaimedDraftEditAndResendRequest(
+            client_id=client_id,
+            is_for_embedded_signing=True,
+            signing_redirect_url="https://example.com/done",
+            test_mode=True,
+        ),
+    )
+    assert not draft.warnings, draft.warnings
+    assert draft.unclaimed_draft.signature_request_id is None
+    assert draft.unclaimed_draft.signing_redirect_url == "https://example.com/done"
+    html = open_page(draft.unclaimed_draft.claim_url, "&parent_url=https%3A%2F%2Fexample.com%2F&client_id=" + client_id)
+    answer = send_from_page(client, html)
+    assert answer.status_code == 200, answer.text
+    new_id = answer.json()["signature_request_id"]
+    wait_event(callback_receiver, account_ep, "signature_request_canceled", old_id)
+    wait_event(callback_receiver, account_ep, "signature_request_sent", new_id)
+    requests_api = apis.SignatureRequestApi(client)
+    expect_api_error(lambda: requests_api.signature_request_get(old_id), 410)
+    new = requests_api.signature_request_get(new_id).signature_request
+    assert new.title == "Lease"
+    assert [s.signer_email_address for s in new.signatures] == [s.email_address for s in who]
+
+    # The replaced request is gone: it cannot be edited and resent again.
+    expect_api_error(
+        lambda: drafts.unclaimed_draft_edit_and_resend(old_id, models.UnclaimedDraftEditAndResendRequest(client_id=client_id)),
+        410,
+    )

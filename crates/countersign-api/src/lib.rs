@@ -52,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .route("/unclaimed_draft/create", post(unclaimed_draft::create))
         .route("/unclaimed_draft/create_embedded", post(unclaimed_draft::create_embedded))
         .route("/unclaimed_draft/create_embedded_with_template", post(unclaimed_draft::create_embedded_with_template))
+        .route("/unclaimed_draft/edit_and_resend/{id}", post(unclaimed_draft::edit_and_resend))
         .route("/template/create_embedded_draft", post(template::create_embedded_draft))
         .route("/template/update_files/{id}", post(template::update_files))
         .route("/embedded/edit_url/{id}", post(template::edit_url))

@@ -158,6 +158,9 @@ pub enum Refusal {
     NotAllowed(String),
     /// `release_hold` on a request that is not on hold.
     NotHeld(String),
+    /// `unclaimed_draft/edit_and_resend` of a request that is not out for signature, or that a signer
+    /// has signed already.
+    NotResendable(String),
 }
 
 /// One value a signer gave (a `response_data[]` entry of the object).
@@ -213,6 +216,39 @@ impl SignatureRequest {
                 )));
             }
         }
+        self.status = RequestStatus::Canceled;
+        Ok(Transition { events: vec![(EventType::SignatureRequestCanceled, None, None)], ..Transition::default() })
+    }
+
+    /// Whether `unclaimed_draft/edit_and_resend` may replace this request: it is out for signature (or
+    /// on hold) and no signer has signed, declined or had it expire yet; no signer has a PIN (PINs are
+    /// kept only as digests tied to the signature, so a new request could not carry them).
+    pub fn resendable(&self, caller: &AccountId) -> Result<(), Refusal> {
+        self.visible_to(caller)?;
+        let refuse = |why: &str| {
+            Err(Refusal::NotResendable(format!("A signature request that {why} cannot be edited and resent.")))
+        };
+        if !matches!(self.status, RequestStatus::Sent | RequestStatus::OnHold) {
+            return refuse(self.status.describe());
+        }
+        if self
+            .body
+            .signatures
+            .iter()
+            .any(|s| !matches!(s.status_code, SignatureStatus::AwaitingSignature | SignatureStatus::OnHold))
+        {
+            return refuse("a signer has acted on already");
+        }
+        if self.body.signatures.iter().any(|s| s.has_pin) {
+            return refuse("has signers with a PIN");
+        }
+        Ok(())
+    }
+
+    /// The request an `edit_and_resend` draft replaces, when that draft is sent: canceled (with
+    /// `signature_request_canceled`, as `cancel` does), provided it is still [`Self::resendable`].
+    pub fn replace_by_resend(&mut self, caller: &AccountId) -> Result<Transition, Refusal> {
+        self.resendable(caller)?;
         self.status = RequestStatus::Canceled;
         Ok(Transition { events: vec![(EventType::SignatureRequestCanceled, None, None)], ..Transition::default() })
     }
@@ -710,6 +746,27 @@ mod tests {
         assert_eq!(released.events[0].0, EventType::SignatureRequestSent);
         assert_eq!(r.status, RequestStatus::Sent);
         assert!(matches!(r.release_hold(&owner()), Err(Refusal::NotHeld(_))));
+    }
+
+    #[test]
+    fn edit_and_resend_replaces_only_requests_no_signer_acted_on() {
+        let owner = AccountId::from_trusted("1".repeat(40));
+        let mut r = request(RequestStatus::Sent);
+        assert!(r.body.signatures.iter().all(|s| !s.has_pin));
+        assert_eq!(r.resendable(&AccountId::from_trusted("2".repeat(40))).unwrap_err(), Refusal::NotFound);
+        for status in [RequestStatus::Processing, RequestStatus::Complete, RequestStatus::Error] {
+            assert!(matches!(request(status).resendable(&owner), Err(Refusal::NotResendable(_))), "{status:?}");
+        }
+        let mut signed = request(RequestStatus::Sent);
+        signed.body.signatures[0].status_code = SignatureStatus::Signed;
+        assert!(matches!(signed.resendable(&owner), Err(Refusal::NotResendable(m)) if m.contains("acted on")));
+        let mut pinned = request(RequestStatus::Sent);
+        pinned.body.signatures[0].has_pin = true;
+        assert!(matches!(pinned.resendable(&owner), Err(Refusal::NotResendable(m)) if m.contains("PIN")));
+        assert!(request(RequestStatus::OnHold).resendable(&owner).is_ok());
+        let t = r.replace_by_resend(&owner).unwrap();
+        assert_eq!((r.status, t.events[0].0), (RequestStatus::Canceled, EventType::SignatureRequestCanceled));
+        assert_eq!(r.replace_by_resend(&owner).unwrap_err(), Refusal::Canceled);
     }
 
     #[test]

@@ -10,8 +10,9 @@ use serde_json::{Map, Value};
 
 use crate::InvalidInput;
 use crate::ids::TemplateId;
+use crate::lifecycle::SignatureRequest;
 use crate::new_request::{FileInput, NewSignatureRequest, Notice, RequestInput, Requester, SignerInput};
-use crate::signature_request::DocumentLimits;
+use crate::signature_request::{DocumentLimits, FieldSpec};
 use crate::template::{
     NewTemplate, Overlay, RoleCc, RoleSigner, SignerRole, Template, TemplateBody, TemplateOptions,
     request_from_templates,
@@ -104,6 +105,78 @@ pub struct ClaimSigner {
     pub email_address: String,
 }
 
+/// A request's signers as a draft keeps them (`pin_of` an address: the PIN given for it).
+fn pending_signers(
+    signatures: &[crate::signature_request::Signature],
+    pin_of: impl Fn(&str) -> Option<String>,
+) -> Vec<PendingSigner> {
+    signatures
+        .iter()
+        .map(|s| PendingSigner {
+            name: s.signer_name.clone(),
+            email_address: s.signer_email_address.clone(),
+            order: s.order.and_then(|o| u32::try_from(o).ok()),
+            pin: pin_of(&s.signer_email_address),
+        })
+        .collect()
+}
+
+/// Signer roles named after a draft's signers, in their order.
+fn roles_of(signers: &[PendingSigner]) -> Vec<SignerRole> {
+    let mut roles: Vec<SignerRole> = Vec::with_capacity(signers.len());
+    for s in signers {
+        let name = role_name(s, &roles);
+        roles.push(SignerRole { name, order: s.order.map(i64::from) });
+    }
+    roles
+}
+
+/// A draft's fields when they come placed (from templates or a request): no text tags to read.
+fn placed_fields(field_groups: Vec<crate::signature_request::FieldGroup>) -> TemplateOptions {
+    TemplateOptions {
+        use_text_tags: false,
+        form_fields_per_document: Vec::new(),
+        field_groups,
+        overlay: None,
+        unclaimed: None,
+    }
+}
+
+/// The hidden template that keeps a draft: its signer roles are the draft's signers, its CC roles the
+/// draft's CCs, its options `options` with the pending request.
+fn keep_draft(
+    pending: PendingRequest,
+    title: String,
+    allow_reassign: bool,
+    mut options: TemplateOptions,
+    documents: Vec<crate::new_request::NewDocument>,
+    by: &Requester<'_>,
+) -> NewTemplate {
+    let body = TemplateBody {
+        template_id: TemplateId::generate(),
+        title,
+        subject: pending.subject.clone().filter(|s| !s.trim().is_empty()),
+        message: pending.message.clone().filter(|m| !m.trim().is_empty()),
+        metadata: Map::new(),
+        signer_roles: roles_of(&pending.signers),
+        cc_roles: pending.cc_email_addresses.clone(),
+        merge_fields: Vec::new(),
+        is_embedded: pending.embedded,
+        test_mode: pending.test_mode,
+        allow_reassign,
+        created_at: by.now,
+        updated_at: by.now,
+    };
+    options.unclaimed = Some(pending);
+    NewTemplate {
+        account_id: by.account_id.clone(),
+        client_id: by.client_id.as_ref().map(|c| c.as_str().to_owned()),
+        body,
+        options,
+        documents,
+    }
+}
+
 /// A signer role's name for a draft's signer: their name and address (unique within the draft).
 fn role_name(signer: &PendingSigner, taken: &[SignerRole]) -> String {
     let base = format!("{} <{}>", signer.name, signer.email_address);
@@ -179,11 +252,6 @@ pub fn new_draft(
             pin: s.pin.clone(),
         })
         .collect();
-    let mut roles: Vec<SignerRole> = Vec::new();
-    for s in &pending_signers {
-        let name = role_name(s, &roles);
-        roles.push(SignerRole { name, order: s.order.map(i64::from) });
-    }
     // Dropbox Sign's drafts take no title: the subject names the request, else the first file.
     let title = request
         .title
@@ -216,36 +284,15 @@ pub fn new_draft(
         edit_signers,
         replaces: None,
     };
-    let body = TemplateBody {
-        template_id: TemplateId::generate(),
-        title,
-        subject: request.subject.clone().filter(|s| !s.trim().is_empty()),
-        message: request.message.clone().filter(|m| !m.trim().is_empty()),
-        metadata: Map::new(),
-        signer_roles: roles,
-        cc_roles: pending.cc_email_addresses.clone(),
-        merge_fields: Vec::new(),
-        is_embedded: embedded,
-        test_mode: pending.test_mode,
-        allow_reassign: request.allow_reassign.unwrap_or(false),
-        created_at: by.now,
-        updated_at: by.now,
-    };
     let options = TemplateOptions {
         use_text_tags: request.use_text_tags.unwrap_or(false),
         form_fields_per_document: request.form_fields_per_document.clone(),
         field_groups,
         overlay: None,
-        unclaimed: Some(pending),
+        unclaimed: None,
     };
-    let template = NewTemplate {
-        account_id: by.account_id.clone(),
-        client_id: by.client_id.as_ref().map(|c| c.as_str().to_owned()),
-        body,
-        options,
-        documents,
-    };
-    Ok((template, notices))
+    let allow_reassign = request.allow_reassign.unwrap_or(false);
+    Ok((keep_draft(pending, title, allow_reassign, options, documents, by), notices))
 }
 
 /// The signers the requester set on the claim page replace the draft's (and its signer roles, which
@@ -280,13 +327,8 @@ pub fn set_claim_signers(draft: &mut Template, signers: &[ClaimSigner]) -> Resul
             pin: before.and_then(|b| b.pin.clone()),
         });
     }
-    let mut roles: Vec<SignerRole> = Vec::new();
-    for s in &next {
-        let name = role_name(s, &roles);
-        roles.push(SignerRole { name, order: s.order.map(i64::from) });
-    }
+    draft.body.signer_roles = roles_of(&next);
     pending.signers = next;
-    draft.body.signer_roles = roles;
     Ok(())
 }
 
@@ -361,22 +403,7 @@ pub fn draft_from_templates(
             .find(|s| s.signer.email_address.as_deref().map(str::trim) == Some(email))
             .and_then(|s| s.signer.pin.clone())
     };
-    let pending_signers: Vec<PendingSigner> = request
-        .body
-        .signatures
-        .iter()
-        .map(|s| PendingSigner {
-            name: s.signer_name.clone(),
-            email_address: s.signer_email_address.clone(),
-            order: s.order.and_then(|o| u32::try_from(o).ok()),
-            pin: pin_of(&s.signer_email_address),
-        })
-        .collect();
-    let mut roles: Vec<SignerRole> = Vec::new();
-    for s in &pending_signers {
-        let name = role_name(s, &roles);
-        roles.push(SignerRole { name, order: s.order.map(i64::from) });
-    }
+    let pending_signers = pending_signers(&request.body.signatures, pin_of);
     let body = &request.body;
     let pending = PendingRequest {
         kind: DraftKind::RequestSignature,
@@ -403,36 +430,91 @@ pub fn draft_from_templates(
         edit_signers: draft.edit_signers,
         replaces: None,
     };
-    let template = NewTemplate {
-        account_id: by.account_id.clone(),
-        client_id: by.client_id.as_ref().map(|c| c.as_str().to_owned()),
-        body: TemplateBody {
-            template_id: TemplateId::generate(),
-            title: body.title.clone(),
-            subject: body.subject.clone(),
-            message: body.message.clone(),
-            metadata: Map::new(),
-            signer_roles: roles,
-            cc_roles: pending.cc_email_addresses.clone(),
-            merge_fields: Vec::new(),
-            is_embedded: true,
-            test_mode: pending.test_mode,
-            allow_reassign: body.allow_reassign,
-            created_at: by.now,
-            updated_at: by.now,
-        },
-        options: TemplateOptions {
-            use_text_tags: false,
-            form_fields_per_document: Vec::new(),
-            field_groups: request.options.field_groups.clone(),
-            // The templates' fields, kept as they are when the documents are read.
-            overlay: Some(Overlay {
-                fields: request.options.template_fields.clone().unwrap_or_default(),
-                pages: templates.iter().flat_map(|(t, _)| t.documents.iter().map(|d| d.pages.clone())).collect(),
-            }),
-            unclaimed: Some(pending),
-        },
-        documents,
+    // The templates' fields, kept as they are when the documents are read.
+    let overlay = Overlay {
+        fields: request.options.template_fields.clone().unwrap_or_default(),
+        pages: templates.iter().flat_map(|(t, _)| t.documents.iter().map(|d| d.pages.clone())).collect(),
     };
-    Ok((template, notices))
+    let options = TemplateOptions { overlay: Some(overlay), ..placed_fields(request.options.field_groups.clone()) };
+    Ok((keep_draft(pending, body.title.clone(), body.allow_reassign, options, documents, by), notices))
+}
+
+/// `unclaimed_draft/edit_and_resend` as the caller sent it (what it does not give stays the
+/// request's).
+#[derive(Debug, Clone, Default)]
+pub struct ResendInput {
+    pub requester_email_address: Option<String>,
+    pub requesting_redirect_url: Option<String>,
+    pub signing_redirect_url: Option<String>,
+    pub test_mode: Option<bool>,
+}
+
+/// `unclaimed_draft/edit_and_resend`: the request, still [`SignatureRequest::resendable`], as an
+/// embedded draft again — its documents as the signers see them (`documents`: each file with its page
+/// sizes), its fields where they are, its signers (the requester may edit them), CCs and texts. Sending
+/// the draft makes a new request and cancels this one, in one transaction.
+pub fn draft_from_request(
+    request: &SignatureRequest,
+    documents: Vec<(FileInput, Vec<[f64; 2]>)>,
+    fields: Vec<FieldSpec>,
+    input: ResendInput,
+    by: &Requester<'_>,
+) -> Result<NewTemplate, InvalidInput> {
+    let body = &request.body;
+    let signing_redirect_url = match input.signing_redirect_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+        Some(raw) => Some(crate::new_request::url_of(raw, "signing_redirect_url")?),
+        None => body.signing_redirect_url.clone(),
+    };
+    let requesting_redirect_url =
+        match input.requesting_redirect_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            Some(raw) => Some(crate::new_request::url_of(raw, "requesting_redirect_url")?),
+            None => None,
+        };
+    let requester_email_address =
+        match input.requester_email_address.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+            Some(raw) => crate::email::EmailAddress::parse(raw, "requester_email_address")?.as_str().to_owned(),
+            None => body.requester_email_address.clone(),
+        };
+    let (files, pages): (Vec<FileInput>, Vec<Vec<[f64; 2]>>) = documents.into_iter().unzip();
+    let documents = crate::new_request::documents(&files, &[], &by.limits)?;
+    // PINs are kept only as digests: a request with any is not resendable.
+    let signers = pending_signers(&body.signatures, |_| None);
+    // An expiry the new request could no longer be given (too near, or past) is dropped.
+    let expires_at = body
+        .expires_at
+        .and_then(|at| u32::try_from(at).ok())
+        .filter(|at| crate::signature_request::parse_expires_at(Some(*at), by.now).is_ok());
+    let test_mode = input.test_mode.unwrap_or(body.test_mode);
+    let pending = PendingRequest {
+        kind: DraftKind::RequestSignature,
+        embedded: true,
+        for_embedded_signing: by.embedded,
+        requester_email_address: Some(requester_email_address),
+        signers,
+        cc_email_addresses: body.cc_email_addresses.clone(),
+        title: Some(body.title.clone()),
+        subject: body.subject.clone(),
+        message: body.message.clone(),
+        metadata: Some(body.metadata.clone()),
+        test_mode,
+        allow_decline: Some(body.allow_decline),
+        allow_reassign: Some(body.allow_reassign),
+        signing_redirect_url,
+        requesting_redirect_url,
+        expires_at,
+        // The merge values are in the fields already.
+        custom_fields: Vec::new(),
+        signing_options: serde_json::to_value(&request.options.signing_options).ok(),
+        signature_request_id: None,
+        hold: false,
+        // "Signers can be edited in the embedded editor."
+        edit_signers: true,
+        replaces: Some(request.id.as_str().to_owned()),
+    };
+    // The request's fields, kept where they are when the documents are read.
+    let options = TemplateOptions {
+        overlay: Some(Overlay { fields, pages }),
+        ..placed_fields(request.options.field_groups.clone())
+    };
+    Ok(keep_draft(pending, body.title.clone(), body.allow_reassign, options, documents, by))
 }

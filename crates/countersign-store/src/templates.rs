@@ -3,8 +3,8 @@
 //! read with their documents and the accounts they are shared with.
 
 use countersign_callback::{EventObject, EventType, NewEvent};
-use countersign_domain::ids::{AccountId, TemplateId};
-use countersign_domain::lifecycle::JobKind;
+use countersign_domain::ids::{AccountId, SignatureRequestId, TemplateId};
+use countersign_domain::lifecycle::{JobKind, Refusal};
 use countersign_domain::new_request::NewSignatureRequest;
 use countersign_domain::signature_request::FieldSpec;
 use countersign_domain::template::{
@@ -15,9 +15,20 @@ use countersign_domain::time::{now_ms, unix_now};
 use crate::db::{with_pool, with_writer};
 use crate::jobs::{JobSubject, finish_job_in, insert_job};
 use crate::outbox::{insert_events, targets_in};
-use crate::signature_requests::{DocumentRow, blob_digest, insert_request, put_blob_in};
+use crate::signature_requests::{ChangeError, DocumentRow, blob_digest, change_in, insert_request, put_blob_in};
 use crate::tx::{Tx, on_tx};
 use crate::{Store, StoreError, StoreResult};
+
+/// What claiming an unclaimed draft did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The request was made (and the one the draft replaces, if any, canceled with it).
+    Claimed { replaced: Option<String> },
+    /// The draft is gone or was claimed already.
+    Spent,
+    /// The request an `edit_and_resend` draft replaces can no longer be replaced: why.
+    Refused(String),
+}
 
 /// A template event (its object as the owner sees it) to the owner's and the app's callback URLs,
 /// inside the change's transaction.
@@ -329,15 +340,33 @@ impl Store {
         fields: Vec<FieldSpec>,
         merge_fields: Vec<MergeField>,
         request: &NewSignatureRequest,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<Claim> {
         let claimed = self
             .write(async |tx| {
-                let Some(mut draft) = template_in(tx, id.as_str()).await? else { return Ok(false) };
+                let Some(mut draft) = template_in(tx, id.as_str()).await? else { return Ok(Claim::Spent) };
                 let open = !draft.deleted
                     && matches!(draft.status, TemplateStatus::Draft | TemplateStatus::Ready)
                     && draft.options.unclaimed.as_ref().is_some_and(|p| p.signature_request_id.is_none());
                 if !open {
-                    return Ok(false);
+                    return Ok(Claim::Spent);
+                }
+                // An edit_and_resend draft replaces its request: canceled with this claim, or no claim.
+                let replaces = draft.options.unclaimed.as_ref().and_then(|p| p.replaces.clone());
+                if let Some(replaced) = replaces.as_deref().and_then(SignatureRequestId::parse) {
+                    let owner = draft.owner.account_id.clone();
+                    match change_in(tx, &self.master_key, &replaced, |r| r.replace_by_resend(&owner)).await {
+                        Ok(_) => {}
+                        Err(ChangeError::NotFound) => {
+                            return Ok(Claim::Refused("The request this draft replaces is gone.".into()));
+                        }
+                        Err(ChangeError::Refused(Refusal::NotResendable(why))) => return Ok(Claim::Refused(why)),
+                        Err(ChangeError::Refused(_)) => {
+                            return Ok(Claim::Refused(
+                                "The request this draft replaces was canceled or removed.".into(),
+                            ));
+                        }
+                        Err(ChangeError::Store(e)) => return Err(e),
+                    }
                 }
                 if let Some(pending) = draft.options.unclaimed.as_mut() {
                     pending.signature_request_id = Some(request.body.signature_request_id.as_str().to_owned());
@@ -355,13 +384,14 @@ impl Store {
                     .execute(c)
                     .await.map(|r| r.rows_affected()))?;
                 insert_request(tx, &self.master_key, request).await?;
-                Ok::<_, StoreError>(true)
+                Ok::<_, StoreError>(Claim::Claimed { replaced: replaces })
             })
             .await?;
-        if claimed {
+        if let Claim::Claimed { replaced } = &claimed {
             tracing::info!(
                 draft = %id,
                 signature_request_id = %request.body.signature_request_id,
+                replaced = replaced.as_deref().unwrap_or(""),
                 "unclaimed draft claimed; signature request accepted"
             );
         }

@@ -25,6 +25,8 @@ use countersign_domain::unclaimed_draft::{ClaimSigner, claimed_request, set_clai
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use countersign_store::templates::Claim;
+
 use crate::WebState;
 use crate::frame::{Framing, html, json_for_script};
 use crate::sign::images::{ImageQuery, refuse as refuse_image, serve_page};
@@ -437,7 +439,7 @@ pub async fn send_claim(State(state): State<WebState>, Path(id): Path<String>, J
         Err(e) => return answer(StatusCode::BAD_REQUEST, "bad_request", &e.message),
     };
     match state.store.claim_unclaimed_draft(&id, fields, merge_fields, &request).await {
-        Ok(true) => (
+        Ok(Claim::Claimed { .. }) => (
             StatusCode::OK,
             Json(json!({
                 "signature_request_id": request.body.signature_request_id,
@@ -445,7 +447,8 @@ pub async fn send_claim(State(state): State<WebState>, Path(id): Path<String>, J
             })),
         )
             .into_response(),
-        Ok(false) => answer(StatusCode::CONFLICT, "conflict", "This draft was sent already."),
+        Ok(Claim::Spent) => answer(StatusCode::CONFLICT, "conflict", "This draft was sent already."),
+        Ok(Claim::Refused(why)) => answer(StatusCode::CONFLICT, "conflict", &why),
         Err(e) => unavailable(&e),
     }
 }

@@ -5,20 +5,23 @@
 //! signature request, processed and signed like any other.
 
 use axum::Extension;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use countersign_domain::account::Account;
 use countersign_domain::ids::TemplateId;
 use countersign_domain::links::Link;
+use countersign_domain::new_request::FileInput;
 use countersign_domain::new_request::Requester;
 use countersign_domain::template::NewTemplate;
 use countersign_domain::time::unix_now;
-use countersign_domain::unclaimed_draft::{DraftInput, draft_from_templates, new_draft};
+use countersign_domain::unclaimed_draft::{
+    DraftInput, ResendInput, draft_from_request, draft_from_templates, new_draft,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
 use crate::params::{Flag, List, Params, Text, ignored_warnings};
-use crate::routes::signature_request::{CreateParams, FromTemplates, WithTemplateParams, own_client};
+use crate::routes::signature_request::{CreateParams, FromTemplates, WithTemplateParams, own_client, owned};
 use crate::routes::template::{EditorFlags, not_honoured_yet};
 use crate::state::AppState;
 use crate::warnings::{Reply, Warning};
@@ -191,6 +194,71 @@ pub async fn create_embedded_with_template(
     warnings.extend(notices.into_iter().map(|n| Warning::new(n.name, n.message)));
     warnings.extend(not_honoured);
     respond(&state, &account, draft, true, warnings).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ResendParams {
+    client_id: Text,
+    requester_email_address: Text,
+    requesting_redirect_url: Text,
+    signing_redirect_url: Text,
+    is_for_embedded_signing: Flag,
+    test_mode: Flag,
+    #[serde(flatten)]
+    editor: EditorFlags,
+}
+
+/// `POST /v3/unclaimed_draft/edit_and_resend/{signature_request_id}`: the request (out for signature,
+/// no signer has acted yet) as an embedded draft again, with its documents, fields, signers (the
+/// requester may edit them), CCs and texts; sending it from the claim page makes a new request and
+/// cancels this one in the same transaction.
+pub async fn edit_and_resend(
+    State(state): State<AppState>,
+    Extension(account): Extension<Account>,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Reply> {
+    let p: ResendParams = params.parse()?;
+    let Some(client_id) = own_client(&state, &account, p.client_id.0.as_deref()).await? else {
+        return Err(ApiError::missing("client_id"));
+    };
+    let request = owned(&state, &account, &id).await?;
+    request.resendable(&account.id)?;
+    let mut documents = Vec::new();
+    for row in state.store.documents_of(&request.id).await? {
+        let bytes = match &row.blob_sha256 {
+            Some(sha256) => state.store.blob(sha256).await?,
+            None => None,
+        };
+        let Some(bytes) = bytes else {
+            return Err(ApiError::unknown(format!(
+                "signature request {} has no bytes for document {}",
+                request.id, row.document_index
+            )));
+        };
+        let file = FileInput { file_name: Some(row.file_name.clone()), bytes: bytes.into() };
+        documents.push((file, row.page_sizes()?));
+    }
+    let fields = state.store.fields_of(&request.id).await?;
+    let requester = Requester {
+        account_id: &account.id,
+        email: &account.email,
+        client_id: Some(client_id),
+        embedded: p.is_for_embedded_signing.0 == Some(true),
+        public_url: &state.config.public_url,
+        limits: state.config.document_limits,
+        now: unix_now(),
+    };
+    let input = ResendInput {
+        requester_email_address: p.requester_email_address.0,
+        requesting_redirect_url: p.requesting_redirect_url.0,
+        signing_redirect_url: p.signing_redirect_url.0,
+        test_mode: p.test_mode.0,
+    };
+    let draft = draft_from_request(&request, documents, fields, input, &requester)?;
+    tracing::info!(signature_request_id = %request.id, draft = %draft.body.template_id, "edit_and_resend: the request is a draft again");
+    respond(&state, &account, draft, true, not_honoured_yet(&p.editor.unsupported_for_draft())).await
 }
 
 /// Stores a draft and answers with its claim_url.

@@ -30,6 +30,24 @@ pub use countersign_domain::new_request::{NewDocument, NewSignatureRequest};
 /// The request as a change sees it, and what a change writes: the domain's state machine types.
 pub use countersign_domain::lifecycle::{SignatureRequest, Transition};
 
+/// [`Store::change_signature_request`] inside a transaction the caller holds (one that changes
+/// something else too, with this request's change committed or rolled back with it).
+pub(crate) async fn change_in<E>(
+    tx: &mut Tx,
+    master_key: &MasterKey,
+    id: &SignatureRequestId,
+    decide: impl FnOnce(&mut SignatureRequest) -> Result<Transition, E>,
+) -> Result<(SignatureRequest, Transition), ChangeError<E>> {
+    let lock = if tx.is_sqlite() { "" } else { " FOR UPDATE" };
+    let sql = format!("{STATE_SELECT}{lock}");
+    let row: Option<StateRow> =
+        on_tx!(tx, c => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id.as_str()).fetch_optional(c).await)?;
+    let mut state = row.ok_or(ChangeError::NotFound)?.decode()?;
+    let change = decide(&mut state).map_err(ChangeError::Refused)?;
+    change::apply(tx, master_key, &state, &change).await?;
+    Ok((state, change))
+}
+
 /// A page of requests for `list`.
 pub struct RequestPage {
     pub bodies: Vec<String>,
@@ -272,18 +290,7 @@ impl Store {
         id: &SignatureRequestId,
         decide: impl FnOnce(&mut SignatureRequest) -> Result<Transition, E>,
     ) -> Result<(SignatureRequest, Transition), ChangeError<E>> {
-        let (state, change) = self
-            .write(async |tx| {
-                let lock = if tx.is_sqlite() { "" } else { " FOR UPDATE" };
-                let sql = format!("{STATE_SELECT}{lock}");
-                let row: Option<StateRow> =
-                    on_tx!(tx, c => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id.as_str()).fetch_optional(c).await)?;
-                let mut state = row.ok_or(ChangeError::NotFound)?.decode()?;
-                let change = decide(&mut state).map_err(ChangeError::Refused)?;
-                change::apply(tx, &self.master_key, &state, &change).await?;
-                Ok::<_, ChangeError<E>>((state, change))
-            })
-            .await?;
+        let (state, change) = self.write(async |tx| change_in(tx, &self.master_key, id, decide).await).await?;
         for (event_type, _, _) in &change.events {
             tracing::info!(signature_request_id = %id, event_type = %event_type, status = state.status.as_str(), "signature request changed");
         }

@@ -422,3 +422,117 @@ async fn the_requester_adds_the_signers_on_the_claim_page(backend: Backend) {
     app.stop().await;
 }
 both_backends!(the_requester_adds_the_signers_on_the_claim_page_on, the_requester_adds_the_signers_on_the_claim_page);
+
+/// `unclaimed_draft/edit_and_resend` of `id` as the caller's app.
+async fn edit_and_resend(app: &TestApp, id: &str, body: Value) -> reqwest::Response {
+    app.post_json(&format!("/v3/unclaimed_draft/edit_and_resend/{id}"), &body).await
+}
+
+async fn a_sent_request_is_edited_and_resent_from_the_claim_page(backend: Backend) {
+    let Some((app, receiver, client_id)) = setup(backend, Options::default()).await else { return };
+    let form = draft_form(None, &[("client_id", &client_id), ("signing_redirect_url", "https://example.com/signed")]);
+    let created: Value = post_draft(&app, "/v3/signature_request/create_embedded", form).await.json().await.unwrap();
+    let old =
+        created["signature_request"]["signature_request_id"].as_str().unwrap_or_else(|| panic!("{created}")).to_owned();
+    wait_callback(&receiver, &old, &["signature_request_sent"]).await;
+    let old_fields = fields_of(&app, &old).await;
+
+    // Refused: without the app, for another account, and for an app of another account.
+    let error = expect_error(edit_and_resend(&app, &old, json!({})).await, 400, "bad_request").await;
+    assert_eq!(error["error_path"], "client_id", "{error}");
+    let other = app.other_account_key("other@example.com").await;
+    let their_app: Value = app
+        .request_as(&other, Method::POST, "/v3/api_app")
+        .json(&json!({"name": "Their app", "domains": ["example.org"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let their_client = their_app["api_app"]["client_id"].as_str().unwrap_or_else(|| panic!("{their_app}"));
+    let resend_as = |key: &str, client: &str| {
+        app.request_as(key, Method::POST, &format!("/v3/unclaimed_draft/edit_and_resend/{old}"))
+            .json(&json!({"client_id": client}))
+            .send()
+    };
+    expect_error(resend_as(&other, their_client).await.unwrap(), 404, "not_found").await;
+    let error = expect_error(resend_as(&other, &client_id).await.unwrap(), 400, "bad_request").await;
+    assert_eq!(error["error_path"], "client_id", "another account's app: {error}");
+
+    let response = edit_and_resend(&app, &old, json!({"client_id": client_id, "is_for_embedded_signing": true})).await;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body["warnings"].is_null(), "{body}");
+    let draft = &body["unclaimed_draft"];
+    assert_eq!(draft["signature_request_id"], Value::Null);
+    assert_eq!(draft["test_mode"], true, "the request's test_mode is kept");
+    assert_eq!(draft["signing_redirect_url"], "https://example.com/signed");
+    let claim_url = draft["claim_url"].as_str().unwrap().to_owned();
+    // A second draft of the same request, sent later, after the first one replaced it.
+    let second: Value = edit_and_resend(&app, &old, json!({"client_id": client_id})).await.json().await.unwrap();
+    let second_url = second["unclaimed_draft"]["claim_url"].as_str().unwrap().to_owned();
+
+    let (status, html) = open_claim(&claim_url, Some(&client_id)).await;
+    assert_eq!(status, 200, "{html}");
+    let config = page_config(&html);
+    assert_eq!(config["edit_signers"], true, "signers can be edited in the embedded editor");
+    assert_eq!(
+        config["signers"],
+        json!([{"name": "Ada Client", "email_address": "ada@example.com"}, {"name": "Bob Witness", "email_address": "bob@example.com"}])
+    );
+    let fields = config["fields"].as_array().unwrap().clone();
+    assert_eq!(fields.len(), old_fields.len(), "the request's fields, where they were: {fields:?}");
+    let before = request_count(&app).await;
+
+    // Bob's part goes to Cy; the new request is sent and the old one canceled with it.
+    let signers = json!([
+        {"name": "Ada Client", "email_address": "ada@example.com"},
+        {"name": "Cy Witness", "email_address": "cy@example.com"}
+    ]);
+    let (status, sent) = send_with_signers(&app, &config, signers, Value::Array(fields)).await;
+    assert_eq!(status, 200, "{sent}");
+    let new = sent["signature_request_id"].as_str().unwrap().to_owned();
+    assert_ne!(new, old);
+    wait_callback(&receiver, &old, &["signature_request_canceled"]).await;
+    wait_callback(&receiver, &new, &["signature_request_sent"]).await;
+    expect_error(app.get(&format!("/v3/signature_request/{old}")).await, 410, "deleted").await;
+    let request: Value = app.get(&format!("/v3/signature_request/{new}")).await.json().await.unwrap();
+    let request = request["signature_request"].clone();
+    assert_eq!(request["title"], "Consulting agreement");
+    assert_eq!(request["cc_email_addresses"], json!(["cc@example.com"]));
+    assert_eq!(request["signing_redirect_url"], "https://example.com/signed");
+    assert_eq!(request["signatures"][1]["signer_email_address"], "cy@example.com");
+    assert_eq!(request["signing_url"], Value::Null, "is_for_embedded_signing");
+    let new_fields = fields_of(&app, &new).await;
+    let at = |f: &Vec<Value>| {
+        let mut at: Vec<String> =
+            f.iter().map(|f| format!("{} {} {} {}", f["api_id"], f["page"], f["x"], f["y"])).collect();
+        at.sort();
+        at
+    };
+    assert_eq!(at(&new_fields), at(&old_fields), "the fields are where they were");
+    assert_eq!(request_count(&app).await, before, "one request replaced by one");
+
+    // The second draft replaces a canceled request: refused, and nothing is made.
+    let (_, html) = open_claim(&second_url, Some(&client_id)).await;
+    let second_config = page_config(&html);
+    let (status, answer) = save_fields(&app, &second_config, second_config["fields"].clone()).await;
+    assert_eq!(status, 409, "{answer}");
+    assert_eq!(request_count(&app).await, before);
+
+    // Once a signer has signed, the request can no longer be edited and resent.
+    let resend = edit_and_resend(&app, &new, json!({"client_id": client_id})).await;
+    assert_eq!(resend.status(), 200);
+    sign_all(&app, &client_id, &request, &new_fields, 0, "Ada", None).await;
+    let error =
+        expect_error(edit_and_resend(&app, &new, json!({"client_id": client_id})).await, 400, "bad_request").await;
+    assert!(error["error_msg"].as_str().unwrap().contains("cannot be edited and resent"), "{error}");
+    expect_error(edit_and_resend(&app, &old, json!({"client_id": client_id})).await, 410, "deleted").await;
+    app.stop().await;
+}
+both_backends!(
+    a_sent_request_is_edited_and_resent_from_the_claim_page_on,
+    a_sent_request_is_edited_and_resent_from_the_claim_page
+);

@@ -105,7 +105,7 @@ pub async fn list(
 }
 
 /// Loads the caller's request for a read, or answers 404/410.
-pub(super) async fn owned(state: &AppState, account: &Account, id: &str) -> ApiResult<SignatureRequest> {
+pub(crate) async fn owned(state: &AppState, account: &Account, id: &str) -> ApiResult<SignatureRequest> {
     let id = request_id(id)?;
     let request = state.store.signature_request_state(&id).await?.ok_or_else(ApiError::not_found)?;
     request.visible_to(&account.id)?;

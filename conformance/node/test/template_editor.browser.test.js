@@ -167,7 +167,18 @@ test("a template is authored in the embedded editor by dragging fields, then sen
   // A field put on the wrong role is moved to the right one in its panel.
   await dragOnto(page, frame, "Initials", 2, 0.8, 0.9);
   await frame.getByLabel("Assigned to").selectOption({ label: "Lender" });
-  await frame.getByText("6 fields placed").waitFor({ timeout: UI_TIMEOUT_MS });
+  // The lender picks a return schedule: two radio buttons of one group, each named in its panel.
+  await dragOnto(page, frame, "Radio button", 2, 0.2, 0.5);
+  await frame.getByLabel("Field name").fill("Weekly");
+  await dragOnto(page, frame, "Radio button", 2, 0.4, 0.5);
+  await frame.getByLabel("Field name").fill("Monthly");
+  assert.equal(await frame.getByLabel("Radio group").inputValue(), "Group 1", "the second button joins the first one's group");
+  // A hyperlink the borrower reads, with its text and address in its panel.
+  await frame.getByLabel("Signer role").selectOption({ label: "Borrower" });
+  await dragOnto(page, frame, "Hyperlink", 1, 0.4, 0.6);
+  await frame.getByLabel("Link text").fill("Loan terms");
+  await frame.getByLabel("Link address").fill("https://example.com/loan-terms");
+  await frame.getByText("9 fields placed").waitFor({ timeout: UI_TIMEOUT_MS });
   await screenshot(page, "template-editor");
 
   await frame.getByRole("button", { name: "Save template" }).click();
@@ -186,8 +197,8 @@ test("a template is authored in the embedded editor by dragging fields, then sen
   const got = await api(TemplateApi).templateGet(templateId);
   const template = got.body.template;
   const placed = template.documents[0].formFields;
-  assert.equal(placed.length, 5, JSON.stringify(placed));
-  assert.deepEqual(placed.map((f) => f.signer).sort(), ["1", "1", "1", "2", "2"]);
+  assert.equal(placed.length, 8, JSON.stringify(placed));
+  assert.deepEqual(placed.map((f) => f.signer).sort(), ["1", "1", "1", "1", "2", "2", "2", "2"]);
   // `page` is not in the SDK's model of a form field; the raw body has it.
   const raw = got.response.data.template.documents[0].form_fields;
   assert.ok(raw.some((f) => f.name === "Borrower phone" && f.page === 2), JSON.stringify(raw));
@@ -219,7 +230,12 @@ test("a template is authored in the embedded editor by dragging fields, then sen
       await signerFrame.getByLabel("Type your name").fill(who.name);
       await signerFrame.getByRole("button", { name: "Insert" }).click();
     }
-    if (index === 0) await signerFrame.getByRole("textbox", { name: /Borrower phone/ }).fill("+1 415 555 0199");
+    if (index === 0) {
+      await signerFrame.getByRole("textbox", { name: /Borrower phone/ }).fill("+1 415 555 0199");
+      assert.equal(await signerFrame.getByRole("link", { name: "Loan terms" }).getAttribute("href"), "https://example.com/loan-terms");
+    } else {
+      await signerFrame.getByRole("radio", { name: "Monthly" }).check();
+    }
     await signerFrame.getByRole("button", { name: "I agree" }).click();
     await waitHostEvent(signer, "sign");
     await signer.close();
@@ -228,6 +244,8 @@ test("a template is authored in the embedded editor by dragging fields, then sen
   const final = (await api(SignatureRequestApi).signatureRequestGet(request.signatureRequestId)).body.signatureRequest;
   const values = Object.fromEntries(final.responseData.map((d) => [d.apiId, d.value]));
   assert.ok(Object.values(values).includes("+1 415 555 0199"), JSON.stringify(final.responseData));
+  const chosen = final.responseData.filter((d) => d.type === "radio").map((d) => [d.name, d.value]);
+  assert.deepEqual(chosen.sort(), [["Monthly", true], ["Weekly", false]], JSON.stringify(final.responseData));
   for (const entry of receiver.received(s.callback.path)) receiver.checkWithSdk(entry);
 });
 
@@ -294,6 +312,13 @@ test("the requester adds the signers on the requester page of a draft made witho
   const signer = frame.getByLabel("Signer", { exact: true });
   await signer.selectOption({ label: people[0].name });
   await dragOnto(page, frame, "Signature", 0, 0.3, 0.6);
+  // The placed field has the focus; Shift + arrow keys move it ten points at a time.
+  const placedField = frame.getByRole("button", { name: `Signature — ${people[0].name}` });
+  const before = await placedField.boundingBox();
+  await placedField.press("Shift+ArrowDown");
+  await placedField.press("Shift+ArrowDown");
+  const after = await placedField.boundingBox();
+  assert.ok(after.y > before.y + 10 && Math.abs(after.x - before.x) < 1, `moved down by keyboard: ${before.y} → ${after.y}`);
   await signer.selectOption({ label: people[1].name });
   await dragOnto(page, frame, "Signature", 0, 0.3, 0.8);
   await frame.getByText("2 fields placed").waitFor({ timeout: UI_TIMEOUT_MS });

@@ -670,8 +670,18 @@ pub fn declared_merge_fields(body: &TemplateBody, fields: &[FieldSpec]) -> Resul
 }
 
 /// The field types the template editor places.
-pub const EDITOR_FIELD_TYPES: [&str; 8] =
-    ["signature", "initials", "date_signed", "text", "checkbox", "dropdown", "text-merge", "checkbox-merge"];
+pub const EDITOR_FIELD_TYPES: [&str; 10] = [
+    "signature",
+    "initials",
+    "date_signed",
+    "text",
+    "checkbox",
+    "radio",
+    "dropdown",
+    "hyperlink",
+    "text-merge",
+    "checkbox-merge",
+];
 
 /// The fields the template editor saves, checked against the template: each a known type on a page of
 /// a document, inside it, for one of the template's signer roles (merge fields: for the sender, with
@@ -747,6 +757,28 @@ pub fn editor_fields(
         if field_type == "dropdown" && options.is_empty() {
             return Err(at("a dropdown needs at least one choice"));
         }
+        // A radio button belongs to a group (the buttons one is chosen from); a hyperlink shows its text
+        // and opens its address.
+        // What the page does not send of a field placed before stays as it was.
+        let or_before = |posted: String, kept: Option<&Option<String>>| {
+            if posted.is_empty() { kept.and_then(Clone::clone).unwrap_or_default() } else { posted }
+        };
+        let group = or_before(text("group"), before.map(|b| &b.options.group));
+        if field_type == "radio" && group.is_empty() {
+            return Err(at("a radio button needs a group (the buttons of one group are chosen from)"));
+        }
+        crate::new_request::check_len(&Some(group.clone()), 255, "group").map_err(|e| at(&e.message))?;
+        let content = or_before(text("content"), before.map(|b| &b.options.content));
+        let content_url = or_before(text("content_url"), before.map(|b| &b.options.content_url));
+        let content_url = if field_type == "hyperlink" {
+            if content.is_empty() || content_url.is_empty() {
+                return Err(at("a hyperlink needs its text and its address"));
+            }
+            crate::new_request::check_len(&Some(content.clone()), 255, "content").map_err(|e| at(&e.message))?;
+            crate::new_request::url_of(&content_url, "content_url").map_err(|e| at(&e.message))?
+        } else {
+            content_url
+        };
         let api_id = if api_id.is_empty() {
             // A new field's id: unused by the other fields posted and by the template's own.
             let posted = |id: &str| raw.iter().any(|r| r.get("api_id").and_then(Value::as_str) == Some(id));
@@ -765,7 +797,9 @@ pub fn editor_fields(
         if fields.iter().any(|other| other.api_id == api_id) {
             return Err(at(&format!("the api_id {api_id:?} is used twice")));
         }
-        let required = f.get("required").and_then(Value::as_bool).unwrap_or(!matches!(field_type.as_str(), "checkbox"));
+        // A hyperlink is read, never filled.
+        let required = field_type != "hyperlink"
+            && f.get("required").and_then(Value::as_bool).unwrap_or(!matches!(field_type.as_str(), "checkbox"));
         if let Some(before) = before {
             let mut kept = before.clone();
             kept.name = name;
@@ -775,11 +809,20 @@ pub fn editor_fields(
             kept.page = page;
             (kept.x, kept.y) = (x.max(0.0), y.max(0.0));
             (kept.width, kept.height) = (width.min(page_w), height.min(page_h));
-            if field_type == "dropdown" {
-                kept.options.options = options;
+            match field_type.as_str() {
+                "dropdown" => kept.options.options = options,
+                "radio" => kept.options.group = Some(group),
+                "hyperlink" => (kept.options.content, kept.options.content_url) = (Some(content), Some(content_url)),
+                _ => {}
             }
             fields.push(kept);
             continue;
+        }
+        let mut field_options = FieldOptions { options, ..FieldOptions::default() };
+        match field_type.as_str() {
+            "radio" => field_options.group = Some(group),
+            "hyperlink" => (field_options.content, field_options.content_url) = (Some(content), Some(content_url)),
+            _ => {}
         }
         fields.push(FieldSpec {
             document_index,
@@ -797,11 +840,23 @@ pub fn editor_fields(
             auto_fill: None,
             source: "editor".into(),
             value: None,
-            options: FieldOptions { options, ..FieldOptions::default() },
+            options: field_options,
         });
     }
     if fields.iter().all(|f| f.signer_index.is_none()) {
         return Err("Place at least one field for a signer role before saving".into());
+    }
+    // One signer chooses among a radio group's buttons.
+    for radio in fields.iter().filter(|f| f.field_type == "radio") {
+        let group = radio.options.group.as_deref();
+        if fields.iter().any(|o| {
+            o.field_type == "radio" && o.options.group.as_deref() == group && o.signer_index != radio.signer_index
+        }) {
+            return Err(format!(
+                "The radio group {:?} has buttons for different signers: give all of them to one",
+                group.unwrap_or("")
+            ));
+        }
     }
     let merge_fields = declared_merge_fields(body, &fields)?;
     Ok((fields, merge_fields))
@@ -1370,14 +1425,29 @@ mod tests {
         wrong_kind["type"] = json!("checkbox-merge");
         assert!(save(json!([sig, wrong_kind])).is_err(), "Company is declared as text");
 
-        // A radio button from text tags may be moved and reassigned; the palette places none.
-        let radios = template(&["Client", "Witness"], &[], vec![field("radio", Some(0), "plan", true)]);
+        // Radio buttons in a group for one signer; hyperlinks with their text and an http(s) address.
+        let radio = |role: u64, group: &str| json!({"type": "radio", "role": role, "group": group, "document_index": 0, "page": 1, "x": 5, "y": 5 + role * 20, "width": 14, "height": 14});
+        let (placed, _) = save(json!([radio(0, "Plan"), radio(0, "Plan")])).unwrap_or_else(|e| panic!("{e}"));
+        assert!(placed.iter().all(|f| f.options.group.as_deref() == Some("Plan") && f.required));
+        assert!(save(json!([radio(0, "")])).unwrap_err().contains("needs a group"));
+        assert!(save(json!([radio(0, "Plan"), radio(1, "Plan")])).unwrap_err().contains("different signers"));
+        let link = |url: &str| json!({"type": "hyperlink", "role": 0, "content": "Terms", "content_url": url, "document_index": 0, "page": 1, "x": 5, "y": 5, "width": 80, "height": 14, "required": true});
+        let (placed, _) = save(json!([link("https://example.com/terms")])).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(placed[0].options.content_url.as_deref(), Some("https://example.com/terms"));
+        assert!(!placed[0].required, "a hyperlink is never required");
+        assert!(save(json!([link("javascript:alert(1)")])).unwrap_err().contains("http(s)"));
+        assert!(save(json!([link("")])).unwrap_err().contains("its text and its address"));
+
+        // A radio button from text tags may be moved and reassigned, keeping its group.
+        let mut radios = template(&["Client", "Witness"], &[], vec![field("radio", Some(0), "plan", true)]);
+        radios.fields[0].options.group = Some("tagged".into());
         let moved = json!([{"api_id": "plan_id", "type": "radio", "role": 1, "document_index": 0, "page": 1, "x": 5, "y": 5, "width": 14, "height": 14}]);
         let (kept, _) = editor_fields(&radios, moved.as_array().unwrap(), 100).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((kept[0].field_type.as_str(), kept[0].signer_index), ("radio", Some(1)));
-        let mut new_radio = moved.clone();
-        new_radio[0]["api_id"] = json!("");
-        let refused = editor_fields(&radios, new_radio.as_array().unwrap(), 100).unwrap_err();
+        assert_eq!(kept[0].options.group.as_deref(), Some("tagged"));
+        let mut unknown = moved.clone();
+        (unknown[0]["api_id"], unknown[0]["type"]) = (json!(""), json!("stamp"));
+        let refused = editor_fields(&radios, unknown.as_array().unwrap(), 100).unwrap_err();
         assert!(refused.contains("not one the editor places"), "{refused}");
         // A new field's id is not one the template's fields already use.
         let mut texts = template(&["Client", "Witness"], &[], vec![field("text", Some(0), "t", true)]);

@@ -1,8 +1,8 @@
 // Countersign template editor. No framework, no network beyond this server.
 //
 // Fields are dragged from the palette onto a page (or chosen, then placed with a click), moved by
-// dragging, resized from their corner, given to a signer role (merge fields belong to the sender and
-// carry the name senders fill them by), and saved. Positions are kept in PDF points from the page's
+// dragging or with the arrow keys, resized from their corner (or with Alt + arrows), given to a signer
+// role (merge fields belong to the sender and carry the name senders fill them by), and saved. Positions are kept in PDF points from the page's
 // top-left corner, the units the server stores. Saving posts the fields; then the embedding app gets
 // hellosign:userCreateTemplate and hellosign:userFinishRequest (sign.js holds the message channel).
 // On a draft's requester page the requester may also add, rename and remove the signers (when the
@@ -21,7 +21,7 @@
   // Default sizes of a new field, in points.
   const SIZES = {
     signature: [160, 36], initials: [60, 30], date_signed: [100, 18], text: [140, 18], checkbox: [14, 14],
-    dropdown: [120, 18], "text-merge": [140, 18], "checkbox-merge": [14, 14],
+    radio: [14, 14], dropdown: [120, 18], hyperlink: [120, 16], "text-merge": [140, 18], "checkbox-merge": [14, 14],
   };
   const LABELS = Object.fromEntries((config.palette || []).map((p) => [p.type, p.label]));
   const isMerge = (type) => type.endsWith("-merge");
@@ -47,6 +47,12 @@
   const fieldRequired = document.getElementById("field-required");
   const fieldOptions = document.getElementById("field-options");
   const fieldOptionsLabel = document.getElementById("field-options-label");
+  // Per-type inputs of the panel: [input, its label, the type it is for, the field's key].
+  const typeInputs = [
+    ["field-group", "radio", "group"],
+    ["field-link-text", "hyperlink", "content"],
+    ["field-link-url", "hyperlink", "content_url"],
+  ].map(([id, type, key]) => ({ input: document.getElementById(id), label: document.getElementById(`${id}-label`), type, key }));
 
   // Signers (roles) by position. A requester page that edits signers derives them from its rows.
   let roles = (config.roles || []).slice();
@@ -101,7 +107,23 @@
         el.addEventListener("pointerdown", (event) => startMove(event, f));
         handle.addEventListener("pointerdown", (event) => startResize(event, f));
         el.addEventListener("keydown", (event) => {
-          if (event.key === "Delete" || event.key === "Backspace") remove(f);
+          if (event.target !== el) return;
+          if (event.key === "Delete" || event.key === "Backspace") return remove(f);
+          // Arrow keys move the field by a point (ten with Shift); with Alt they resize it.
+          const step = event.shiftKey ? 10 : 1;
+          const moves = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
+          const move = moves[event.key];
+          if (!move) return;
+          event.preventDefault();
+          if (event.altKey) {
+            f.width += move[0];
+            f.height += move[1];
+          } else {
+            f.x += move[0];
+            f.y += move[1];
+          }
+          clamp(f);
+          draw(f);
         });
       }
       el.addEventListener("focus", () => select(f));
@@ -146,6 +168,13 @@
     fieldOptions.hidden = !dropdown;
     fieldOptionsLabel.hidden = !dropdown;
     fieldOptions.value = (f.options || []).join("\n");
+    for (const t of typeInputs) {
+      if (!t.input) continue;
+      t.input.hidden = t.label.hidden = f.type !== t.type;
+      t.input.value = f[t.key] || "";
+    }
+    // A hyperlink is read, never filled: never required.
+    fieldRequired.disabled = f.type === "hyperlink";
   }
 
   if (panel) {
@@ -156,6 +185,9 @@
       if (selected) selected.options = fieldOptions.value.split("\n").map((o) => o.trim()).filter(Boolean);
     });
     document.getElementById("field-delete").addEventListener("click", () => { if (selected) remove(selected); });
+    for (const t of typeInputs) {
+      if (t.input) t.input.addEventListener("input", () => { if (selected) { selected[t.key] = t.input.value; draw(selected); } });
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -285,7 +317,12 @@
       width,
       height,
       options: type === "dropdown" ? ["Option 1", "Option 2"] : [],
+      // Radio buttons placed one after another for a signer join their last group.
+      group: type === "radio" ? lastGroup(Number(roleSelect.value || 0)) : "",
+      content: type === "hyperlink" ? "Link" : "",
+      content_url: "",
     };
+    if (type === "hyperlink") f.required = false;
     clamp(f);
     fields.push(f);
     draw(f);
@@ -295,6 +332,15 @@
     else elementFor(f).focus();
     updateStatus();
     showError("");
+  }
+
+  function lastGroup(role) {
+    const radios = fields.filter((x) => x.type === "radio" && x.role === role && x.group);
+    if (radios.length) return radios[radios.length - 1].group;
+    const taken = new Set(fields.filter((x) => x.type === "radio").map((x) => x.group));
+    let n = 1;
+    while (taken.has(`Group ${n}`)) n += 1;
+    return `Group ${n}`;
   }
 
   function startMove(event, f) {
@@ -427,7 +473,7 @@
         fields: fields.map((f) => ({
           api_id: f.api_id, type: f.type, role: f.role, name: f.name, required: f.required,
           document_index: f.document_index, page: f.page, x: f.x, y: f.y, width: f.width, height: f.height,
-          options: f.options,
+          options: f.options, group: f.group, content: f.content, content_url: f.content_url,
         })),
       };
       saveButton.disabled = true;

@@ -76,13 +76,15 @@ struct EditPage<'a> {
 }
 
 /// The palette, in order: (type, visible label).
-const PALETTE: [(&str, &str); 8] = [
+const PALETTE: [(&str, &str); 10] = [
     ("signature", "Signature"),
     ("initials", "Initials"),
     ("date_signed", "Date signed"),
     ("text", "Text box"),
     ("checkbox", "Checkbox"),
+    ("radio", "Radio button"),
     ("dropdown", "Dropdown"),
+    ("hyperlink", "Hyperlink"),
     ("text-merge", "Merge text"),
     ("checkbox-merge", "Merge checkbox"),
 ];
@@ -244,6 +246,7 @@ fn render(
                 "api_id": f.api_id, "name": f.name, "type": f.field_type, "role": f.signer_index,
                 "required": f.required, "document_index": f.document_index, "page": f.page,
                 "x": f.x, "y": f.y, "width": f.width, "height": f.height, "options": f.options.options,
+                "group": f.options.group, "content": f.options.content, "content_url": f.options.content_url,
             })
         })
         .collect();

@@ -220,6 +220,15 @@ def test_send_with_template_refuses_what_does_not_fit(server, client, account, a
     assert sent.signing_url, "a non-embedded request has a signing URL"
     wait_event(callback_receiver, account_ep, "signature_request_sent", sent.signature_request_id)
 
+    # Files sent with the template are appended; their tags for signers the template lacks are left out.
+    with open(pdf("unknown-signer.pdf"), "rb") as annex:
+        appended = srs.signature_request_send_with_template(
+            models.SignatureRequestSendWithTemplateRequest(
+                template_ids=[template_id], signers=role_signers(), ccs=ccs, custom_fields=rate, files=[annex], test_mode=True
+            )
+        ).signature_request
+    wait_event(callback_receiver, account_ep, "signature_request_sent", appended.signature_request_id)
+
 
 def test_another_account_sees_a_template_only_once_shared(server, client, account, other_account, account_ep, callback_receiver):
     template_id = create_template(client)

@@ -227,6 +227,7 @@ impl NewSignatureRequest {
             finalize_error: None,
             final_copy: None,
             template_fields: None,
+            template_documents: None,
             hold: false,
         };
         let request = Self {

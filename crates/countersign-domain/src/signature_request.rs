@@ -440,6 +440,11 @@ pub struct ProcessingOptions {
     /// request's documents and signers (processing reads the documents for their pages only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template_fields: Option<Vec<FieldSpec>>,
+    /// For a request sent from templates with files appended (`files[]`): how many of its documents
+    /// are the templates'. The text tags of the others are read; a tag for a signer the request does
+    /// not have is left out, as on Dropbox Sign.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_documents: Option<usize>,
 }
 
 /// The sealed final copy of a completed request: every document stamped with the signers' values,

@@ -981,8 +981,17 @@ pub fn request_from_templates(
             .collect(),
     );
     input.cc_email_addresses = cc_addresses.into_iter().flatten().collect();
-    input.files = templates.iter().flat_map(|(_, files)| files.iter().cloned()).collect();
-    input.file_urls = Vec::new();
+    // Files sent with the templates come after the templates' documents.
+    if !input.file_urls.is_empty() {
+        return Err(InvalidInput::new(
+            "file_urls",
+            "Appending files by URL to a template's documents is not supported by this server yet; upload them with files[]",
+        ));
+    }
+    let appended = std::mem::take(&mut input.files);
+    input.files =
+        templates.iter().flat_map(|(_, files)| files.iter().cloned()).chain(appended.iter().cloned()).collect();
+    let template_documents = input.files.len() - appended.len();
     input.custom_fields = Vec::new();
     input.form_fields_per_document = Vec::new();
     input.use_text_tags = Some(false);
@@ -1046,6 +1055,12 @@ pub fn request_from_templates(
         })
         .collect();
     request.options.custom_fields = Vec::new();
+    if !appended.is_empty() {
+        // The appended files' text tags are read, merge tags filled from custom_fields.
+        request.options.template_documents = Some(template_documents);
+        request.options.use_text_tags = true;
+        request.options.custom_fields = custom_fields.to_vec();
+    }
     request.options.field_groups = groups;
     request.options.template_fields = Some(fields);
     Ok((request, notices))

@@ -49,8 +49,31 @@ fn from_tags(
     signers: usize,
     custom_fields: &[Value],
 ) -> Result<Vec<FieldSpec>, ProcessingFailure> {
+    tags_of(docs, 0, signers, custom_fields, false)
+}
+
+/// The fields of files appended to templates' documents when sending (`docs[first..]`): their text
+/// tags, those naming a signer the request does not have left out (as Dropbox Sign does).
+pub fn appended_fields(
+    docs: &[AnalysedDocument],
+    first: usize,
+    signers: usize,
+    custom_fields: &[Value],
+) -> Result<Vec<FieldSpec>, ProcessingFailure> {
+    tags_of(docs, first, signers, custom_fields, true)
+}
+
+/// The text tags of `docs[first..]` as fields; a tag for an unknown signer fails the request unless
+/// `skip_unknown_signers`.
+fn tags_of(
+    docs: &[AnalysedDocument],
+    first: usize,
+    signers: usize,
+    custom_fields: &[Value],
+    skip_unknown_signers: bool,
+) -> Result<Vec<FieldSpec>, ProcessingFailure> {
     let mut fields = Vec::new();
-    for (doc_index, doc) in docs.iter().enumerate() {
+    for (doc_index, doc) in docs.iter().enumerate().skip(first) {
         for tag in &doc.tags {
             let place = format!("on page {} of {}", tag.page, doc.name);
             let parsed = parse_tag(&tag.text).map_err(|e| {
@@ -58,6 +81,7 @@ fn from_tags(
             })?;
             let signer_index = match parsed.signer {
                 TagSigner::Signer(n) if (n as usize) <= signers && n >= 1 => Some(i64::from(n) - 1),
+                TagSigner::Signer(_) if skip_unknown_signers => continue,
                 TagSigner::Signer(n) => {
                     return Err(ProcessingFailure::TextTag(format!(
                         "Text tag {} {place} names signer{n}, but the request has {signers} signer{}",
@@ -333,6 +357,25 @@ mod tests {
         assert!(
             matches!(&err, ProcessingFailure::File(m) if m.contains("[stamp|req|signer1]") && m.contains("page 1"))
         );
+    }
+
+    #[test]
+    fn files_appended_to_templates_read_their_tags_and_leave_out_unknown_signers() {
+        let template_doc = doc(&[(1, "[sig|req|signer1]")]);
+        let appended =
+            doc(&[(1, "[sig|req|signer1]"), (2, "[text|req|signer3]"), (3, "[text-merge|noreq|sender|Fee]")]);
+        let fee = [json!({"name": "Fee", "value": "CHF 10"})];
+        let fields = appended_fields(&[template_doc, appended], 1, 2, &fee).unwrap_or_else(|e| panic!("{e:?}"));
+        let got: Vec<(i64, &str, Option<i64>)> =
+            fields.iter().map(|f| (f.document_index, f.field_type.as_str(), f.signer_index)).collect();
+        assert_eq!(
+            got,
+            [(1, "signature", Some(0)), (1, "text-merge", None)],
+            "the template's own tags are not read again"
+        );
+        assert_eq!(fields[1].value.as_deref(), Some("CHF 10"));
+        let broken = doc(&[(1, "[stamp|req|signer1]")]);
+        assert!(matches!(appended_fields(&[broken], 0, 1, &[]), Err(ProcessingFailure::File(_))));
     }
 
     #[test]

@@ -162,6 +162,12 @@ pub async fn create_embedded_with_template(
     let mut not_honoured = not_honoured_yet(&p.editor.unsupported_for_draft());
     not_honoured.extend(not_honoured_yet(&[("preview_only", p.preview_only.0 == Some(true))]));
     let from = FromTemplates::read(&state, &account, &params, p.base).await?;
+    if !from.input.files.is_empty() {
+        return Err(ApiError::bad_param(
+            "files",
+            "Appending files to a template's documents in a draft is not supported by this server yet; send without files",
+        ));
+    }
     if from.client_id.is_none() {
         return Err(ApiError::missing("client_id"));
     }

@@ -97,10 +97,31 @@ pub(crate) async fn run(inner: &Inner, job: &ClaimedJob) -> Result<(), Transient
     let placed = match &request.options.template_fields {
         // Sent from templates: the fields were placed when the templates were made; the documents are
         // the templates' own, read again here only for their pages.
-        Some(fields) => match template_fields_fit(fields, &analysed) {
-            Ok(()) => Placed { fields: fields.clone(), appended_signature_page: false },
-            Err(failure) => return commit_failure(inner, job, &failure).await,
-        },
+        // Files appended when sending have their text tags read.
+        Some(fields) => {
+            let from_templates = request.options.template_documents.unwrap_or(analysed.len()).min(analysed.len());
+            let placed = template_fields_fit(fields, &analysed[..from_templates]).and_then(|()| {
+                let appended = crate::fields::appended_fields(
+                    &analysed,
+                    from_templates,
+                    request.body.signatures.len(),
+                    &request.options.custom_fields,
+                )?;
+                let all: Vec<FieldSpec> = fields.iter().cloned().chain(appended).collect();
+                if all.len() > limits.max_fields {
+                    return Err(ProcessingFailure::File(format!(
+                        "The documents have {} fields; the limit is {}",
+                        all.len(),
+                        limits.max_fields
+                    )));
+                }
+                Ok(all)
+            });
+            match placed {
+                Ok(fields) => Placed { fields, appended_signature_page: false },
+                Err(failure) => return commit_failure(inner, job, &failure).await,
+            }
+        }
         None => match place_fields(&analysed, request.body.signatures.len(), &request.options, limits.max_fields) {
             Ok(placed) => placed,
             Err(failure) => return commit_failure(inner, job, &failure).await,

@@ -283,12 +283,11 @@ async fn bad_templates_and_bad_sends_are_refused(backend: Backend) {
         "bad_request",
     )
     .await;
-    // Files with a template.
-    let with_file = Form::new()
-        .text("template_ids[0]", id.clone())
-        .part("files[0]", Part::bytes(fixture("simple-two-signers.pdf")).file_name("a.pdf"));
-    expect_error(post_form(&app, "/v3/signature_request/send_with_template", with_file).await, 400, "bad_request")
-        .await;
+    // Files appended by URL.
+    let by_url = json!({"template_ids": [id], "signers": [client, witness], "ccs": cc,
+                        "custom_fields": [{"name": "Fee", "value": "10"}], "file_urls": ["https://example.com/a.pdf"]});
+    let error = expect_error(send(by_url).await, 400, "bad_request").await;
+    assert_eq!(error["error_path"], "file_urls", "{error}");
     assert_eq!(request_count(&app).await, before, "no refused send left a request behind");
 
     // Another account sees nothing of it until it is shared, and cannot change it after.
@@ -614,3 +613,50 @@ async fn an_expired_edit_url_opens_nothing(backend: Backend) {
     app.stop().await;
 }
 both_backends!(an_expired_edit_url_opens_nothing_on, an_expired_edit_url_opens_nothing);
+
+async fn files_sent_with_a_template_are_appended_with_their_tags(backend: Backend) {
+    let Some((app, receiver, _)) = setup(backend, Options::default()).await else { return };
+    let id = create_template(&app, template_form("nda.pdf", fixture("simple-two-signers.pdf"))).await;
+    wait_template_callback(&receiver, &id).await;
+    // Dropbox Sign: "Append additional files to the signature request… Text tags for signers not on the
+    // template will be ignored." unknown-signer.pdf has tags for signer1 and signer3.
+    let form = Form::new()
+        .text("template_ids[0]", id.clone())
+        .text("signers[0][role]", "Client")
+        .text("signers[0][name]", "Cy Client")
+        .text("signers[0][email_address]", "cy@example.com")
+        .text("signers[1][role]", "Witness")
+        .text("signers[1][name]", "Wu Witness")
+        .text("signers[1][email_address]", "wu@example.com")
+        .text("ccs[0][role]", "Lawyer")
+        .text("ccs[0][email_address]", "lawyer@example.com")
+        .text("custom_fields", json!([{"name": "Fee", "value": "CHF 300"}]).to_string())
+        .text("test_mode", "1")
+        .part(
+            "files[0]",
+            Part::bytes(fixture("unknown-signer.pdf")).file_name("annex.pdf").mime_str("application/pdf").unwrap(),
+        );
+    let response = post_form(&app, "/v3/signature_request/send_with_template", form).await;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    let request_id = body["signature_request"]["signature_request_id"].as_str().unwrap().to_owned();
+    let sent = wait_callback(&receiver, &request_id, &["signature_request_sent", "signature_request_invalid"]).await;
+    assert_eq!(sent["event"]["event_type"], "signature_request_sent", "{sent}");
+    let placed = fields_of(&app, &request_id).await;
+    let on = |doc: i64| placed.iter().filter(|f| f["document_index"] == doc).count();
+    assert_eq!(
+        (on(0), on(1)),
+        (7, 1),
+        "the template's seven fields (five tags, two form fields), and the annex's signer1 tag only: {placed:?}"
+    );
+    let annexed = placed.iter().find(|f| f["document_index"] == 1).unwrap();
+    assert_eq!((annexed["type"].as_str(), annexed["signer"].as_i64()), (Some("signature"), Some(0)), "{annexed}");
+    let request: Value = app.get(&format!("/v3/signature_request/{request_id}")).await.json().await.unwrap();
+    assert_eq!(request["signature_request"]["template_ids"], json!([id]));
+    app.stop().await;
+}
+both_backends!(
+    files_sent_with_a_template_are_appended_with_their_tags_on,
+    files_sent_with_a_template_are_appended_with_their_tags
+);

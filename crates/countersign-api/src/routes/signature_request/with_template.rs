@@ -155,10 +155,10 @@ impl FromTemplates {
                 "populate_auto_fill_fields is not supported by this server: signers fill their own fields",
             ));
         }
-        if !params.files.is_empty() || p.file_urls.0.as_ref().is_some_and(|u| !u.is_empty()) {
+        if p.file_urls.0.as_ref().is_some_and(|u| !u.is_empty()) {
             return Err(ApiError::bad_param(
-                "files",
-                "Replacing a template's documents when sending is not supported by this server yet; send without files",
+                "file_urls",
+                "Appending files by URL to a template's documents is not supported by this server yet; upload them with files[]",
             ));
         }
         let client_id = super::create::own_client(state, account, p.client_id.as_deref()).await?;
@@ -188,6 +188,8 @@ impl FromTemplates {
             signing_redirect_url: p.signing_redirect_url.0,
             expires_at: p.expires_at.0,
             signing_options: p.signing_options.0,
+            // Appended after the templates' documents; their text tags are read.
+            files: super::create::document_files(&params.files),
             ..RequestInput::default()
         };
         Ok(Self {

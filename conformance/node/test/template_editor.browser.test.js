@@ -80,13 +80,13 @@ async function dragOnto(page, frame, label, pageIndex, fx, fy) {
 }
 
 /** Opens a draft's claim_url with hellosign-embedded on the app's page once its documents are read. */
-async function openRequesterPage(claimUrl) {
+async function openRequesterPage(claimUrl, viewport = { width: 1366, height: 900 }) {
   const deadline = Date.now() + 30_000;
   while ((await fetch(claimUrl)).status === 409) {
     assert.ok(Date.now() < deadline, "the draft's documents were never read");
     await new Promise((r) => setTimeout(r, 100));
   }
-  const page = await newPage(browser, s.hostOrigin, { width: 1366, height: 900 });
+  const page = await newPage(browser, s.hostOrigin, viewport);
   await page.evaluate(
     ([url, clientId, email]) => window.openEmbedded(url, clientId, { testMode: true, requestingEmail: email }),
     [claimUrl, s.clientId, s.account.emailAddress],
@@ -364,4 +364,29 @@ test("unclaimedDraftEditAndResend: the requester changes a signer in the iFrame 
     [s.lease.people[0].emailAddress, agent.emailAddress],
   );
   await assert.rejects(api(SignatureRequestApi).signatureRequestGet(s.lease.id), (e) => e.statusCode === 410);
+});
+
+test("on a phone-sized screen the requester page stacks the palette above the pages, and a field is placed by tapping", async () => {
+  const res = await api(UnclaimedDraftApi).unclaimedDraftCreateEmbedded({
+    clientId: s.clientId,
+    requesterEmailAddress: s.account.emailAddress,
+    files: [{ value: plainPdf(1), options: { filename: "receipt.pdf", contentType: "application/pdf" } }],
+    testMode: true,
+  });
+  const { page, frame } = await openRequesterPage(res.body.unclaimedDraft.claimUrl, { width: 390, height: 844 });
+  const signer = frame.getByRole("group", { name: "Signer 1" });
+  await signer.getByLabel("Name").fill("Pat Payer");
+  await signer.getByLabel("E-mail address").fill(uniqueEmail("pat"));
+  const pageImage = frame.locator("section.page").first();
+  await pageImage.scrollIntoViewIfNeeded();
+  const box = await pageImage.boundingBox();
+  assert.ok(box.width > 250, `the page is shown at the screen's width, not squeezed: ${box.width}px`);
+  // Tap the palette item, then the page.
+  await frame.getByRole("button", { name: "Signature", exact: true }).click();
+  await pageImage.click({ position: { x: box.width * 0.5, y: box.height * 0.7 } });
+  await frame.getByText("1 field placed").waitFor({ timeout: UI_TIMEOUT_MS });
+  await screenshot(page, "requester-page-phone");
+  await frame.getByRole("button", { name: "Send request" }).click();
+  const sent = await waitHostEvent(page, "send");
+  await receiver.waitForSignatureRequestEvent(s.callback, "signature_request_sent", sent.payload.signatureRequestId, { timeoutMs: 30_000 });
 });

@@ -208,21 +208,44 @@ impl Store {
             .await)?)
     }
 
-    /// Stores the bytes fetched from a document's `file_url`.
+    /// Stores the bytes fetched from a document's `file_url` (they are the original too).
     pub async fn store_fetched_document(
         &self,
         id: &SignatureRequestId,
         document_index: i64,
         bytes: &[u8],
     ) -> StoreResult<String> {
+        self.set_document_bytes(id, document_index, bytes, true).await
+    }
+
+    /// Stores the PDF a document was converted to (an uploaded image): the document's bytes from now
+    /// on; `original_sha256` stays the digest of the file as uploaded.
+    pub async fn store_converted_document(
+        &self,
+        id: &SignatureRequestId,
+        document_index: i64,
+        pdf: &[u8],
+    ) -> StoreResult<()> {
+        self.set_document_bytes(id, document_index, pdf, false).await.map(drop)
+    }
+
+    async fn set_document_bytes(
+        &self,
+        id: &SignatureRequestId,
+        document_index: i64,
+        bytes: &[u8],
+        original: bool,
+    ) -> StoreResult<String> {
         // The blob first: should the update not follow, an unreferenced blob is harmless (content-addressed).
         let digest = self.put_blob(bytes).await?;
         with_writer!(self, pool => sqlx::query(
-            "UPDATE documents SET blob_sha256 = $3, original_sha256 = $3 \
+            "UPDATE documents SET blob_sha256 = $3, \
+             original_sha256 = CASE WHEN $4 THEN $3 ELSE original_sha256 END \
              WHERE signature_request_id = $1 AND document_index = $2")
             .bind(id.as_str())
             .bind(document_index)
             .bind(&digest)
+            .bind(original)
             .execute(pool)
             .await
             .map(|_| ()))?;

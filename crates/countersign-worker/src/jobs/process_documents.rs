@@ -235,6 +235,32 @@ pub(crate) async fn read_documents(
             },
             (None, None) => return Err(Transient("a document has neither bytes nor a URL".into())),
         };
+        // Images become a page here; office documents need a converter this server does not have yet.
+        let format = countersign_pdf::DocumentFormat::of(&bytes);
+        let bytes = match format {
+            countersign_pdf::DocumentFormat::Png | countersign_pdf::DocumentFormat::Jpeg => {
+                let converted = tokio::task::spawn_blocking(move || countersign_pdf::image_to_pdf(&bytes)).await;
+                let pdf = match converted {
+                    Ok(Ok(pdf)) => pdf,
+                    Ok(Err(e)) => return Ok(Err(format!("Unreadable image (document {i}, {}): {e}", doc.name))),
+                    Err(join) => return Err(Transient(format!("converting document {i} panicked: {join}"))),
+                };
+                match owner {
+                    Owner::Request(id) => store.store_converted_document(id, doc.index, &pdf).await?,
+                    Owner::Template(id) => store.store_fetched_template_document(id, doc.index, &pdf).await?,
+                }
+                tracing::info!(document = doc.index, name = %doc.name, format = format.describe(), "image made into a PDF page");
+                pdf
+            }
+            other if other.needs_office() => {
+                return Ok(Err(format!(
+                    "Unsupported file format (document {i}, {}): it is {}; converting office documents to PDF is not supported by this server yet — send a PDF",
+                    doc.name,
+                    other.describe()
+                )));
+            }
+            _ => bytes,
+        };
         let pdf_limits = countersign_pdf::Limits {
             max_pages: limits.max_pages,
             max_bytes: limits.max_file_bytes,

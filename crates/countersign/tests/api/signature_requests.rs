@@ -593,6 +593,23 @@ fn pdf_with_content(content: &[u8], deflate: bool) -> Vec<u8> {
     out
 }
 
+/// `create_embedded` for one signer with one file (accepted at once, judged when processed): its id.
+async fn create_embedded_with_file(app: &TestApp, client_id: &str, name: &str, bytes: Vec<u8>, tags: bool) -> String {
+    let form = Form::new()
+        .text("client_id", client_id.to_owned())
+        .text("use_text_tags", tags.to_string())
+        .part("files[0]", Part::bytes(bytes).file_name(name.to_owned()));
+    let response = app
+        .request(Method::POST, "/v3/signature_request/create_embedded")
+        .multipart(signers_form(form, 1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{name}: accepted, judged when processed");
+    let body: Value = response.json().await.unwrap();
+    body["signature_request"]["signature_request_id"].as_str().unwrap().to_owned()
+}
+
 async fn hostile_files_fail_alone_and_quickly(backend: Backend) {
     let Some((app, receiver, client_id)) = app_with_receiver(backend).await else { return };
     let good = pdf_with_content(b"BT /F1 12 Tf 72 700 Td ([sig|req|signer1]) Tj ET", false);
@@ -624,19 +641,7 @@ async fn hostile_files_fail_alone_and_quickly(backend: Backend) {
     }
     let mut created = Vec::new();
     for (name, bytes, expect) in files {
-        let form = Form::new()
-            .text("client_id", client_id.clone())
-            .text("use_text_tags", "true")
-            .part("files[0]", Part::bytes(bytes).file_name(name.to_owned()));
-        let response = app
-            .request(Method::POST, "/v3/signature_request/create_embedded")
-            .multipart(signers_form(form, 1))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200, "{name}: accepted, judged when processed");
-        let body: Value = response.json().await.unwrap();
-        created.push((name, body["signature_request"]["signature_request_id"].as_str().unwrap().to_owned(), expect));
+        created.push((name, create_embedded_with_file(&app, &client_id, name, bytes, true).await, expect));
     }
     let outcomes = ["signature_request_sent", "file_error", "signature_request_invalid", "unknown_error"];
     for (name, id, expect) in created {
@@ -650,3 +655,44 @@ async fn hostile_files_fail_alone_and_quickly(backend: Backend) {
     app.stop().await;
 }
 both_backends!(hostile_files_fail_alone_and_quickly_on, hostile_files_fail_alone_and_quickly);
+
+/// A fake Word file: a zip whose first entries name Word's parts (the server never opens it).
+fn word_like() -> Vec<u8> {
+    let mut bytes = b"PK\x03\x04\x14\x00\x00\x00\x08\x00".to_vec();
+    bytes.extend_from_slice(b"[Content_Types].xml ... word/document.xml ... word/styles.xml");
+    bytes
+}
+
+async fn images_become_pages_and_office_files_are_named(backend: Backend) {
+    use base64::Engine as _;
+    let Some((app, receiver, client_id)) = app_with_receiver(backend).await else { return };
+    let images = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/images");
+    let jpeg = std::fs::read(images.join("receipt.jpg")).unwrap();
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(crate::signing::PNG.trim_start_matches("data:image/png;base64,"))
+        .unwrap();
+    let mut created = Vec::new();
+    for (name, bytes) in [("receipt.jpg", jpeg), ("dot.png", png), ("lease.docx", word_like())] {
+        created.push((name, create_embedded_with_file(&app, &client_id, name, bytes, false).await));
+    }
+    let outcomes = ["signature_request_sent", "file_error", "signature_request_invalid", "unknown_error"];
+    for (name, id) in &created {
+        let callback = wait_callback(&receiver, id, &outcomes).await;
+        if *name == "lease.docx" {
+            assert_eq!(callback["event"]["event_type"], "file_error", "{callback}");
+            let error = callback["signature_request"]["signatures"][0]["error"].as_str().unwrap_or_default();
+            assert!(error.contains("lease.docx") && error.contains("Word document"), "the format is named: {error}");
+            continue;
+        }
+        assert_eq!(callback["event"]["event_type"], "signature_request_sent", "{name}: {callback}");
+        // The image is a page of a PDF now; without fields, a signature page follows it.
+        let pdf = app.get(&format!("/v3/signature_request/files/{id}")).await.bytes().await.unwrap();
+        assert!(pdf.starts_with(b"%PDF-"), "{name}: the files endpoint serves a PDF");
+        let fields: Value = app.get(&format!("/v3/signature_request/fields/{id}")).await.json().await.unwrap();
+        let pages: Vec<i64> =
+            fields["fields"].as_array().unwrap().iter().map(|f| f["page"].as_i64().unwrap()).collect();
+        assert!(!pages.is_empty() && pages.iter().all(|p| *p == 2), "{name}: the signature page is page 2: {fields}");
+    }
+    app.stop().await;
+}
+both_backends!(images_become_pages_and_office_files_are_named_on, images_become_pages_and_office_files_are_named);

@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 use crate::ids::{AccountId, TemplateId};
 use crate::new_request::{FileInput, NewSignatureRequest, Notice, RequestInput, Requester, SignerInput};
 use crate::signature_request::{
-    DocumentLimits, FieldGroup, FieldOptions, FieldSpec, LEGACY_PIXEL, ProcessingOptions, check_metadata,
+    DocumentLimits, FieldGroup, FieldSpec, LEGACY_PIXEL, ProcessingOptions, check_metadata,
 };
 use crate::{InvalidInput, MAX_NAME_CHARS, parse_bool, parse_name};
 
@@ -800,31 +800,17 @@ pub fn editor_fields(
         // A hyperlink is read, never filled.
         let required = field_type != "hyperlink"
             && f.get("required").and_then(Value::as_bool).unwrap_or(!matches!(field_type.as_str(), "checkbox"));
-        if let Some(before) = before {
-            let mut kept = before.clone();
-            kept.name = name;
-            kept.signer_index = signer_index;
-            kept.required = required;
-            kept.document_index = document_index;
-            kept.page = page;
-            (kept.x, kept.y) = (x.max(0.0), y.max(0.0));
-            (kept.width, kept.height) = (width.min(page_w), height.min(page_h));
-            match field_type.as_str() {
-                "dropdown" => kept.options.options = options,
-                "radio" => kept.options.group = Some(group),
-                "hyperlink" => (kept.options.content, kept.options.content_url) = (Some(content), Some(content_url)),
-                _ => {}
-            }
-            fields.push(kept);
-            continue;
+        // What the editor edits of a field; one placed before keeps the rest (validation, source, …).
+        let mut field_options = before.map(|b| b.options.clone()).unwrap_or_default();
+        if before.is_none() || field_type == "dropdown" {
+            field_options.options = options;
         }
-        let mut field_options = FieldOptions { options, ..FieldOptions::default() };
         match field_type.as_str() {
             "radio" => field_options.group = Some(group),
             "hyperlink" => (field_options.content, field_options.content_url) = (Some(content), Some(content_url)),
             _ => {}
         }
-        fields.push(FieldSpec {
+        let placed = FieldSpec {
             document_index,
             api_id,
             name,
@@ -841,6 +827,16 @@ pub fn editor_fields(
             source: "editor".into(),
             value: None,
             options: field_options,
+        };
+        fields.push(match before {
+            Some(before) => FieldSpec {
+                validation_type: before.validation_type.clone(),
+                auto_fill: before.auto_fill.clone(),
+                source: before.source.clone(),
+                value: before.value.clone(),
+                ..placed
+            },
+            None => placed,
         });
     }
     if fields.iter().all(|f| f.signer_index.is_none()) {
@@ -1177,6 +1173,7 @@ fn merge_values(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signature_request::FieldOptions;
 
     fn field(kind: &str, signer: Option<i64>, name: &str, required: bool) -> FieldSpec {
         FieldSpec {

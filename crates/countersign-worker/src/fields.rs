@@ -294,13 +294,16 @@ pub fn place_fields(
     if appended_signature_page {
         fields = signature_page(docs, signers);
     }
-    if fields.len() > max_fields {
-        return Err(ProcessingFailure::File(format!(
-            "The documents have {} fields; the limit is {max_fields}",
-            fields.len()
-        )));
-    }
+    check_field_count(fields.len(), max_fields)?;
     Ok(Placed { fields, appended_signature_page })
+}
+
+/// The documents of one request carry at most `max_fields` fields.
+pub fn check_field_count(count: usize, max_fields: usize) -> Result<(), ProcessingFailure> {
+    if count > max_fields {
+        return Err(ProcessingFailure::File(format!("The documents have {count} fields; the limit is {max_fields}")));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -107,15 +107,8 @@ pub(crate) async fn run(inner: &Inner, job: &ClaimedJob) -> Result<(), Transient
                     request.body.signatures.len(),
                     &request.options.custom_fields,
                 )?;
-                let all: Vec<FieldSpec> = fields.iter().cloned().chain(appended).collect();
-                if all.len() > limits.max_fields {
-                    return Err(ProcessingFailure::File(format!(
-                        "The documents have {} fields; the limit is {}",
-                        all.len(),
-                        limits.max_fields
-                    )));
-                }
-                Ok(all)
+                crate::fields::check_field_count(fields.len() + appended.len(), limits.max_fields)?;
+                Ok(fields.iter().cloned().chain(appended).collect())
             });
             match placed {
                 Ok(fields) => Placed { fields, appended_signature_page: false },
@@ -245,11 +238,17 @@ pub(crate) async fn read_documents(
                     Ok(Err(e)) => return Ok(Err(format!("Unreadable image (document {i}, {}): {e}", doc.name))),
                     Err(join) => return Err(Transient(format!("converting document {i} panicked: {join}"))),
                 };
+                let what = format.describe();
                 match owner {
-                    Owner::Request(id) => store.store_converted_document(id, doc.index, &pdf).await?,
-                    Owner::Template(id) => store.store_fetched_template_document(id, doc.index, &pdf).await?,
+                    Owner::Request(id) => {
+                        store.store_converted_document(id, doc.index, &pdf).await?;
+                        tracing::info!(signature_request_id = %id, document = doc.index, format = what, "image made into a PDF page");
+                    }
+                    Owner::Template(id) => {
+                        store.store_fetched_template_document(id, doc.index, &pdf).await?;
+                        tracing::info!(template_id = %id, document = doc.index, format = what, "image made into a PDF page");
+                    }
                 }
-                tracing::info!(document = doc.index, name = %doc.name, format = format.describe(), "image made into a PDF page");
                 pdf
             }
             other if other.needs_office() => {

@@ -155,12 +155,6 @@ impl FromTemplates {
                 "populate_auto_fill_fields is not supported by this server: signers fill their own fields",
             ));
         }
-        if p.file_urls.0.as_ref().is_some_and(|u| !u.is_empty()) {
-            return Err(ApiError::bad_param(
-                "file_urls",
-                "Appending files by URL to a template's documents is not supported by this server yet; upload them with files[]",
-            ));
-        }
         let client_id = super::create::own_client(state, account, p.client_id.as_deref()).await?;
         let ids: Vec<String> = p.template_ids.0.unwrap_or_default().into_iter().chain(p.template_id.0).collect();
         let templates = load_templates(state, account, ids, &mut warnings).await?;
@@ -188,8 +182,10 @@ impl FromTemplates {
             signing_redirect_url: p.signing_redirect_url.0,
             expires_at: p.expires_at.0,
             signing_options: p.signing_options.0,
-            // Appended after the templates' documents; their text tags are read.
+            // Appended after the templates' documents (their text tags read); `request_from_templates`
+            // refuses file_urls.
             files: super::create::document_files(&params.files),
+            file_urls: p.file_urls.0.unwrap_or_default(),
             ..RequestInput::default()
         };
         Ok(Self {

@@ -2,9 +2,10 @@
 //
 // Fields are dragged from the palette onto a page (or chosen, then placed with a click), moved by
 // dragging or with the arrow keys, resized from their corner (or with Alt + arrows), given to a signer
-// role (merge fields belong to the sender and carry the name senders fill them by), and saved. Positions are kept in PDF points from the page's
-// top-left corner, the units the server stores. Saving posts the fields; then the embedding app gets
-// hellosign:userCreateTemplate and hellosign:userFinishRequest (sign.js holds the message channel).
+// role (merge fields belong to the sender and carry the name senders fill them by), and saved.
+// Positions are kept in PDF points from the page's top-left corner, the units the server stores.
+// Saving posts the fields; then the embedding app gets hellosign:userCreateTemplate and
+// hellosign:userFinishRequest (sign.js holds the message channel).
 // On a draft's requester page the requester may also add, rename and remove the signers (when the
 // draft allows it); fields name their signer by position, so removing one removes their fields.
 "use strict";
@@ -47,7 +48,7 @@
   const fieldRequired = document.getElementById("field-required");
   const fieldOptions = document.getElementById("field-options");
   const fieldOptionsLabel = document.getElementById("field-options-label");
-  // Per-type inputs of the panel: [input, its label, the type it is for, the field's key].
+  // Per-type inputs of the panel: [element id (its label's is id-label), the field type, the field's key].
   const typeInputs = [
     ["field-group", "radio", "group"],
     ["field-link-text", "hyperlink", "content"],

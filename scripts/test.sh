@@ -3,6 +3,9 @@
 # with the official Dropbox Sign SDKs, Python and Node (each on SQLite, then on a fresh PostgreSQL schema).
 # Text-tag rectangles are checked against poppler's `pdftotext -bbox` (Debian poppler-utils); without it
 # those checks print a notice, and with COUNTERSIGN_REQUIRE_POPPLER=1 (as in CI) they fail instead.
+# Word, OpenDocument, RTF and text documents are converted by LibreOffice (`soffice`, Debian
+# libreoffice-writer-nogui) when it is on the PATH; without it, a notice, or with
+# COUNTERSIGN_REQUIRE_OFFICE=1 (as in CI) a failure.
 #
 # PostgreSQL: COUNTERSIGN_TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test). Without a
 # reachable server its tests print a SKIPPED notice; with COUNTERSIGN_REQUIRE_POSTGRES=1 (as in CI)

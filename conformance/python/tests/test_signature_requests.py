@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import re
 import threading
 import time
@@ -808,3 +809,33 @@ def test_the_final_copy_is_sealed_with_its_audit_trail(server, client, account, 
         timeout=30,
     )
     assert r.json()["verification"]["intact"] is False
+
+
+# --- 10. office documents -------------------------------------------------------------------------
+
+
+def test_a_word_document_with_text_tags_becomes_fields(server, client, account, account_ep, callback_receiver):
+    """Dropbox Sign's own embedded demo uploads a .docx: the server converts it (LibreOffice) and reads the
+    tags Word laid out. CI requires LibreOffice; elsewhere the test is skipped when it is missing."""
+    import shutil
+
+    if not (shutil.which("soffice") or shutil.which("libreoffice")):
+        assert os.environ.get("COUNTERSIGN_REQUIRE_OFFICE") != "1", "LibreOffice is required in CI"
+        pytest.skip("soffice not found")
+    who = signers(2)
+    with open(REPO / "fixtures" / "office" / "lease.docx", "rb") as f:
+        sr = apis.SignatureRequestApi(client).signature_request_send(
+            models.SignatureRequestSendRequest(
+                files=[f], signers=who, use_text_tags=True, hide_text_tags=True, test_mode=True,
+                title="Lease (Word)",
+            )
+        ).signature_request
+    sr_id = sr.signature_request_id
+    raw, callback = wait_event(callback_receiver, account_ep, "signature_request_sent", sr_id)
+    assert callback.signature_request.title == "Lease (Word)", raw
+    pdf_bytes = apis.SignatureRequestApi(client).signature_request_files(sr_id, file_type="pdf").read()
+    assert pdf_bytes.startswith(b"%PDF"), "the converted document is served as a PDF"
+    fields = server.raw("GET", f"/signature_request/fields/{sr_id}", api_key=account.api_key).json()["fields"]
+    placed = sorted((f["type"], f["signer"]) for f in fields)
+    assert placed == [("date_signed", 0), ("initials", 0), ("signature", 0), ("signature", 1), ("text", 1)], fields
+    assert [f["api_id"] for f in fields if f["type"] == "text"] == ["landlord_name"]

@@ -1,6 +1,8 @@
 //! Documents that are not PDFs: what format a file is (by its bytes, not its name), and PNG or JPEG
-//! images made into a one-page PDF here, so they are signed like any document. Word, OpenDocument and
-//! RTF files need an office converter, which this crate does not have: [`DocumentFormat::needs_office`].
+//! images made into a one-page PDF here, so they are signed like any document. Word, OpenDocument, RTF
+//! and plain-text files need an office converter, which this crate does not run
+//! ([`DocumentFormat::needs_office`]); [`check_office_zip`] bounds what a zip-based one expands to
+//! before a converter is given it.
 
 use krilla::geom::{Size, Transform};
 
@@ -29,7 +31,9 @@ pub enum DocumentFormat {
     /// OpenDocument text (`.odt`).
     Odt,
     Rtf,
-    /// Something else (plain text, another format, or damaged).
+    /// UTF-8 text without control characters other than tabs, line and page breaks.
+    Text,
+    /// Something else (another format, or damaged).
     Other,
 }
 
@@ -56,6 +60,8 @@ impl DocumentFormat {
             } else {
                 Self::Other
             }
+        } else if is_plain_text(bytes) {
+            Self::Text
         } else {
             Self::Other
         }
@@ -71,14 +77,95 @@ impl DocumentFormat {
             Self::Doc => "a Word 97–2003 document (.doc)",
             Self::Odt => "an OpenDocument text (.odt)",
             Self::Rtf => "a rich-text document (.rtf)",
+            Self::Text => "a plain-text file (.txt)",
             Self::Other => "not a PDF, an image or an office document",
         }
     }
 
     /// Whether making a PDF of it takes an office converter (LibreOffice).
     pub fn needs_office(self) -> bool {
-        matches!(self, Self::Docx | Self::Doc | Self::Odt | Self::Rtf)
+        matches!(self, Self::Docx | Self::Doc | Self::Odt | Self::Rtf | Self::Text)
     }
+
+    /// The file-name extension an office converter recognises the format by.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Pdf => "pdf",
+            Self::Png => "png",
+            Self::Jpeg => "jpg",
+            Self::Docx => "docx",
+            Self::Doc => "doc",
+            Self::Odt => "odt",
+            Self::Rtf => "rtf",
+            Self::Text => "txt",
+            Self::Other => "bin",
+        }
+    }
+}
+
+/// Non-empty UTF-8 (a byte-order mark allowed) whose only control characters are tab, line feed,
+/// carriage return and form feed.
+fn is_plain_text(bytes: &[u8]) -> bool {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(text) => {
+            !text.trim().is_empty() && text.chars().all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r' | '\x0c'))
+        }
+        Err(_) => false,
+    }
+}
+
+/// Most entries a zip-based office document may hold.
+pub const MAX_OFFICE_ZIP_ENTRIES: usize = 10_000;
+
+/// Checks a zip-based office document (`.docx`, `.odt`) against a zip bomb before a converter opens it:
+/// its central directory must be readable, hold at most [`MAX_OFFICE_ZIP_ENTRIES`] entries, and
+/// declare at most `max_expanded` bytes in all once inflated. Not a zip: nothing to check.
+pub fn check_office_zip(bytes: &[u8], max_expanded: u64) -> Result<(), String> {
+    if !bytes.starts_with(b"PK\x03\x04") {
+        return Ok(());
+    }
+    let u16_at = |at: usize| bytes.get(at..at + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let u32_at = |at: usize| bytes.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    let damaged = || "the file is a damaged zip archive (its directory cannot be read)".to_owned();
+    // The end-of-central-directory record: in the last 22 + 65,535 bytes (its comment's most).
+    let tail_start = bytes.len().saturating_sub(22 + 65_535);
+    let eocd = (tail_start..bytes.len().saturating_sub(21))
+        .rev()
+        .find(|&at| bytes[at..].starts_with(b"PK\x05\x06"))
+        .ok_or_else(damaged)?;
+    let entries = usize::from(u16_at(eocd + 10).ok_or_else(damaged)?);
+    let directory = u32_at(eocd + 16).ok_or_else(damaged)?;
+    if entries == 0xFFFF || directory == 0xFFFF_FFFF {
+        return Err("the file is a ZIP64 archive, which no office document needs".to_owned());
+    }
+    if entries > MAX_OFFICE_ZIP_ENTRIES {
+        return Err(format!("the file holds {entries} parts; the limit is {MAX_OFFICE_ZIP_ENTRIES}"));
+    }
+    let mut at = directory as usize;
+    let mut expanded = 0u64;
+    for _ in 0..entries {
+        if u32_at(at) != Some(0x0201_4b50) {
+            return Err(damaged());
+        }
+        let size = u32_at(at + 24).ok_or_else(damaged)?;
+        if size == 0xFFFF_FFFF {
+            return Err("the file is a ZIP64 archive, which no office document needs".to_owned());
+        }
+        expanded += u64::from(size);
+        if expanded > max_expanded {
+            return Err(format!(
+                "the file expands to more than {} MB once unpacked; the limit is {} MB",
+                expanded / 1_000_000,
+                max_expanded / 1_000_000
+            ));
+        }
+        let name = usize::from(u16_at(at + 28).ok_or_else(damaged)?);
+        let extra = usize::from(u16_at(at + 30).ok_or_else(damaged)?);
+        let comment = usize::from(u16_at(at + 32).ok_or_else(damaged)?);
+        at += 46 + name + extra + comment;
+    }
+    Ok(())
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -150,7 +237,11 @@ mod tests {
         );
         assert_eq!(DocumentFormat::of(b"{\\rtf1\\ansi"), DocumentFormat::Rtf);
         assert_eq!(DocumentFormat::of(b"PK\x03\x04just a zip"), DocumentFormat::Other);
-        assert_eq!(DocumentFormat::of(b"hello"), DocumentFormat::Other);
+        assert_eq!(DocumentFormat::of(b"hello\r\n\tworld\x0c"), DocumentFormat::Text);
+        assert_eq!(DocumentFormat::of("\u{feff}Grüße".as_bytes()), DocumentFormat::Text);
+        assert_eq!(DocumentFormat::of(b"bin\x00ary"), DocumentFormat::Other);
+        assert_eq!(DocumentFormat::of(b"\xff\xfelatin"), DocumentFormat::Other);
+        assert_eq!(DocumentFormat::of(b"  \n"), DocumentFormat::Other);
         assert!(DocumentFormat::Docx.needs_office() && !DocumentFormat::Png.needs_office());
     }
 
@@ -173,5 +264,52 @@ mod tests {
         let mut broken = png(4, 4);
         broken.truncate(20);
         assert!(matches!(image_to_pdf(&broken), Err(PdfError::Unreadable(_))));
+    }
+
+    /// A stored (uncompressed) zip of `parts`, each declared `declared` bytes long when given.
+    fn zip(parts: &[(&str, &[u8])], declared: Option<u32>) -> Vec<u8> {
+        let (mut out, mut directory) = (Vec::new(), Vec::new());
+        for (name, data) in parts {
+            let offset = out.len() as u32;
+            let size = declared.unwrap_or(data.len() as u32);
+            out.extend_from_slice(b"PK\x03\x04\x14\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00");
+            out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            out.extend_from_slice(&size.to_le_bytes());
+            out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            out.extend_from_slice(&[0, 0]);
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(data);
+            directory.extend_from_slice(b"PK\x01\x02\x14\x00\x14\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00");
+            directory.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            directory.extend_from_slice(&size.to_le_bytes());
+            directory.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            directory.extend_from_slice(&[0; 12]);
+            directory.extend_from_slice(&offset.to_le_bytes());
+            directory.extend_from_slice(name.as_bytes());
+        }
+        let start = out.len() as u32;
+        out.extend_from_slice(&directory);
+        out.extend_from_slice(b"PK\x05\x06\x00\x00\x00\x00");
+        out.extend_from_slice(&(parts.len() as u16).to_le_bytes());
+        out.extend_from_slice(&(parts.len() as u16).to_le_bytes());
+        out.extend_from_slice(&(directory.len() as u32).to_le_bytes());
+        out.extend_from_slice(&start.to_le_bytes());
+        out.extend_from_slice(&[0, 0]);
+        out
+    }
+
+    #[test]
+    fn a_zip_bomb_is_told_by_its_directory() {
+        let parts: &[(&str, &[u8])] = &[("[Content_Types].xml", b"<Types/>"), ("word/document.xml", b"<w:document/>")];
+        assert_eq!(check_office_zip(&zip(parts, None), 1_000), Ok(()));
+        let fixture = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/office/lease.docx")).unwrap();
+        assert_eq!(DocumentFormat::of(&fixture), DocumentFormat::Docx);
+        assert_eq!(check_office_zip(&fixture, 1 << 20), Ok(()));
+        let bomb = check_office_zip(&zip(parts, Some(600_000_000)), 256_000_000).unwrap_err();
+        assert!(bomb.contains("expands to more than") && bomb.contains("256 MB"), "{bomb}");
+        let mut cut = zip(parts, None);
+        cut.truncate(cut.len() - 30);
+        assert!(check_office_zip(&cut, 1_000).unwrap_err().contains("damaged"));
+        assert_eq!(check_office_zip(b"{\\rtf1}", 1), Ok(()), "not a zip: nothing to check");
     }
 }

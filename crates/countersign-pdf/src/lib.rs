@@ -41,7 +41,7 @@ mod tags;
 mod text;
 
 pub use audit::{AuditDocument, AuditSigner, AuditStep, AuditTrail, LETTER as LETTER_SIZE, audit_page_size};
-pub use convert::{DocumentFormat, MAX_DOCUMENT_IMAGE_PIXELS, image_to_pdf};
+pub use convert::{DocumentFormat, MAX_DOCUMENT_IMAGE_PIXELS, MAX_OFFICE_ZIP_ENTRIES, check_office_zip, image_to_pdf};
 pub use final_copy::prepare_final;
 pub use merge::{MergeError, merge};
 pub use render::{MAX_RENDER_PIXELS, PageImage, render_page};

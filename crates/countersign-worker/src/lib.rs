@@ -14,6 +14,7 @@
 
 pub mod fields;
 pub mod jobs;
+pub mod office;
 
 pub use jobs::send_email::{MailConfig, MailError};
 
@@ -56,6 +57,9 @@ pub struct WorkerConfig {
     pub mailing: Option<countersign_domain::signer_mail::Mailing>,
     /// Seals final copies; without it, `finalize` jobs wait (and are retried) until one is configured.
     pub sealer: Option<std::sync::Arc<countersign_seal::Sealer>>,
+    /// Makes Word, OpenDocument, RTF and text documents into PDFs; without it they get a `file_error`
+    /// naming their format.
+    pub office: Option<office::OfficeConverter>,
 }
 
 impl Default for WorkerConfig {
@@ -71,6 +75,7 @@ impl Default for WorkerConfig {
             max_email_attempts: 100,
             mailing: None,
             sealer: None,
+            office: None,
         }
     }
 }

@@ -11,6 +11,7 @@ use clap::builder::BoolishValueParser;
 use countersign_delivery::DeliveryConfig;
 use countersign_delivery::config::{parse_duration, parse_durations};
 use countersign_worker::WorkerConfig;
+use countersign_worker::office::OfficeConverter;
 use serde::Deserialize;
 
 /// Where data lives: shared by `serve` and the account commands, so both open the same store.
@@ -85,6 +86,14 @@ pub struct ServeArgs {
     /// Time budget for reading one document (`60s`).
     #[arg(long, env = "COUNTERSIGN_DOCUMENT_TIMEOUT")]
     pub document_timeout: Option<String>,
+    /// LibreOffice's `soffice`, which makes Word, OpenDocument, RTF and text documents into PDFs:
+    /// a path, or `off`. Default: `soffice` (or `libreoffice`) found on the PATH; without one, such
+    /// documents get a `file_error` naming their format.
+    #[arg(long, env = "COUNTERSIGN_OFFICE_CONVERTER")]
+    pub office_converter: Option<String>,
+    /// Time budget for converting one office document, LibreOffice's start included (`120s`).
+    #[arg(long, env = "COUNTERSIGN_OFFICE_TIMEOUT")]
+    pub office_timeout: Option<String>,
     /// How long a node's claim on a document job lasts before another node may take it over.
     #[arg(long, env = "COUNTERSIGN_DOCUMENT_LEASE")]
     pub document_lease: Option<String>,
@@ -152,6 +161,8 @@ pub struct FileSettings {
     pub max_pages: Option<usize>,
     pub max_fields: Option<usize>,
     pub document_timeout: Option<String>,
+    pub office_converter: Option<String>,
+    pub office_timeout: Option<String>,
     pub document_lease: Option<String>,
     pub sign_url_lifetime: Option<String>,
     pub signing_cert: Option<String>,
@@ -298,6 +309,16 @@ impl ServerConfig {
         }
         if let Some(text) = args.document_timeout.as_ref().or(file.document_timeout.as_ref()) {
             worker.document_timeout = parse_duration(text).map_err(|e| anyhow::anyhow!("document timeout: {e}"))?;
+        }
+        worker.office = match args.office_converter.as_deref().or(file.office_converter.as_deref()) {
+            Some("off") => None,
+            Some(path) => Some(OfficeConverter::with_program(path.into())),
+            None => OfficeConverter::from_path(),
+        };
+        if let (Some(office), Some(text)) =
+            (worker.office.as_mut(), args.office_timeout.as_ref().or(file.office_timeout.as_ref()))
+        {
+            office.timeout = parse_duration(text).map_err(|e| anyhow::anyhow!("office timeout: {e}"))?;
         }
         if let Some(text) = args.document_lease.as_ref().or(file.document_lease.as_ref()) {
             worker.lease = parse_duration(text).map_err(|e| anyhow::anyhow!("document lease: {e}"))?;

@@ -7,12 +7,14 @@ use countersign_domain::signature_request::{ProcessingFailure, RequestStatus};
 use countersign_domain::signer_mail::mailed;
 use countersign_domain::time::unix_now;
 use countersign_guard::check_host_literal;
+use countersign_pdf::DocumentFormat;
 use countersign_store::jobs::ClaimedJob;
 use countersign_store::signature_requests::{ChangeError, DocumentRow};
 
 use countersign_domain::signature_request::FieldSpec;
 
 use crate::fields::{AnalysedDocument, Placed, place_fields};
+use crate::office::OfficeError;
 use crate::{Inner, Transient};
 
 /// The address rule for a `file_urls` URL or a redirect target: http(s), and a public address unless
@@ -228,37 +230,27 @@ pub(crate) async fn read_documents(
             },
             (None, None) => return Err(Transient("a document has neither bytes nor a URL".into())),
         };
-        // Images become a page here; office documents need a converter this server does not have yet.
+        // Images become a page here; office and text documents go through LibreOffice when it is configured.
         let format = countersign_pdf::DocumentFormat::of(&bytes);
-        let bytes = match format {
-            countersign_pdf::DocumentFormat::Png | countersign_pdf::DocumentFormat::Jpeg => {
-                let converted = tokio::task::spawn_blocking(move || countersign_pdf::image_to_pdf(&bytes)).await;
-                let pdf = match converted {
-                    Ok(Ok(pdf)) => pdf,
-                    Ok(Err(e)) => return Ok(Err(format!("Unreadable image (document {i}, {}): {e}", doc.name))),
-                    Err(join) => return Err(Transient(format!("converting document {i} panicked: {join}"))),
-                };
-                let what = format.describe();
-                match owner {
-                    Owner::Request(id) => {
-                        store.store_converted_document(id, doc.index, &pdf).await?;
-                        tracing::info!(signature_request_id = %id, document = doc.index, format = what, "image made into a PDF page");
-                    }
-                    Owner::Template(id) => {
-                        store.store_fetched_template_document(id, doc.index, &pdf).await?;
-                        tracing::info!(template_id = %id, document = doc.index, format = what, "image made into a PDF page");
-                    }
+        let bytes = if matches!(format, DocumentFormat::Png | DocumentFormat::Jpeg) || format.needs_office() {
+            let pdf = match convert(inner, bytes, format).await? {
+                Ok(pdf) => pdf,
+                Err(why) => return Ok(Err(format!("{why} (document {i}, {})", doc.name))),
+            };
+            let what = format.describe();
+            match owner {
+                Owner::Request(id) => {
+                    store.store_converted_document(id, doc.index, &pdf).await?;
+                    tracing::info!(signature_request_id = %id, document = doc.index, format = what, "document made into a PDF");
                 }
-                pdf
+                Owner::Template(id) => {
+                    store.store_fetched_template_document(id, doc.index, &pdf).await?;
+                    tracing::info!(template_id = %id, document = doc.index, format = what, "document made into a PDF");
+                }
             }
-            other if other.needs_office() => {
-                return Ok(Err(format!(
-                    "Unsupported file format (document {i}, {}): it is {}; converting office documents to PDF is not supported by this server yet — send a PDF",
-                    doc.name,
-                    other.describe()
-                )));
-            }
-            _ => bytes,
+            pdf
+        } else {
+            bytes
         };
         let pdf_limits = countersign_pdf::Limits {
             max_pages: limits.max_pages,
@@ -286,6 +278,40 @@ pub(crate) async fn read_documents(
         last_document = Some((doc, bytes));
     }
     Ok(Ok((analysed, last_document)))
+}
+
+/// A PDF of an image or an office document, or why there is none (the start of a `file_error`).
+async fn convert(inner: &Inner, bytes: Vec<u8>, format: DocumentFormat) -> Result<Result<Vec<u8>, String>, Transient> {
+    if matches!(format, DocumentFormat::Png | DocumentFormat::Jpeg) {
+        return match tokio::task::spawn_blocking(move || countersign_pdf::image_to_pdf(&bytes)).await {
+            Ok(Ok(pdf)) => Ok(Ok(pdf)),
+            Ok(Err(e)) => Ok(Err(format!("Unreadable image: {e}"))),
+            Err(join) => Err(Transient(format!("converting an image panicked: {join}"))),
+        };
+    }
+    let Some(office) = &inner.config.office else {
+        return Ok(Err(format!(
+            "Unsupported file format: it is {}; this server has no office converter (LibreOffice) to make it a PDF — send a PDF",
+            format.describe()
+        )));
+    };
+    let started = std::time::Instant::now();
+    let converted = office.convert(&bytes, format, inner.config.limits.max_file_bytes).await;
+    metrics::histogram!("countersign_office_conversion_seconds").record(started.elapsed().as_secs_f64());
+    match converted {
+        Ok(pdf) => Ok(Ok(pdf)),
+        Err(OfficeError::Io(e)) => Err(Transient(e)),
+        Err(OfficeError::TimedOut(limit)) => Ok(Err(format!(
+            "File too complex: converting {} took longer than {} s",
+            format.describe(),
+            limit.as_secs()
+        ))),
+        Err(e @ OfficeError::Unavailable(_)) => {
+            tracing::warn!(error = %e, "the office converter could not be started");
+            Ok(Err(format!("Unsupported file format: it is {}; {e}", format.describe())))
+        }
+        Err(e) => Ok(Err(format!("Unreadable file: {} could not be converted: {e}", format.describe()))),
+    }
 }
 
 /// A template's fields still land on the pages of the documents they were placed on.

@@ -107,6 +107,8 @@ pub struct Options {
     pub auth_failures_per_minute: u32,
     pub api_account_create: bool,
     pub sign_url_lifetime: Duration,
+    /// Office documents converted by LibreOffice when it is on the PATH (the default), or never.
+    pub office_converter: bool,
 }
 
 impl Default for Options {
@@ -121,6 +123,7 @@ impl Default for Options {
             auth_failures_per_minute: 0,
             api_account_create: true,
             sign_url_lifetime: Duration::from_secs(3600),
+            office_converter: true,
         }
     }
 }
@@ -141,6 +144,9 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> Option<TestAp
     config.auth_failures_per_minute = options.auth_failures_per_minute;
     config.api_account_create = options.api_account_create;
     config.sign_url_lifetime = options.sign_url_lifetime;
+    if !options.office_converter {
+        config.worker.office = None;
+    }
     config.default_account_email = "owner@example.com".to_owned();
     if backend == Backend::Postgres {
         config.storage.database_url = Some(fresh_postgres_schema().await?);

@@ -839,3 +839,97 @@ def test_a_word_document_with_text_tags_becomes_fields(server, client, account, 
     placed = sorted((f["type"], f["signer"]) for f in fields)
     assert placed == [("date_signed", 0), ("initials", 0), ("signature", 0), ("signature", 1), ("text", 1)], fields
     assert [f["api_id"] for f in fields if f["type"] == "text"] == ["landlord_name"]
+
+
+# --- 11. editing a sent request -------------------------------------------------------------------
+
+
+def wait_sent_twice(receiver, ep, sr_id: str) -> None:
+    """Until a second signature_request_sent (the edited version processed) reached `ep`."""
+    deadline = time.monotonic() + CALLBACK_DEADLINE_S
+    with receiver.cond:
+        while events_for(receiver, ep, sr_id).count("signature_request_sent") < 2:
+            left = deadline - time.monotonic()
+            assert left > 0, events_for(receiver, ep, sr_id)
+            receiver.cond.wait(timeout=left)
+
+
+def test_edit_replaces_the_request_under_its_id(server, client, account, account_ep, callback_receiver):
+    """signature_request_edit: the same id, new documents, signers (new signature ids), title; processed
+    again, so a second signature_request_sent follows with the new content."""
+    api = apis.SignatureRequestApi(client)
+    sr, who = send_upload(client, title="First version")
+    sr_id = sr.signature_request_id
+    sent(callback_receiver, account_ep, sr_id)
+    old_ids = {s.signature_id for s in api.signature_request_get(sr_id).signature_request.signatures}
+    newcomer = models.SubSignatureRequestSigner(name="Nora New", email_address=unique_email("nora"), order=0)
+    with open(pdf("simple-two-signers.pdf"), "rb") as f:
+        edited = api.signature_request_edit(
+            sr_id,
+            models.SignatureRequestEditRequest(
+                files=[f], signers=[newcomer, who[1]], use_text_tags=True, test_mode=True, title="Second version",
+                metadata={"revision": "2"},
+            ),
+        ).signature_request
+    assert edited.signature_request_id == sr_id
+    assert edited.title == "Second version" and edited.metadata == {"revision": "2"}
+    assert [s.signer_email_address for s in edited.signatures] == [newcomer.email_address, who[1].email_address]
+    assert not old_ids & {s.signature_id for s in edited.signatures}, "every signer gets a new signature id"
+    wait_sent_twice(callback_receiver, account_ep, sr_id)
+    last = [json.loads(r.json_text()) for r in callback_receiver.received(account_ep.path)]
+    last = [r for r in last if r["signature_request"]["signature_request_id"] == sr_id][-1]
+    assert last["signature_request"]["title"] == "Second version", last
+    got = api.signature_request_get(sr_id).signature_request
+    assert got.title == "Second version" and got.signatures[0].signer_name == "Nora New"
+    # The embedded endpoint is for embedded requests only; another account's request is not there.
+    with open(pdf("simple-two-signers.pdf"), "rb") as f:
+        expect_api_error(
+            lambda: api.signature_request_edit_embedded(
+                sr_id,
+                models.SignatureRequestEditEmbeddedRequest(
+                    client_id=create_app(client), files=[f], signers=signers(1), test_mode=True
+                ),
+            ),
+            400,
+            "bad_request",
+        )
+
+
+def test_edit_embedded_until_a_signer_signs(server, client, account, account_ep, callback_receiver):
+    client_id = create_app(client)
+    api = apis.SignatureRequestApi(client)
+    sr, who = create_embedded_upload(client, client_id)
+    sr_id = sr.signature_request_id
+    sent(callback_receiver, account_ep, sr_id)
+    with open(pdf("simple-two-signers.pdf"), "rb") as f:
+        edited = api.signature_request_edit_embedded(
+            sr_id,
+            models.SignatureRequestEditEmbeddedRequest(
+                client_id=client_id, files=[f], signers=who, use_text_tags=True, test_mode=True,
+                subject="Edited subject",
+            ),
+        ).signature_request
+    assert edited.signature_request_id == sr_id and edited.subject == "Edited subject"
+    # Processed again; then the first signer signs, and the request can no longer be edited.
+    wait_sent_twice(callback_receiver, account_ep, sr_id)
+    sign_through_the_page(client, sr_id, edited.signatures[0].signature_id, client_id)
+    wait_event(callback_receiver, account_ep, "signature_request_signed", sr_id)
+    with open(pdf("simple-two-signers.pdf"), "rb") as f:
+        expect_api_error(
+            lambda: api.signature_request_edit_embedded(
+                sr_id,
+                models.SignatureRequestEditEmbeddedRequest(
+                    client_id=client_id, files=[f], signers=who, use_text_tags=True, test_mode=True
+                ),
+            ),
+            400,
+            "bad_request",
+        )
+    # An unknown request is not found.
+    expect_api_error(
+        lambda: api.signature_request_edit(
+            "0" * 40, models.SignatureRequestEditRequest(file_urls=["https://example.com/a.pdf"], signers=signers(1))
+        ),
+        404,
+        "not_found",
+    )

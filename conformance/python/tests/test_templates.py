@@ -324,3 +324,68 @@ def test_embedded_draft_edit_url_and_the_editor_save(server, client, account, ac
     preview = apis.EmbeddedApi(client).embedded_edit_url(template_id, models.EmbeddedEditUrlRequest(preview_only=True))
     page = requests.get(preview.embedded.edit_url + "&parent_url=https%3A%2F%2Fexample.com%2F", timeout=30)
     assert page.status_code == 200 and "Save template" not in page.text
+
+
+def accountant():
+    return [models.SubCC(role="Accountant", email_address=unique_email("acc"))]
+
+
+def test_edit_with_template_and_edit_embedded_with_template(server, client, account, account_ep, callback_receiver):
+    """A request from files edited into one from a template (and an embedded one edited with another
+    merge value): same id, the template's roles and values, processed again."""
+    from test_signature_requests import send_upload, wait_sent_twice
+
+    template_id = create_template(client)
+    wait_template_event(callback_receiver, account_ep, template_id)
+    srs = apis.SignatureRequestApi(client)
+    sr, _ = send_upload(client)
+    sr_id = sr.signature_request_id
+    wait_event(callback_receiver, account_ep, "signature_request_sent", sr_id)
+    edited = srs.signature_request_edit_with_template(
+        sr_id,
+        models.SignatureRequestEditWithTemplateRequest(
+            template_ids=[template_id],
+            signers=role_signers(),
+            ccs=accountant(),
+            custom_fields=[models.SubCustomField(name="Rate", value="95 EUR/h")],
+            test_mode=True,
+        ),
+    ).signature_request
+    assert edited.signature_request_id == sr_id
+    assert edited.template_ids == [template_id]
+    assert [s.signer_role for s in edited.signatures] == ["Client", "Witness"]
+    wait_sent_twice(callback_receiver, account_ep, sr_id)
+    assert srs.signature_request_get(sr_id).signature_request.title == "Consulting agreement"
+
+    client_id = create_app(client)
+    embedded = srs.signature_request_create_embedded_with_template(
+        models.SignatureRequestCreateEmbeddedWithTemplateRequest(
+            client_id=client_id, template_ids=[template_id], signers=role_signers(), ccs=accountant(),
+            custom_fields=[models.SubCustomField(name="Rate", value="100 EUR/h")], test_mode=True,
+        )
+    ).signature_request
+    wait_event(callback_receiver, account_ep, "signature_request_sent", embedded.signature_request_id)
+    again = srs.signature_request_edit_embedded_with_template(
+        embedded.signature_request_id,
+        models.SignatureRequestEditEmbeddedWithTemplateRequest(
+            client_id=client_id, template_ids=[template_id], signers=role_signers(), ccs=accountant(),
+            custom_fields=[models.SubCustomField(name="Rate", value="110 EUR/h")], test_mode=True,
+        ),
+    ).signature_request
+    assert again.signature_request_id == embedded.signature_request_id
+    assert any(f.name == "Rate" and f.value == "110 EUR/h" for f in again.custom_fields)
+    wait_sent_twice(callback_receiver, account_ep, embedded.signature_request_id)
+    # The wrong kind of endpoint for an embedded request is refused, and nothing changes.
+    expect_api_error(
+        lambda: srs.signature_request_edit_with_template(
+            embedded.signature_request_id,
+            models.SignatureRequestEditWithTemplateRequest(
+                template_ids=[template_id], signers=role_signers(), ccs=accountant(), test_mode=True,
+                custom_fields=[models.SubCustomField(name="Rate", value="1 EUR/h")],
+            ),
+        ),
+        400,
+        "bad_request",
+    )
+    kept = srs.signature_request_get(embedded.signature_request_id).signature_request
+    assert any(f.name == "Rate" and f.value == "110 EUR/h" for f in kept.custom_fields)

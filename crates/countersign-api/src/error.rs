@@ -103,7 +103,12 @@ impl From<Refusal> for ApiError {
             Refusal::SignerClosed(message) => Self::conflict(message),
             Refusal::NotYourTurn => Self::conflict("An earlier signer in the signing order has not signed yet."),
             Refusal::NotAllowed(message) => Self::bad_request(message),
-            Refusal::NotHeld(message) | Refusal::NotResendable(message) => Self::bad_request(message),
+            Refusal::NotHeld(message) | Refusal::NotResendable(message) | Refusal::NotEditable(message) => {
+                Self::bad_request(message)
+            }
+            Refusal::StillProcessing => Self::conflict(
+                "The documents are still being processed. Please try again after the signature_request_sent callback.",
+            ),
             // Jobs' refusals never reach a caller; should one, it is the server's fault.
             Refusal::Moot | Refusal::NotYet(_) => {
                 Self::unknown(format!("a job's refusal reached the API: {refusal:?}"))

@@ -24,7 +24,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::Request;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
@@ -48,6 +48,10 @@ pub fn router(state: AppState) -> Router {
         .route("/signature_request/send_with_template", post(sr::send_with_template))
         .route("/signature_request/release_hold/{id}", post(sr::release_hold))
         .route("/signature_request/create_embedded_with_template", post(sr::create_embedded_with_template))
+        .route("/signature_request/edit/{id}", put(sr::edit_request))
+        .route("/signature_request/edit_embedded/{id}", put(sr::edit_embedded))
+        .route("/signature_request/edit_with_template/{id}", put(sr::edit_with_template))
+        .route("/signature_request/edit_embedded_with_template/{id}", put(sr::edit_embedded_with_template))
         .route("/template/create", post(template::create))
         .route("/unclaimed_draft/create", post(unclaimed_draft::create))
         .route("/unclaimed_draft/create_embedded", post(unclaimed_draft::create_embedded))

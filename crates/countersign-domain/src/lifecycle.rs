@@ -20,6 +20,7 @@
 use countersign_callback::EventType;
 
 use crate::ids::{AccountId, SignatureId, SignatureRequestId};
+use crate::new_request::NewSignatureRequest;
 pub use crate::signature_request::SignatureStatus;
 use crate::signature_request::{
     FieldSpec, FinalCopy, ProcessingFailure, ProcessingOptions, RequestStatus, SignatureRequestBody,
@@ -161,6 +162,11 @@ pub enum Refusal {
     /// `unclaimed_draft/edit_and_resend` of a request that is not out for signature, or that a signer
     /// has signed already.
     NotResendable(String),
+    /// `signature_request/edit*` of a request that cannot be edited (finished, signed by someone, or
+    /// edited through the other kind of endpoint, embedded or not).
+    NotEditable(String),
+    /// A change that must wait until the request's documents are processed.
+    StillProcessing,
 }
 
 /// One value a signer gave (a `response_data[]` entry of the object).
@@ -251,6 +257,44 @@ impl SignatureRequest {
         self.resendable(caller)?;
         self.status = RequestStatus::Canceled;
         Ok(Transition { events: vec![(EventType::SignatureRequestCanceled, None, None)], ..Transition::default() })
+    }
+
+    /// `signature_request/edit*`: the request's content is replaced by `new` — parsed as a create is,
+    /// under this request's id ([`NewSignatureRequest::keep_id`]) — and it is processed again: its
+    /// signers get new signature ids (links to the old version stop working), and
+    /// `signature_request_sent` fires again once it is out. Allowed while the request is out for
+    /// signature, on hold or failed in processing, before any signer signed or declined, through the
+    /// endpoint of its kind (embedded or not). The store replaces signers, documents, fields and jobs
+    /// in the same transaction.
+    pub fn edit(&mut self, caller: &AccountId, new: &NewSignatureRequest) -> Result<Transition, Refusal> {
+        self.visible_to(caller)?;
+        let refuse = |why: String| Err(Refusal::NotEditable(why));
+        match self.status {
+            RequestStatus::Sent | RequestStatus::OnHold | RequestStatus::Error => {}
+            RequestStatus::Processing => return Err(Refusal::StillProcessing),
+            other => return refuse(format!("A signature request that {} cannot be edited.", other.describe())),
+        }
+        if self
+            .body
+            .signatures
+            .iter()
+            .any(|s| matches!(s.status_code, SignatureStatus::Signed | SignatureStatus::Declined))
+        {
+            return refuse("A signature request that a signer has signed or declined cannot be edited.".into());
+        }
+        if self.is_embedded != new.is_embedded {
+            return refuse(if self.is_embedded {
+                "This signature request is for embedded signing: edit it with signature_request/edit_embedded or edit_embedded_with_template.".into()
+            } else {
+                "This signature request is not for embedded signing: edit it with signature_request/edit or edit_with_template.".into()
+            });
+        }
+        debug_assert_eq!(new.body.signature_request_id, self.id, "an edit keeps the request's id");
+        self.body = new.body.clone();
+        self.options = new.options.clone();
+        self.client_id = new.client_id.clone();
+        self.status = RequestStatus::Processing;
+        Ok(Transition::default())
     }
 
     /// `release_hold`: a held request goes out for signature (`signature_request_sent`; the signers'
@@ -746,6 +790,47 @@ mod tests {
         assert_eq!(released.events[0].0, EventType::SignatureRequestSent);
         assert_eq!(r.status, RequestStatus::Sent);
         assert!(matches!(r.release_hold(&owner()), Err(Refusal::NotHeld(_))));
+    }
+
+    /// What an edit of `r` brings: another title, the same kind of request, under `r`'s id.
+    fn edition_of(r: &SignatureRequest, embedded: bool) -> NewSignatureRequest {
+        let mut body = body();
+        body.signature_request_id = r.id.clone();
+        body.title = "Second version".into();
+        NewSignatureRequest {
+            account_id: r.account_id.clone(),
+            client_id: embedded.then(|| "c".repeat(32)),
+            is_embedded: embedded,
+            body,
+            options: ProcessingOptions::default(),
+            documents: Vec::new(),
+            pins: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn an_edit_replaces_a_request_no_signer_acted_on_through_its_own_kind_of_endpoint() {
+        let stranger = AccountId::from_trusted("2".repeat(40));
+        let mut r = request(RequestStatus::Sent);
+        let new = edition_of(&r, false);
+        assert_eq!(r.edit(&stranger, &new).unwrap_err(), Refusal::NotFound);
+        assert_eq!(request(RequestStatus::Processing).edit(&owner(), &new).unwrap_err(), Refusal::StillProcessing);
+        for status in [RequestStatus::Complete, RequestStatus::Declined, RequestStatus::Expired] {
+            assert!(matches!(request(status).edit(&owner(), &new), Err(Refusal::NotEditable(_))), "{status:?}");
+        }
+        assert_eq!(request(RequestStatus::Canceled).edit(&owner(), &new).unwrap_err(), Refusal::Canceled);
+        let mut signed = request(RequestStatus::Sent);
+        signed.body.signatures[0].status_code = SignatureStatus::Signed;
+        assert!(matches!(signed.edit(&owner(), &new), Err(Refusal::NotEditable(m)) if m.contains("signed")));
+        assert_eq!(signed.status, RequestStatus::Sent, "a refused edit changes nothing");
+        let embedded = edition_of(&r, true);
+        assert!(matches!(r.edit(&owner(), &embedded), Err(Refusal::NotEditable(m)) if m.contains("not for embedded")));
+        let t = r.edit(&owner(), &new).unwrap();
+        assert!(t.events.is_empty(), "signature_request_sent follows when the new version is processed");
+        assert_eq!((r.status, r.body.title.as_str()), (RequestStatus::Processing, "Second version"));
+        assert_eq!(r.edit(&owner(), &new).unwrap_err(), Refusal::StillProcessing);
+        // A request whose documents failed can be edited into one that works.
+        assert!(request(RequestStatus::Error).edit(&owner(), &new).is_ok());
     }
 
     #[test]

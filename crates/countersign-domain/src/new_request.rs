@@ -243,6 +243,21 @@ impl NewSignatureRequest {
     }
 }
 
+impl NewSignatureRequest {
+    /// The same request under an existing request's id and creation time: what `signature_request/edit*`
+    /// puts in place of that request's content (the links follow the id).
+    pub fn keep_id(&mut self, id: &SignatureRequestId, created_at: i64, public_url: &str) {
+        let links = Links::of(public_url, id, self.is_embedded);
+        let body = &mut self.body;
+        body.signature_request_id = id.clone();
+        body.created_at = created_at;
+        body.files_url = links.files_url;
+        body.signing_url = links.signing_url;
+        body.details_url = links.details_url;
+        body.final_copy_uri = links.final_copy_uri;
+    }
+}
+
 /// The links a request's object carries.
 struct Links {
     files_url: String,

@@ -11,7 +11,7 @@ mod change;
 mod documents;
 
 use countersign_domain::ids::{AccountId, SignatureId, SignatureRequestId};
-use countersign_domain::lifecycle::JobKind;
+use countersign_domain::lifecycle::{JobKind, Refusal};
 use countersign_domain::secrets::{MasterKey, Pin};
 use countersign_domain::signature_request::{RequestStatus, SearchQuery, SignatureRequestBody};
 use countersign_domain::time::now_ms;
@@ -121,6 +121,12 @@ pub(crate) async fn insert_request(tx: &mut Tx, master_key: &MasterKey, new: &Ne
         .bind(now)
         .execute(c)
         .await.map(|r| r.rows_affected()))?;
+    insert_contents(tx, master_key, new, now).await
+}
+
+/// A request's signers, documents and jobs (`process_documents`, and `expire` when it expires).
+async fn insert_contents(tx: &mut Tx, master_key: &MasterKey, new: &NewSignatureRequest, now: i64) -> StoreResult<()> {
+    let id = new.body.signature_request_id.as_str();
     for (index, s) in new.body.signatures.iter().enumerate() {
         let pin = new.pins.get(index).and_then(Option::as_ref);
         let pin_digest = pin.map(|pin| master_key.pin_digest(s.signature_id.as_str(), pin));
@@ -153,6 +159,39 @@ pub(crate) async fn insert_request(tx: &mut Tx, master_key: &MasterKey, new: &Ne
         insert_job(tx, JobKind::Expire, JobSubject::SignatureRequest(id), expires_at * 1000).await?;
     }
     Ok(())
+}
+
+/// Puts `new` in place of the content of the request with its id (an edit, already allowed by the
+/// domain's `edit` in this transaction): the old signers are kept as replaced (their links stop
+/// working), documents and fields are dropped, jobs not yet claimed are dropped, and the new signers,
+/// documents and jobs are written as a create writes them.
+async fn replace_contents(tx: &mut Tx, master_key: &MasterKey, new: &NewSignatureRequest) -> StoreResult<()> {
+    let now = now_ms();
+    let id = new.body.signature_request_id.as_str();
+    for bytes in new.documents.iter().filter_map(|d| d.bytes.as_ref()) {
+        put_blob_in(tx, bytes, now).await?;
+    }
+    on_tx!(tx, c => sqlx::query("UPDATE signature_requests SET client_id = $2 WHERE id = $1")
+        .bind(id)
+        .bind(&new.client_id)
+        .execute(c)
+        .await.map(|r| r.rows_affected()))?;
+    on_tx!(tx, c => sqlx::query("UPDATE signers SET replaced = TRUE WHERE signature_request_id = $1")
+        .bind(id)
+        .execute(c)
+        .await.map(|r| r.rows_affected()))?;
+    for table in ["fields", "documents"] {
+        on_tx!(tx, c => sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE signature_request_id = $1")))
+            .bind(id)
+            .execute(c)
+            .await.map(|r| r.rows_affected()))?;
+    }
+    on_tx!(tx, c => sqlx::query(
+        "DELETE FROM jobs WHERE signature_request_id = $1 AND state = 'pending' AND locked_by IS NULL")
+        .bind(id)
+        .execute(c)
+        .await.map(|r| r.rows_affected()))?;
+    insert_contents(tx, master_key, new, now).await
 }
 
 /// Why a change was not made.
@@ -190,6 +229,34 @@ impl Store {
             "signature request accepted"
         );
         Ok(())
+    }
+
+    /// `signature_request/edit*`: the request `new` keeps the id of is checked by the domain's `edit`
+    /// for `caller` and, when allowed, its content is replaced by `new` in the same transaction (it is
+    /// processed again, as a new request is).
+    pub async fn edit_signature_request(
+        &self,
+        caller: &AccountId,
+        new: &NewSignatureRequest,
+    ) -> Result<SignatureRequest, ChangeError<Refusal>> {
+        let id = &new.body.signature_request_id;
+        let edited = self
+            .write(async |tx| match change_in(tx, &self.master_key, id, |r| r.edit(caller, new)).await {
+                Ok((state, _)) => {
+                    replace_contents(tx, &self.master_key, new).await?;
+                    Ok(Ok(state))
+                }
+                Err(ChangeError::Store(e)) => Err(e),
+                Err(refused) => Ok(Err(refused)),
+            })
+            .await??;
+        tracing::info!(
+            signature_request_id = %id,
+            documents = new.documents.len(),
+            signers = new.body.signatures.len(),
+            "signature request edited; its documents are processed again"
+        );
+        Ok(edited)
     }
 
     /// The stored object of one of the account's requests, as JSON text, with its status and whether it

@@ -796,3 +796,62 @@ async fn images_become_pages(backend: Backend) {
     app.stop().await;
 }
 both_backends!(images_become_pages_on, images_become_pages);
+
+/// `PUT signature_request/edit_embedded/{id}` with one fixture PDF and `signers` signers, as a form.
+async fn edit_embedded(app: &TestApp, key: &str, id: &str, client_id: &str, title: &str) -> reqwest::Response {
+    let form = Form::new()
+        .text("client_id", client_id.to_owned())
+        .text("title", title.to_owned())
+        .text("use_text_tags", "1")
+        .text("test_mode", "1")
+        .part("files[0]", Part::bytes(fixture("simple-two-signers.pdf")).file_name("v2.pdf"));
+    app.request_as(key, Method::PUT, &format!("/v3/signature_request/edit_embedded/{id}"))
+        .multipart(signers_form(form, 2))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn an_edit_replaces_the_content_under_the_same_id(backend: Backend) {
+    let Some((app, receiver, client_id)) = app_with_receiver(backend).await else { return };
+    let request = create_embedded(&app, &client_id, "simple-two-signers.pdf", 2).await;
+    let id = request["signature_request_id"].as_str().unwrap().to_owned();
+    let old_signature = request["signatures"][0]["signature_id"].as_str().unwrap().to_owned();
+    wait_callback(&receiver, &id, &["signature_request_sent"]).await;
+
+    let response = edit_embedded(&app, &app.api_key, &id, &client_id, "Second version").await;
+    assert_eq!(response.status(), 200);
+    let edited: Value = response.json().await.unwrap();
+    assert_eq!(edited["signature_request"]["signature_request_id"], id.as_str());
+    assert_eq!(edited["signature_request"]["title"], "Second version");
+    let new_signature = edited["signature_request"]["signatures"][0]["signature_id"].as_str().unwrap().to_owned();
+    assert_ne!(new_signature, old_signature, "signers get new signature ids");
+    // Processed again: a second signature_request_sent, about the new version.
+    let sent_twice = wait_for(WAIT, "a second signature_request_sent", || async {
+        let sent: Vec<Value> = receiver
+            .received("/cb")
+            .into_iter()
+            .map(|r| r.json)
+            .filter(|j| j["signature_request"]["signature_request_id"] == id.as_str())
+            .filter(|j| j["event"]["event_type"] == "signature_request_sent")
+            .collect();
+        (sent.len() >= 2).then(|| sent[1].clone())
+    })
+    .await;
+    assert_eq!(sent_twice["signature_request"]["title"], "Second version");
+    // The old signer's link is gone; the new one opens.
+    assert_ne!(app.get(&format!("/v3/embedded/sign_url/{old_signature}")).await.status(), 200);
+    assert_eq!(app.get(&format!("/v3/embedded/sign_url/{new_signature}")).await.status(), 200);
+
+    // Another account cannot edit it (404, nothing changes); once canceled it is gone (410).
+    let stranger = app.other_account_key("stranger@example.com").await;
+    let refused = edit_embedded(&app, &stranger, &id, &client_id, "Hijacked").await;
+    expect_error(refused, 404, "not_found").await;
+    let kept: Value = app.get(&format!("/v3/signature_request/{id}")).await.json().await.unwrap();
+    assert_eq!(kept["signature_request"]["title"], "Second version");
+    let canceled = app.request(Method::POST, &format!("/v3/signature_request/cancel/{id}")).send().await.unwrap();
+    assert_eq!(canceled.status(), 200);
+    expect_error(edit_embedded(&app, &app.api_key, &id, &client_id, "Too late").await, 410, "deleted").await;
+    app.stop().await;
+}
+both_backends!(an_edit_replaces_the_content_under_the_same_id_on, an_edit_replaces_the_content_under_the_same_id);

@@ -12,8 +12,9 @@ use countersign_domain::new_request::{FileInput, NewSignatureRequest, RequestInp
 use countersign_domain::signature_request::{Placement, form_field_entries, place_entry};
 use countersign_domain::time::unix_now;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
+use super::Source;
 use crate::error::{ApiError, ApiResult};
 use crate::params::{Count, DocumentParams, Flag, List, Object, Params, Text, UploadedFile, ignored_warnings};
 use crate::state::AppState;
@@ -105,11 +106,18 @@ fn document_parts(files: &[UploadedFile]) -> Vec<&UploadedFile> {
     parts.into_iter().map(|(_, _, f)| f).collect()
 }
 
-pub(super) async fn create(state: AppState, account: Account, params: Params, embedded: bool) -> ApiResult<Reply> {
+/// The request `send` / `create_embedded` (and their `edit` twins) describe, checked, with the
+/// warnings for the caller.
+pub(super) async fn parse(
+    state: &AppState,
+    account: &Account,
+    params: Params,
+    embedded: bool,
+) -> ApiResult<(NewSignatureRequest, Vec<Warning>)> {
     let p: CreateParams = params.parse()?;
     let mut warnings = ignored_warnings(p.other.keys());
     // The caller's app must be theirs: the one rule that needs the database, so it is checked here.
-    let client_id = own_client(&state, &account, p.client_id.as_deref()).await?;
+    let client_id = own_client(state, account, p.client_id.as_deref()).await?;
     let input = p.into_input(&params);
     let requester = Requester {
         account_id: &account.id,
@@ -123,8 +131,7 @@ pub(super) async fn create(state: AppState, account: Account, params: Params, em
     let (new, notices) = NewSignatureRequest::parse(input, &requester)?;
     warnings.extend(notices.into_iter().map(|n| Warning::new(n.name, n.message)));
     warnings.extend(placement_warnings(&new).await);
-    state.store.create_signature_request(&new).await?;
-    Ok(Reply::ok(json!({"signature_request": new.body})).with_warnings(warnings))
+    Ok((new, warnings))
 }
 
 /// The caller's API app named by `client_id`, checked to be theirs (400 otherwise); `None` when none
@@ -213,7 +220,7 @@ pub async fn send(
     Extension(account): Extension<Account>,
     params: Params,
 ) -> ApiResult<Reply> {
-    create(state, account, params, false).await
+    super::create(state, account, params, Source::Files, false).await
 }
 
 pub async fn create_embedded(
@@ -221,5 +228,5 @@ pub async fn create_embedded(
     Extension(account): Extension<Account>,
     params: Params,
 ) -> ApiResult<Reply> {
-    create(state, account, params, true).await
+    super::create(state, account, params, Source::Files, true).await
 }

@@ -21,9 +21,12 @@ use countersign_domain::lifecycle::Refusal;
 use crate::params::{Params, ignored_warnings};
 use crate::routes::download::{ListParams, list_info};
 use crate::state::AppState;
+use crate::warnings::{Reply, Warning};
+use countersign_domain::new_request::NewSignatureRequest;
 
 mod audit;
 mod create;
+mod edit;
 mod embedded;
 mod files;
 mod lifecycle;
@@ -32,11 +35,47 @@ mod with_template;
 pub use audit::{audit_trail, verify};
 pub(crate) use create::{CreateParams, document_files, own_client};
 pub use create::{create_embedded, send};
+pub use edit::{edit_embedded, edit_embedded_with_template, edit_request, edit_with_template};
 pub use embedded::sign_url;
 pub use files::{fields, file_link, files, files_as_data_uri, files_as_file_url};
 pub use lifecycle::{cancel, release_hold, remind, remove, update};
 pub(crate) use with_template::{FromTemplates, WithTemplateParams};
 pub use with_template::{create_embedded_with_template, send_with_template};
+
+/// How a request's content is described: files and signers (`send`, `create_embedded`, `edit`,
+/// `edit_embedded`), or templates and roles (the `*_with_template` endpoints).
+#[derive(Clone, Copy)]
+pub(super) enum Source {
+    Files,
+    Templates,
+}
+
+impl Source {
+    /// The request the body describes, checked, with the warnings for the caller.
+    async fn parse(
+        self,
+        state: &AppState,
+        account: &Account,
+        params: Params,
+        embedded: bool,
+    ) -> ApiResult<(NewSignatureRequest, Vec<Warning>)> {
+        match self {
+            Self::Files => create::parse(state, account, params, embedded).await,
+            Self::Templates => with_template::parse(state, account, params, embedded).await,
+        }
+    }
+}
+
+/// A create: the request parsed, then stored with its documents, signers and jobs in one transaction;
+/// the answer goes back at once.
+async fn create(state: AppState, account: Account, params: Params, source: Source, embedded: bool) -> ApiResult<Reply> {
+    let (new, warnings) = source.parse(&state, &account, params, embedded).await?;
+    state.store.create_signature_request(&new).await?;
+    if let Some(template_ids) = &new.body.template_ids {
+        tracing::info!(signature_request_id = %new.body.signature_request_id, ?template_ids, "signature request made from templates");
+    }
+    Ok(Reply::ok(serde_json::json!({"signature_request": new.body})).with_warnings(warnings))
+}
 
 /// A signature request id from a path: anything but the shape this server issues names nothing (404).
 pub(super) fn request_id(id: &str) -> ApiResult<SignatureRequestId> {

@@ -9,12 +9,13 @@ use axum::Extension;
 use axum::extract::State;
 use countersign_domain::account::Account;
 use countersign_domain::ids::{ClientId, TemplateId};
-use countersign_domain::new_request::{FileInput, RequestInput, Requester};
+use countersign_domain::new_request::{FileInput, NewSignatureRequest, RequestInput, Requester};
 use countersign_domain::template::{RoleCc, RoleSigner, Template, TemplateRefusal, request_from_templates};
 use countersign_domain::time::unix_now;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
+use super::Source;
 use super::create::SignerParams;
 use crate::error::{ApiError, ApiResult};
 use crate::params::{Count, Flag, List, Object, Params, Text, ignored_warnings};
@@ -205,9 +206,16 @@ impl FromTemplates {
     }
 }
 
-async fn create(state: AppState, account: Account, params: Params, embedded: bool) -> ApiResult<Reply> {
+/// The request `send_with_template` / `create_embedded_with_template` (and their `edit` twins)
+/// describe, merged from the templates and checked, with the warnings for the caller.
+pub(super) async fn parse(
+    state: &AppState,
+    account: &Account,
+    params: Params,
+    embedded: bool,
+) -> ApiResult<(NewSignatureRequest, Vec<Warning>)> {
     let p: WithTemplateParams = params.parse()?;
-    let from = FromTemplates::read(&state, &account, &params, p).await?;
+    let from = FromTemplates::read(state, account, &params, p).await?;
     let requester = Requester {
         account_id: &account.id,
         email: &account.email,
@@ -227,13 +235,7 @@ async fn create(state: AppState, account: Account, params: Params, embedded: boo
     )?;
     let mut warnings = from.warnings;
     warnings.extend(notices.into_iter().map(|n| Warning::new(n.name, n.message)));
-    state.store.create_signature_request(&new).await?;
-    tracing::info!(
-        signature_request_id = %new.body.signature_request_id,
-        template_ids = ?new.body.template_ids,
-        "signature request made from templates"
-    );
-    Ok(Reply::ok(json!({"signature_request": new.body})).with_warnings(warnings))
+    Ok((new, warnings))
 }
 
 /// `POST /v3/signature_request/send_with_template`.
@@ -242,7 +244,7 @@ pub async fn send_with_template(
     Extension(account): Extension<Account>,
     params: Params,
 ) -> ApiResult<Reply> {
-    create(state, account, params, false).await
+    super::create(state, account, params, Source::Templates, false).await
 }
 
 /// `POST /v3/signature_request/create_embedded_with_template`.
@@ -251,5 +253,5 @@ pub async fn create_embedded_with_template(
     Extension(account): Extension<Account>,
     params: Params,
 ) -> ApiResult<Reply> {
-    create(state, account, params, true).await
+    super::create(state, account, params, Source::Templates, true).await
 }

@@ -389,3 +389,87 @@ def test_edit_with_template_and_edit_embedded_with_template(server, client, acco
     )
     kept = srs.signature_request_get(embedded.signature_request_id).signature_request
     assert any(f.name == "Rate" and f.value == "110 EUR/h" for f in kept.custom_fields)
+
+
+def test_bulk_send_json_and_csv_with_a_bad_row(server, client, account, account_ep, callback_receiver, tmp_path):
+    """bulk_send_with_template with a signer_list whose second row has a bad address: the others are sent,
+    the bad row is reported by BulkSendJobApi; bulk_create_embedded_with_template with a CSV signer_file."""
+    template_id = create_template(client)
+    wait_template_event(callback_receiver, account_ep, template_id)
+    srs, jobs = apis.SignatureRequestApi(client), apis.BulkSendJobApi(client)
+
+    def row(client_name, client_email):
+        return models.SubBulkSignerList(
+            signers=[
+                models.SubSignatureRequestTemplateSigner(role="Client", name=client_name, email_address=client_email),
+                models.SubSignatureRequestTemplateSigner(role="Witness", name="Wen", email_address=unique_email("wen")),
+            ],
+            custom_fields=[models.SubBulkSignerListCustomField(name="Rate", value=f"{client_name}'s rate")],
+        )
+
+    sent = srs.signature_request_bulk_send_with_template(
+        models.SignatureRequestBulkSendWithTemplateRequest(
+            template_ids=[template_id],
+            signer_list=[row("Ann", unique_email("ann")), row("Bad", "not-an-address"), row("Cem", unique_email("cem"))],
+            ccs=accountant(),
+            test_mode=True,
+            title="Bulk agreement",
+        )
+    )
+    job_id = sent.bulk_send_job.bulk_send_job_id
+    assert sent.bulk_send_job.total == 3 and sent.bulk_send_job.is_creator is True
+    assert [w.warning_name for w in sent.warnings] == ["bulk_send_rows_invalid"]
+    deadline = time.monotonic() + CALLBACK_DEADLINE_S
+    while True:
+        got = jobs.bulk_send_job_get(job_id)
+        if len(got.signature_requests) == 2:
+            break
+        assert time.monotonic() < deadline, got
+        time.sleep(0.1)
+    assert [r.signatures[0].signer_name for r in got.signature_requests] == ["Ann", "Cem"]
+    assert all(r.bulk_send_job_id == job_id for r in got.signature_requests)
+    assert [w.warning_name for w in got.warnings] == ["bulk_send_row_failed"]
+    assert got.warnings[0].warning_msg.startswith("Row 1:")
+    for r in got.signature_requests:
+        raw, _ = wait_event(callback_receiver, account_ep, "signature_request_sent", r.signature_request_id)
+        assert raw["signature_request"]["bulk_send_job_id"] == job_id
+    assert [j.bulk_send_job_id for j in jobs.bulk_send_job_list().bulk_send_jobs] == [job_id]
+
+    one_role = create_template(
+        client,
+        name="per-glyph-runs.pdf",
+        signer_roles=[models.SubTemplateRole(name="Client", order=0)],
+        cc_roles=[],
+        merge_fields=[],
+        form_fields_per_document=[],
+    )
+    wait_template_event(callback_receiver, account_ep, one_role)
+    csv = tmp_path / "signers.csv"
+    csv.write_text(f"name,email_address\nGeorge,{unique_email('george')}\n\"Mary, Jr.\",{unique_email('mary')}\n")
+    client_id = create_app(client)
+    with open(csv, "rb") as f:
+        embedded = srs.signature_request_bulk_create_embedded_with_template(
+            models.SignatureRequestBulkCreateEmbeddedWithTemplateRequest(
+                client_id=client_id, template_ids=[one_role], signer_file=f, test_mode=True
+            )
+        )
+    assert embedded.bulk_send_job.total == 2
+    deadline = time.monotonic() + CALLBACK_DEADLINE_S
+    while len(jobs.bulk_send_job_get(embedded.bulk_send_job.bulk_send_job_id).signature_requests) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    names = [r.signatures[0].signer_name for r in jobs.bulk_send_job_get(embedded.bulk_send_job.bulk_send_job_id).signature_requests]
+    assert names == ["George", "Mary, Jr."]
+    # Broken quoting is refused whole.
+    csv.write_text('name,email_address\n"Ann,ann@example.com\n')
+    with open(csv, "rb") as f:
+        expect_api_error(
+            lambda: srs.signature_request_bulk_create_embedded_with_template(
+                models.SignatureRequestBulkCreateEmbeddedWithTemplateRequest(
+                    client_id=client_id, template_ids=[one_role], signer_file=f, test_mode=True
+                )
+            ),
+            400,
+            "bad_request",
+            "signer_file",
+        )

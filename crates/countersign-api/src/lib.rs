@@ -29,7 +29,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
-use crate::routes::{account, api_app, events, ops, outbox, signature_request as sr, template, unclaimed_draft};
+use crate::routes::{
+    account, api_app, bulk_send, events, ops, outbox, signature_request as sr, template, unclaimed_draft,
+};
 pub use crate::state::{ApiConfig, AppState};
 
 /// The whole HTTP surface: `/v3/*`, the operations endpoints and the dashboard.
@@ -48,6 +50,13 @@ pub fn router(state: AppState) -> Router {
         .route("/signature_request/send_with_template", post(sr::send_with_template))
         .route("/signature_request/release_hold/{id}", post(sr::release_hold))
         .route("/signature_request/create_embedded_with_template", post(sr::create_embedded_with_template))
+        .route("/signature_request/bulk_send_with_template", post(bulk_send::bulk_send_with_template))
+        .route(
+            "/signature_request/bulk_create_embedded_with_template",
+            post(bulk_send::bulk_create_embedded_with_template),
+        )
+        .route("/bulk_send_job/list", get(bulk_send::list))
+        .route("/bulk_send_job/{id}", get(bulk_send::get))
         .route("/signature_request/edit/{id}", put(sr::edit_request))
         .route("/signature_request/edit_embedded/{id}", put(sr::edit_embedded))
         .route("/signature_request/edit_with_template/{id}", put(sr::edit_with_template))

@@ -7,6 +7,7 @@
 pub mod account;
 pub mod api_app;
 pub mod audit;
+pub mod bulk;
 pub mod callback_url;
 pub mod email;
 pub mod ids;

@@ -39,11 +39,19 @@ pub enum JobKind {
     Finalize,
     /// Read a template's documents and place its fields (`template_created` / `template_error`).
     ProcessTemplate,
+    /// Turn a bulk send job's rows into signature requests, a batch per transaction.
+    BulkSend,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 5] =
-        [JobKind::ProcessDocuments, JobKind::Expire, JobKind::SendEmail, JobKind::Finalize, JobKind::ProcessTemplate];
+    pub const ALL: [JobKind; 6] = [
+        JobKind::ProcessDocuments,
+        JobKind::Expire,
+        JobKind::SendEmail,
+        JobKind::Finalize,
+        JobKind::ProcessTemplate,
+        JobKind::BulkSend,
+    ];
 
     /// The name stored in the `jobs` table.
     pub fn as_str(self) -> &'static str {
@@ -53,6 +61,7 @@ impl JobKind {
             Self::SendEmail => "send_email",
             Self::Finalize => "finalize",
             Self::ProcessTemplate => "process_template",
+            Self::BulkSend => "bulk_send",
         }
     }
 

@@ -20,6 +20,8 @@ pub struct ClaimedJob {
     pub email_id: Option<i64>,
     /// The template it processes (`process_template` jobs).
     pub template_id: Option<countersign_domain::ids::TemplateId>,
+    /// The bulk send job whose rows it turns into requests (`bulk_send` jobs).
+    pub bulk_send_job_id: Option<String>,
     /// Claims so far, this one included.
     pub attempts: i64,
 }
@@ -31,6 +33,7 @@ struct JobRow {
     signature_request_id: Option<String>,
     email_id: Option<i64>,
     template_id: Option<String>,
+    bulk_send_job_id: Option<String>,
     attempts: i64,
 }
 
@@ -50,7 +53,7 @@ impl Store {
             "UPDATE jobs SET locked_by = $1, locked_until_ms = $2, attempts = attempts + 1 WHERE id IN (\
                SELECT id FROM jobs WHERE state = 'pending' AND kind = $5 AND run_at_ms <= $3 \
                AND (locked_until_ms IS NULL OR locked_until_ms < $3) ORDER BY run_at_ms LIMIT $4 {lock}) \
-             RETURNING id, kind, signature_request_id, email_id, template_id, attempts"
+             RETURNING id, kind, signature_request_id, email_id, template_id, bulk_send_job_id, attempts"
         );
         let rows: Vec<JobRow> = with_writer!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(node)
@@ -61,12 +64,12 @@ impl Store {
             .fetch_all(pool)
             .await)?;
         rows.into_iter()
-            .map(|JobRow { id, kind, signature_request_id, email_id, template_id, attempts }| {
+            .map(|JobRow { id, kind, signature_request_id, email_id, template_id, bulk_send_job_id, attempts }| {
                 let kind = JobKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("job kind {kind:?}")))?;
                 let signature_request_id =
                     signature_request_id.map(countersign_domain::ids::SignatureRequestId::from_trusted);
                 let template_id = template_id.map(countersign_domain::ids::TemplateId::from_trusted);
-                Ok(ClaimedJob { id, kind, signature_request_id, email_id, template_id, attempts })
+                Ok(ClaimedJob { id, kind, signature_request_id, email_id, template_id, bulk_send_job_id, attempts })
             })
             .collect()
     }
@@ -134,20 +137,33 @@ pub(crate) enum JobSubject<'a> {
     /// An `outgoing_emails` row; its job's id is derived from it, so it is queued once.
     Email(i64),
     Template(&'a str),
+    BulkSendJob(&'a str),
 }
 
 /// Inserts a pending job in an open transaction; the commit wakes the job runners.
 pub(crate) async fn insert_job(tx: &mut Tx, kind: JobKind, subject: JobSubject<'_>, run_at_ms: i64) -> StoreResult<()> {
-    let (id, request_id, email_id, template_id) = match subject {
-        JobSubject::SignatureRequest(request_id) => {
-            (countersign_callback::new_event_id(), Some(request_id), None, None)
+    let (mut request_id, mut email_id, mut template_id, mut bulk_id) = (None, None, None, None);
+    let id = match subject {
+        JobSubject::SignatureRequest(id) => {
+            request_id = Some(id);
+            countersign_callback::new_event_id()
         }
-        JobSubject::Email(email_id) => (format!("email-{email_id}"), None, Some(email_id), None),
-        JobSubject::Template(template_id) => (countersign_callback::new_event_id(), None, None, Some(template_id)),
+        JobSubject::Email(id) => {
+            email_id = Some(id);
+            format!("email-{id}")
+        }
+        JobSubject::Template(id) => {
+            template_id = Some(id);
+            countersign_callback::new_event_id()
+        }
+        JobSubject::BulkSendJob(id) => {
+            bulk_id = Some(id);
+            countersign_callback::new_event_id()
+        }
     };
     on_tx!(tx, c => sqlx::query(
-        "INSERT INTO jobs (id, kind, signature_request_id, email_id, template_id, state, run_at_ms, created_at_ms) \
-         VALUES ($1, $2, $3, $4, $7, 'pending', $5, $6)")
+        "INSERT INTO jobs (id, kind, signature_request_id, email_id, template_id, bulk_send_job_id, state, \
+         run_at_ms, created_at_ms) VALUES ($1, $2, $3, $4, $7, $8, 'pending', $5, $6)")
         .bind(&id)
         .bind(kind.as_str())
         .bind(request_id)
@@ -155,6 +171,7 @@ pub(crate) async fn insert_job(tx: &mut Tx, kind: JobKind, subject: JobSubject<'
         .bind(run_at_ms)
         .bind(now_ms())
         .bind(template_id)
+        .bind(bulk_id)
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;

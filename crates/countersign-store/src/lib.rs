@@ -11,6 +11,7 @@
 mod accounts;
 mod api_apps;
 pub mod blobs;
+pub mod bulk_send;
 mod db;
 pub mod deliveries;
 pub mod emails;

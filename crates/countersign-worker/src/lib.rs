@@ -159,6 +159,7 @@ impl Inner {
             (JobKind::Expire, 4),
             (JobKind::Finalize, self.config.concurrency.max(1)),
             (JobKind::ProcessTemplate, self.config.concurrency.max(1)),
+            (JobKind::BulkSend, 1),
         ];
         if self.mailer.is_some() {
             kinds.push((JobKind::SendEmail, 4));
@@ -169,7 +170,8 @@ impl Inner {
     /// When a job that failed for a passing reason runs again, or `None` to give it up.
     fn retry_after(&self, job: &ClaimedJob) -> Option<Duration> {
         match job.kind {
-            JobKind::SendEmail => (job.attempts < self.config.max_email_attempts).then(|| {
+            // A bulk job given up would leave rows without a result: it is retried as long as an e-mail.
+            JobKind::SendEmail | JobKind::BulkSend => (job.attempts < self.config.max_email_attempts).then(|| {
                 Duration::from_secs(30)
                     .saturating_mul(1 << job.attempts.clamp(0, 7) as u32)
                     .min(Duration::from_secs(3600))
@@ -269,6 +271,7 @@ async fn run_job(inner: &Inner, job: ClaimedJob) {
         JobKind::SendEmail => jobs::send_email::run(inner, &job).await,
         JobKind::Finalize => jobs::finalize::run(inner, &job).await,
         JobKind::ProcessTemplate => jobs::process_template::run(inner, &job).await,
+        JobKind::BulkSend => jobs::bulk_send::run(inner, &job).await,
     };
     let request = job.signature_request_id.as_ref().map_or("", |id| id.as_str());
     match result {

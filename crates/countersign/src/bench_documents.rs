@@ -124,7 +124,7 @@ pub struct RequestsBenchArgs {
 }
 
 /// Drives `make` with `concurrency` requests in flight for `seconds`; returns (requests/s, failures).
-async fn drive<F, Fut>(seconds: u64, concurrency: usize, make: F) -> (f64, u64)
+pub(crate) async fn drive<F, Fut>(seconds: u64, concurrency: usize, make: F) -> (f64, u64)
 where
     F: Fn(u64) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = bool> + Send,
@@ -202,21 +202,40 @@ async fn baseline_server(create_answer: String, get_answer: String) -> anyhow::R
     Ok(base)
 }
 
+/// A server for a benchmark: a fresh data directory (SQLite) or a fresh PostgreSQL schema, no rate
+/// limit, large bodies allowed, its default account's key.
+pub(crate) struct BenchServer {
+    pub base: String,
+    pub key: String,
+    pub stop_tx: tokio::sync::oneshot::Sender<()>,
+    pub server: tokio::task::JoinHandle<anyhow::Result<()>>,
+    pub _data_dir: tempfile::TempDir,
+}
+
+impl BenchServer {
+    pub(crate) async fn start(database_url: Option<&str>) -> anyhow::Result<Self> {
+        let data_dir = tempfile::tempdir()?;
+        let mut config = ServerConfig::for_data_dir("127.0.0.1:0", data_dir.path());
+        config.rate_limit_per_minute = 0;
+        config.max_body_bytes = 64 << 20;
+        if let Some(url) = database_url {
+            config.storage.database_url = Some(countersign_store::postgres_scratch_schema(url, "cs_bench").await?);
+        }
+        let app = Application::build(config).await?;
+        let key = app.first_start.as_ref().map(|f| f.api_key.expose().to_owned()).context("a fresh default account")?;
+        let base = format!("http://{}", app.local_addr());
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until_stopped(async move {
+            let _ = stop_rx.await;
+        }));
+        Ok(Self { base, key, stop_tx, server, _data_dir: data_dir })
+    }
+}
+
 pub async fn run_requests(args: RequestsBenchArgs) -> anyhow::Result<()> {
     let pdf = std::fs::read(&args.pdf).with_context(|| format!("reading {}", args.pdf.display()))?;
-    let data_dir = tempfile::tempdir()?;
-    let mut config = ServerConfig::for_data_dir("127.0.0.1:0", data_dir.path());
-    config.rate_limit_per_minute = 0;
-    if let Some(url) = &args.database_url {
-        config.storage.database_url = Some(countersign_store::postgres_scratch_schema(url, "cs_bench").await?);
-    }
-    let app = Application::build(config).await?;
-    let key = app.first_start.as_ref().map(|f| f.api_key.expose().to_owned()).context("a fresh default account")?;
-    let base = format!("http://{}", app.local_addr());
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until_stopped(async move {
-        let _ = stop_rx.await;
-    }));
+    let BenchServer { base, key, stop_tx, server, _data_dir } =
+        BenchServer::start(args.database_url.as_deref()).await?;
     let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).tcp_nodelay(true).build()?;
     let app_created: Value = client
         .post(format!("{base}/v3/api_app"))

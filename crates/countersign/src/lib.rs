@@ -1,6 +1,7 @@
 //! The `countersign` server: configuration and wiring. The binary (`main.rs`) is the CLI on top.
 
 pub mod bench;
+pub mod bench_bulk;
 pub mod bench_documents;
 pub mod bench_finalize;
 pub mod config;

@@ -70,6 +70,9 @@ enum BenchCommand {
     /// Making a final copy (stamp with tags hidden, audit trail, PAdES seal) of a 1-page and a 200-page
     /// request, beside `qpdf --linearize` of the same files.
     Finalize(countersign::bench_finalize::FinalizeBenchArgs),
+    /// A bulk send of 10,000 rows: the API's answer time and requests made per second, beside
+    /// `send_with_template` calls from several clients on the same server.
+    Bulk(countersign::bench_bulk::BulkBenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -191,6 +194,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Requests(args)) => countersign::bench_documents::run_requests(args).await,
         Command::Bench(BenchCommand::Sign(args)) => bench_sign(&args),
         Command::Bench(BenchCommand::Finalize(args)) => countersign::bench_finalize::run_finalize(args),
+        Command::Bench(BenchCommand::Bulk(args)) => countersign::bench_bulk::run_bulk(args).await,
         Command::Account(AccountCommand::Create { email, locale, storage }) => {
             create_account(StorageConfig::resolve(&storage, &file), &email, locale.as_deref()).await
         }

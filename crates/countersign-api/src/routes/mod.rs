@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod api_app;
+pub mod bulk_send;
 pub mod download;
 pub mod events;
 pub mod ops;

@@ -3,6 +3,7 @@
 //!
 //! [`Transient`]: crate::Transient
 
+pub(crate) mod bulk_send;
 pub(crate) mod expire;
 pub(crate) mod finalize;
 pub(crate) mod process_documents;

@@ -6,6 +6,7 @@ mod receiver;
 mod account;
 mod api_app;
 mod auth;
+mod bulk_send;
 mod callbacks;
 mod cli;
 mod edge;

@@ -39,7 +39,7 @@ pub use edit::{edit_embedded, edit_embedded_with_template, edit_request, edit_wi
 pub use embedded::sign_url;
 pub use files::{fields, file_link, files, files_as_data_uri, files_as_file_url};
 pub use lifecycle::{cancel, release_hold, remind, remove, update};
-pub(crate) use with_template::{FromTemplates, WithTemplateParams};
+pub(crate) use with_template::{CcParams, FromTemplates, WithTemplateParams, load_templates};
 pub use with_template::{create_embedded_with_template, send_with_template};
 
 /// How a request's content is described: files and signers (`send`, `create_embedded`, `edit`,

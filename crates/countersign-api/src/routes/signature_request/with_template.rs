@@ -32,9 +32,9 @@ struct RoleSignerParams {
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct CcParams {
-    role: Text,
-    email_address: Text,
+pub(crate) struct CcParams {
+    pub(crate) role: Text,
+    pub(crate) email_address: Text,
 }
 
 #[derive(Deserialize, Default)]
@@ -73,7 +73,7 @@ pub(crate) struct WithTemplateParams {
 }
 
 /// The templates named, in order, each usable by the caller, with their documents' bytes.
-async fn load_templates(
+pub(crate) async fn load_templates(
     state: &AppState,
     account: &Account,
     ids: Vec<String>,

@@ -31,7 +31,8 @@ pub enum DocumentFormat {
     /// OpenDocument text (`.odt`).
     Odt,
     Rtf,
-    /// UTF-8 text without control characters other than tabs, line and page breaks.
+    /// UTF-8 text without control characters other than tabs, line and page breaks, in a file named
+    /// `.txt` ([`Self::of_file`]).
     Text,
     /// Something else (another format, or damaged).
     Other,
@@ -60,10 +61,18 @@ impl DocumentFormat {
             } else {
                 Self::Other
             }
-        } else if is_plain_text(bytes) {
-            Self::Text
         } else {
             Self::Other
+        }
+    }
+
+    /// The format of a file named `name`: [`Self::of`] its bytes, except that text — which bytes
+    /// alone cannot tell from an HTML page or a mislabelled upload — is [`Self::Text`] only when its
+    /// name says so (`.txt`).
+    pub fn of_file(bytes: &[u8], name: &str) -> Self {
+        match Self::of(bytes) {
+            Self::Other if name.to_ascii_lowercase().ends_with(".txt") && is_plain_text(bytes) => Self::Text,
+            other => other,
         }
     }
 
@@ -237,11 +246,17 @@ mod tests {
         );
         assert_eq!(DocumentFormat::of(b"{\\rtf1\\ansi"), DocumentFormat::Rtf);
         assert_eq!(DocumentFormat::of(b"PK\x03\x04just a zip"), DocumentFormat::Other);
-        assert_eq!(DocumentFormat::of(b"hello\r\n\tworld\x0c"), DocumentFormat::Text);
-        assert_eq!(DocumentFormat::of("\u{feff}Grüße".as_bytes()), DocumentFormat::Text);
-        assert_eq!(DocumentFormat::of(b"bin\x00ary"), DocumentFormat::Other);
-        assert_eq!(DocumentFormat::of(b"\xff\xfelatin"), DocumentFormat::Other);
-        assert_eq!(DocumentFormat::of(b"  \n"), DocumentFormat::Other);
+        assert_eq!(DocumentFormat::of_file(b"hello\r\n\tworld\x0c", "notes.TXT"), DocumentFormat::Text);
+        assert_eq!(DocumentFormat::of_file("\u{feff}Grüße".as_bytes(), "a.txt"), DocumentFormat::Text);
+        assert_eq!(
+            DocumentFormat::of_file(b"<!doctype html><p>hi", "page.pdf"),
+            DocumentFormat::Other,
+            "text by name only"
+        );
+        assert_eq!(DocumentFormat::of_file(b"bin\x00ary", "a.txt"), DocumentFormat::Other);
+        assert_eq!(DocumentFormat::of_file(b"\xff\xfelatin", "a.txt"), DocumentFormat::Other);
+        assert_eq!(DocumentFormat::of_file(b"  \n", "a.txt"), DocumentFormat::Other);
+        assert_eq!(DocumentFormat::of_file(b"%PDF-1.7", "a.txt"), DocumentFormat::Pdf, "bytes first");
         assert!(DocumentFormat::Docx.needs_office() && !DocumentFormat::Png.needs_office());
     }
 

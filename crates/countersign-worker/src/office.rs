@@ -197,7 +197,7 @@ mod tests {
             ("memo.txt", "[sig|req|signer1]"),
         ] {
             let bytes = fixture(name);
-            let format = DocumentFormat::of(&bytes);
+            let format = DocumentFormat::of_file(&bytes, name);
             assert!(format.needs_office(), "{name}: {format:?}");
             let pdf = office.convert(&bytes, format, 10 << 20).await.unwrap_or_else(|e| panic!("{name}: {e}"));
             let limits =

@@ -231,7 +231,7 @@ pub(crate) async fn read_documents(
             (None, None) => return Err(Transient("a document has neither bytes nor a URL".into())),
         };
         // Images become a page here; office and text documents go through LibreOffice when it is configured.
-        let format = countersign_pdf::DocumentFormat::of(&bytes);
+        let format = countersign_pdf::DocumentFormat::of_file(&bytes, &doc.name);
         let bytes = if matches!(format, DocumentFormat::Png | DocumentFormat::Jpeg) || format.needs_office() {
             let pdf = match convert(inner, bytes, format).await? {
                 Ok(pdf) => pdf,

@@ -5,7 +5,7 @@
 use countersign_callback::{EventObject, EventType, NewEvent};
 use countersign_domain::ids::{AccountId, SignatureRequestId, TemplateId};
 use countersign_domain::lifecycle::{JobKind, Refusal};
-use countersign_domain::new_request::NewSignatureRequest;
+use countersign_domain::new_request::{FileInput, NewSignatureRequest};
 use countersign_domain::signature_request::FieldSpec;
 use countersign_domain::template::{
     MergeField, NewTemplate, Template, TemplateAccount, TemplateBody, TemplateDocument, TemplateStatus,
@@ -224,6 +224,12 @@ impl Store {
             files.push((doc.file_name, bytes));
         }
         Ok(files)
+    }
+
+    /// A template's documents as the files of a request made from it (`request_from_templates`).
+    pub async fn template_inputs(&self, id: &TemplateId) -> StoreResult<Vec<FileInput>> {
+        let files = self.template_files(id).await?;
+        Ok(files.into_iter().map(|(name, bytes)| FileInput { file_name: Some(name), bytes: bytes.into() }).collect())
     }
 
     /// Keeps a document fetched from its `file_urls` entry.

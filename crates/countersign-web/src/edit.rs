@@ -416,10 +416,8 @@ pub async fn send_claim(State(state): State<WebState>, Path(id): Path<String>, J
             Ok(checked) => checked,
             Err(message) => return answer(StatusCode::BAD_REQUEST, "bad_request", &message),
         };
-    let files: Vec<FileInput> = match state.store.template_files(&id).await {
-        Ok(files) => {
-            files.into_iter().map(|(name, bytes)| FileInput { file_name: Some(name), bytes: bytes.into() }).collect()
-        }
+    let files: Vec<FileInput> = match state.store.template_inputs(&id).await {
+        Ok(files) => files,
         Err(e) => return unavailable(&e),
     };
     let Ok(email) = EmailAddress::parse(&draft.owner.email_address, "requester") else {

@@ -30,15 +30,7 @@ pub(crate) async fn run(inner: &Inner, job: &ClaimedJob) -> Result<(), Transient
             None => None,
         };
         match found {
-            Some((id, template)) => {
-                let files = store
-                    .template_files(&id)
-                    .await?
-                    .into_iter()
-                    .map(|(name, bytes)| FileInput { file_name: Some(name), bytes: bytes.into() })
-                    .collect();
-                templates.push((template, files));
-            }
+            Some((id, template)) => templates.push((template, store.template_inputs(&id).await?)),
             None => unusable = Some(format!("Template {raw} is no longer available to this account")),
         }
     }

@@ -117,14 +117,7 @@ pub(crate) async fn load_templates(
                 return Err(ApiError::bad_param(path, format!("Template {id} could not be processed: {why}")));
             }
         }
-        let files: Vec<FileInput> = state
-            .store
-            .template_files(&id)
-            .await?
-            .into_iter()
-            .map(|(name, bytes)| FileInput { file_name: Some(name), bytes: bytes.into() })
-            .collect();
-        loaded.push((template, files));
+        loaded.push((template, state.store.template_inputs(&id).await?));
     }
     Ok(loaded)
 }

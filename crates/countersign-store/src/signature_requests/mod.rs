@@ -100,9 +100,6 @@ const STATE_SELECT: &str = "SELECT id, account_id, client_id, is_embedded, statu
 pub(crate) async fn insert_request(tx: &mut Tx, master_key: &MasterKey, new: &NewSignatureRequest) -> StoreResult<()> {
     let now = now_ms();
     let id = new.body.signature_request_id.as_str();
-    for bytes in new.documents.iter().filter_map(|d| d.bytes.as_ref()) {
-        put_blob_in(tx, bytes, now).await?;
-    }
     let body = serde_json::to_string(&new.body).map_err(|e| StoreError::corrupt("body", e))?;
     let options = serde_json::to_string(&new.options).map_err(|e| StoreError::corrupt("options", e))?;
     on_tx!(tx, c => sqlx::query(
@@ -124,9 +121,13 @@ pub(crate) async fn insert_request(tx: &mut Tx, master_key: &MasterKey, new: &Ne
     insert_contents(tx, master_key, new, now).await
 }
 
-/// A request's signers, documents and jobs (`process_documents`, and `expire` when it expires).
+/// A request's signers, documents (their bytes as blobs) and jobs (`process_documents`, and `expire`
+/// when it expires).
 async fn insert_contents(tx: &mut Tx, master_key: &MasterKey, new: &NewSignatureRequest, now: i64) -> StoreResult<()> {
     let id = new.body.signature_request_id.as_str();
+    for bytes in new.documents.iter().filter_map(|d| d.bytes.as_ref()) {
+        put_blob_in(tx, bytes, now).await?;
+    }
     for (index, s) in new.body.signatures.iter().enumerate() {
         let pin = new.pins.get(index).and_then(Option::as_ref);
         let pin_digest = pin.map(|pin| master_key.pin_digest(s.signature_id.as_str(), pin));
@@ -166,11 +167,7 @@ async fn insert_contents(tx: &mut Tx, master_key: &MasterKey, new: &NewSignature
 /// working), documents and fields are dropped, jobs not yet claimed are dropped, and the new signers,
 /// documents and jobs are written as a create writes them.
 async fn replace_contents(tx: &mut Tx, master_key: &MasterKey, new: &NewSignatureRequest) -> StoreResult<()> {
-    let now = now_ms();
     let id = new.body.signature_request_id.as_str();
-    for bytes in new.documents.iter().filter_map(|d| d.bytes.as_ref()) {
-        put_blob_in(tx, bytes, now).await?;
-    }
     on_tx!(tx, c => sqlx::query("UPDATE signature_requests SET client_id = $2 WHERE id = $1")
         .bind(id)
         .bind(&new.client_id)
@@ -191,7 +188,7 @@ async fn replace_contents(tx: &mut Tx, master_key: &MasterKey, new: &NewSignatur
         .bind(id)
         .execute(c)
         .await.map(|r| r.rows_affected()))?;
-    insert_contents(tx, master_key, new, now).await
+    insert_contents(tx, master_key, new, now_ms()).await
 }
 
 /// Why a change was not made.

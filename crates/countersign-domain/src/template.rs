@@ -872,6 +872,24 @@ pub struct RoleCc {
     pub email_address: Option<String>,
 }
 
+/// The signer roles of templates used together: by name, in the templates' order (each template's by
+/// its role order), merged by name; and whether any role has an order.
+pub fn signer_roles_of<'a>(templates: impl IntoIterator<Item = &'a Template>) -> (Vec<String>, bool) {
+    let mut roles: Vec<String> = Vec::new();
+    let mut ordered = false;
+    for template in templates {
+        let mut own: Vec<&SignerRole> = template.body.signer_roles.iter().collect();
+        own.sort_by_key(|r| r.order.unwrap_or(i64::MAX));
+        ordered |= own.iter().any(|r| r.order.is_some());
+        for role in own {
+            if !roles.contains(&role.name) {
+                roles.push(role.name.clone());
+            }
+        }
+    }
+    (roles, ordered)
+}
+
 /// Builds a request from `templates` (in order, each already checked usable by the caller) and each
 /// one's document bytes: the caller's signers and CCs by role, merge-field values from
 /// `custom_fields` by name, and every other parameter from `input` (whose own `signers`, files and
@@ -885,19 +903,7 @@ pub fn request_from_templates(
     by: &Requester<'_>,
 ) -> Result<(NewSignatureRequest, Vec<Notice>), InvalidInput> {
     let first = templates.first().map(|(t, _)| *t).ok_or_else(|| InvalidInput::missing("template_ids"))?;
-    // Roles by name, in the templates' order (each template's by its role order), merged by name.
-    let mut roles: Vec<String> = Vec::new();
-    let mut ordered = false;
-    for (template, _) in templates {
-        let mut own: Vec<&SignerRole> = template.body.signer_roles.iter().collect();
-        own.sort_by_key(|r| r.order.unwrap_or(i64::MAX));
-        ordered |= own.iter().any(|r| r.order.is_some());
-        for role in own {
-            if !roles.contains(&role.name) {
-                roles.push(role.name.clone());
-            }
-        }
-    }
+    let (roles, ordered) = signer_roles_of(templates.iter().map(|(t, _)| *t));
     // Signers by role: each role once, each named role known, every role filled.
     let mut by_role: Vec<Option<&RoleSigner>> = vec![None; roles.len()];
     for (i, s) in signers.iter().enumerate() {

@@ -15,7 +15,7 @@ use axum::extract::{Path, RawQuery, State};
 use countersign_domain::account::Account;
 use countersign_domain::bulk::{BulkRow, BulkSpec, parse_signer_file, parse_signer_list};
 use countersign_domain::new_request::{FileInput, Requester};
-use countersign_domain::template::Template;
+use countersign_domain::template::{Template, signer_roles_of};
 use countersign_domain::time::unix_now;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -56,16 +56,9 @@ struct BulkParams {
 
 /// The templates' one signer role, which every row of a CSV signer file takes.
 fn single_role(templates: &[(Template, Vec<FileInput>)]) -> ApiResult<String> {
-    let mut roles: Vec<&str> = Vec::new();
-    for (template, _) in templates {
-        for role in &template.body.signer_roles {
-            if !roles.contains(&role.name.as_str()) {
-                roles.push(role.name.as_str());
-            }
-        }
-    }
+    let (roles, _) = signer_roles_of(templates.iter().map(|(t, _)| t));
     match roles.as_slice() {
-        [one] => Ok((*one).to_owned()),
+        [one] => Ok(one.clone()),
         _ => Err(ApiError::bad_param(
             "signer_file",
             format!(

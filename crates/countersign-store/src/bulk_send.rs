@@ -19,7 +19,6 @@ use crate::{Store, StoreError, StoreResult};
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct BulkSendJobRow {
     pub id: String,
-    pub account_id: String,
     pub created_at: i64,
     pub total: i64,
 }
@@ -135,7 +134,7 @@ impl Store {
     /// One of the account's jobs.
     pub async fn bulk_send_job(&self, account_id: &AccountId, id: &str) -> StoreResult<Option<BulkSendJobRow>> {
         Ok(with_pool!(self, pool => sqlx::query_as(
-            "SELECT id, account_id, created_at, total FROM bulk_send_jobs WHERE id = $1 AND account_id = $2")
+            "SELECT id, created_at, total FROM bulk_send_jobs WHERE id = $1 AND account_id = $2")
             .bind(id)
             .bind(account_id.as_str())
             .fetch_optional(pool)
@@ -155,7 +154,7 @@ impl Store {
             .fetch_one(pool)
             .await)?;
         let rows = with_pool!(self, pool => sqlx::query_as(
-            "SELECT id, account_id, created_at, total FROM bulk_send_jobs WHERE account_id = $1 \
+            "SELECT id, created_at, total FROM bulk_send_jobs WHERE account_id = $1 \
              ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3")
             .bind(account_id.as_str())
             .bind(i64::from(page_size))

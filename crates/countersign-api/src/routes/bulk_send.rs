@@ -17,6 +17,7 @@ use countersign_domain::bulk::{BulkRow, BulkSpec, parse_signer_file, parse_signe
 use countersign_domain::new_request::{FileInput, Requester};
 use countersign_domain::template::{Template, signer_roles_of};
 use countersign_domain::time::unix_now;
+use countersign_store::bulk_send::BulkSendJobRow;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -150,8 +151,8 @@ async fn bulk(state: AppState, account: Account, params: Params, embedded: bool)
     let id = countersign_domain::ids::random_hex(20);
     let created_at = unix_now();
     state.store.create_bulk_send_job(&id, &account.id, created_at, &spec, &rows).await?;
-    let job = json!({"bulk_send_job_id": id, "total": rows.len(), "is_creator": true, "created_at": created_at});
-    Ok(Reply::ok(json!({"bulk_send_job": job})).with_warnings(warnings))
+    let job = BulkSendJobRow { id, created_at, total: rows.len() as i64 };
+    Ok(Reply::ok(json!({"bulk_send_job": job_json(&job)})).with_warnings(warnings))
 }
 
 /// `POST /v3/signature_request/bulk_send_with_template`.
@@ -172,7 +173,8 @@ pub async fn bulk_create_embedded_with_template(
     bulk(state, account, params, true).await
 }
 
-fn job_json(job: &countersign_store::bulk_send::BulkSendJobRow) -> Value {
+/// A job as `BulkSendJobResponse` (only the caller's own jobs are shown, so `is_creator` holds).
+fn job_json(job: &BulkSendJobRow) -> Value {
     json!({"bulk_send_job_id": job.id, "total": job.total, "is_creator": true, "created_at": job.created_at})
 }
 

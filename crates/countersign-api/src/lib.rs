@@ -30,7 +30,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
 use crate::routes::{
-    account, api_app, bulk_send, events, ops, outbox, signature_request as sr, template, unclaimed_draft,
+    account, api_app, bulk_send, events, oauth, ops, outbox, signature_request as sr, template, unclaimed_draft,
 };
 pub use crate::state::{ApiConfig, AppState};
 
@@ -114,6 +114,11 @@ pub fn router(state: AppState) -> Router {
         .route("/dashboard", get(ops::dashboard))
         .route("/files/{id}", get(sr::file_link))
         .route("/account/confirm", get(account::confirm_page).post(account::confirm))
+        // The token endpoint lives at the root, as on app.hellosign.com (where the SDKs' OAuth API points),
+        // and under /v3 too, for an SDK configured with `ignore_operation_servers`.
+        .route("/oauth/token", post(oauth::token))
+        .route("/v3/oauth/token", post(oauth::token))
+        .route("/oauth/revoke", post(oauth::revoke))
         .route("/", get(|| async { axum::response::Redirect::temporary("/dashboard") }))
         .nest("/v3", v3)
         .merge(countersign_web::router(web_state))
@@ -122,9 +127,37 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn(telemetry::track_requests))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-                tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), account_id = tracing::field::Empty)
+                tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), account_id = tracing::field::Empty, client_id = tracing::field::Empty)
             }),
         )
         .layer(CatchPanicLayer::custom(|_| ApiError::unknown("a handler panicked").into_response()))
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every `/v3` route the router declares, as (method, path), read from this file's source: the
+    /// table of what OAuth tokens may call must name each one, so adding a route means deciding.
+    #[test]
+    fn every_v3_route_says_what_oauth_tokens_may_do() {
+        let source = include_str!("lib.rs");
+        let start = source.find("let v3 = Router::new()").expect("the v3 router");
+        let end = start + source[start..].find(".route_layer(").expect("its auth layer");
+        let mut routes = Vec::new();
+        for chunk in source[start..end].split(".route(").skip(1) {
+            let path = chunk.split('"').nth(1).expect("a quoted path");
+            for (name, method) in [("get", "GET"), ("post", "POST"), ("put", "PUT"), ("delete", "DELETE")] {
+                if chunk.contains(&format!(" {name}(")) || chunk.contains(&format!(".{name}(")) {
+                    routes.push((method, path.to_owned()));
+                }
+            }
+        }
+        assert!(routes.len() > 50, "found {} routes", routes.len());
+        for (method, path) in routes {
+            assert!(
+                crate::auth::TOKEN_ACCESS.iter().any(|(m, p, _)| *m == method && *p == path),
+                "{method} {path} is missing from auth::TOKEN_ACCESS"
+            );
+        }
+    }
 }

@@ -28,6 +28,8 @@ pub struct ApiConfig {
     pub api_account_create: bool,
     /// How long an embedded `sign_url` opens the signer page, in seconds.
     pub sign_url_lifetime_secs: i64,
+    /// How long an OAuth access token works, in seconds (its `expires_in`).
+    pub oauth_token_lifetime_secs: i64,
     /// The signer pages' limits.
     pub web: countersign_web::WebConfig,
 }

@@ -15,6 +15,7 @@ pub mod lifecycle;
 pub mod links;
 pub mod locale;
 pub mod new_request;
+pub mod oauth;
 pub mod secrets;
 pub mod signature_request;
 pub mod signer_mail;

@@ -1,8 +1,10 @@
 //! Accounts and their API keys.
 
+use countersign_callback::{EventObject, EventType, NewEvent};
 use countersign_domain::account::{Account, AccountUpdate};
 use countersign_domain::email::EmailAddress;
 use countersign_domain::ids::AccountId;
+use countersign_domain::oauth::IssuedTokens;
 use countersign_domain::secrets::ApiKey;
 use countersign_domain::time::unix_now;
 
@@ -17,7 +19,7 @@ pub struct NewAccount {
 }
 
 #[derive(sqlx::FromRow)]
-struct AccountRow {
+pub(crate) struct AccountRow {
     id: String,
     email: String,
     callback_url: Option<String>,
@@ -34,7 +36,7 @@ struct KeyedAccountRow {
     key_digest: Vec<u8>,
 }
 
-const ACCOUNT_COLUMNS: &str = "id, email, callback_url, locale, created_at, confirmed";
+pub(crate) const ACCOUNT_COLUMNS: &str = "id, email, callback_url, locale, created_at, confirmed";
 
 impl From<AccountRow> for Account {
     fn from(r: AccountRow) -> Self {
@@ -148,13 +150,16 @@ impl Store {
 
     /// An account made through the API: unconfirmed and without a key, holding the address only until
     /// its owner confirms it (see [`Store::confirm_account`]) or the operator claims it. The e-mail
-    /// asking the owner to confirm is stored in the same transaction.
+    /// asking the owner to confirm is stored in the same transaction. With `link` (the caller gave an
+    /// app's client credentials) the account is authorized for that app at once: the grant and the first
+    /// tokens are written in the same transaction, and the tokens work once the owner confirms.
     pub async fn create_unconfirmed_account(
         &self,
         new: NewAccount,
         created_by: &AccountId,
+        link: Option<crate::oauth::AppLink<'_>>,
         message: impl FnOnce(&str) -> (String, String),
-    ) -> StoreResult<Account> {
+    ) -> StoreResult<(Account, Option<IssuedTokens>)> {
         let account = Account {
             id: AccountId::generate(),
             email: new.email,
@@ -165,42 +170,71 @@ impl Store {
         };
         let email_lower = account.email.as_str().to_lowercase();
         let (subject, body) = message(account.id.as_str());
-        self.write(async |tx| {
-            on_tx!(tx, c => sqlx::query("INSERT INTO accounts (id, email, email_lower, callback_url, locale, created_at, confirmed, created_by) VALUES ($1, $2, $3, NULL, $4, $5, FALSE, $6)")
+        let tokens = self.write(async |tx| {
+            on_tx!(tx, c => sqlx::query("INSERT INTO accounts (id, email, email_lower, callback_url, locale, created_at, confirmed, created_by, created_by_client_id) VALUES ($1, $2, $3, NULL, $4, $5, FALSE, $6, $7)")
                 .bind(account.id.as_str())
                 .bind(account.email.as_str())
                 .bind(&email_lower)
                 .bind(&account.locale)
                 .bind(account.created_at)
                 .bind(created_by.as_str())
+                .bind(link.as_ref().map(|l| l.client_id.as_str()))
                 .execute(c)
                 .await.map(|r| r.rows_affected()))
                 .map_err(|e| StoreError::from_unique(e, "An account with this email address already exists"))?;
-            crate::jobs::queue_email(tx, account.id.as_str(), account.email.as_str(), &subject, &body).await
+            crate::jobs::queue_email(tx, account.id.as_str(), account.email.as_str(), &subject, &body).await?;
+            let Some(link) = &link else { return Ok::<_, StoreError>(None) };
+            let grant_id = crate::oauth::upsert_grant_in(tx, &account.id, link.client_id, link.scopes).await?;
+            let family = countersign_domain::ids::random_hex(16);
+            Ok(Some(crate::oauth::issue_tokens_in(tx, &grant_id, &family, link.access_lifetime_secs).await?))
         })
         .await?;
-        Ok(account)
+        Ok((account, tokens))
     }
 
     /// Confirms an unconfirmed account and issues its first key; `None` if it is not (or no longer)
-    /// unconfirmed.
-    pub async fn confirm_account(&self, id: &AccountId) -> StoreResult<Option<(Account, ApiKey)>> {
+    /// unconfirmed. An account made through an app gets `account_confirmed` to that app's callback, in
+    /// the same transaction; `account_object` gives the event's `account` (the API's shape).
+    pub async fn confirm_account(
+        &self,
+        id: &AccountId,
+        account_object: impl FnOnce(&Account) -> serde_json::Value,
+    ) -> StoreResult<Option<(Account, ApiKey)>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            account: AccountRow,
+            created_by_client_id: Option<String>,
+        }
         let key = ApiKey::generate();
         let sealed = self.master_key.seal(key.expose().as_bytes());
         let sql = format!(
-            "UPDATE accounts SET confirmed = TRUE WHERE id = $1 AND NOT confirmed AND deleted_at IS NULL RETURNING {ACCOUNT_COLUMNS}"
+            "UPDATE accounts SET confirmed = TRUE WHERE id = $1 AND NOT confirmed AND deleted_at IS NULL RETURNING {ACCOUNT_COLUMNS}, created_by_client_id"
         );
         let confirmed = self
             .write(async |tx| {
-                let row: Option<AccountRow> =
+                let row: Option<Row> =
                     on_tx!(tx, c => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id.as_str()).fetch_optional(c).await)?;
-                if row.is_some() {
-                    on_tx!(tx, c => insert_key!(c, id.as_str(), &key, &sealed));
+                let Some(row) = row else { return Ok::<_, StoreError>(None) };
+                on_tx!(tx, c => insert_key!(c, id.as_str(), &key, &sealed));
+                let account = Account::from(row.account);
+                if let Some(client_id) = row.created_by_client_id {
+                    let event = NewEvent {
+                        event_type: EventType::AccountConfirmed,
+                        signature_request_id: None,
+                        template_id: None,
+                        client_id: Some(client_id.clone()),
+                        related_signature_id: None,
+                        event_message: None,
+                        object: Some(EventObject::Account(account_object(&account))),
+                    };
+                    let targets = crate::outbox::targets_in(tx, &self.master_key, &account.id, &[client_id.as_str()]).await?;
+                    crate::outbox::insert_events(tx, &targets, &[event]).await?;
                 }
-                Ok::<_, StoreError>(row)
+                Ok(Some(account))
             })
             .await?;
-        Ok(confirmed.map(|row| (Account::from(row), key)))
+        Ok(confirmed.map(|account| (account, key)))
     }
 
     /// A new API key for an account (the operator's `account key create`).

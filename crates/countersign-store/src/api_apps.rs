@@ -1,4 +1,5 @@
-//! API apps, always reached through their owner: an app of another account is simply not found.
+//! API apps, reached through their owner (an app of another account is simply not found), except
+//! where OAuth names an app to users of other accounts ([`Store::api_app_by_client_id`]).
 
 use countersign_domain::api_app::{ApiApp, OAuthSettings, WhiteLabeling};
 use countersign_domain::ids::{AccountId, ClientId};
@@ -143,6 +144,14 @@ impl Store {
         self.api_app(owner, &client_id)
             .await?
             .ok_or_else(|| StoreError::corrupt("api app", "missing right after insert"))
+    }
+
+    /// The app `client_id` whoever owns it: for OAuth, where the app is named by a user of another
+    /// account (the authorization page) or proves itself with its secret (`/oauth/token`).
+    pub async fn api_app_by_client_id(&self, client_id: &ClientId) -> StoreResult<Option<ApiApp>> {
+        let sql = format!("{APP_SELECT} WHERE p.client_id = $1");
+        let row: Option<AppRow> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(client_id.as_str()).fetch_optional(pool).await)?;
+        row.map(|r| self.app_from_row(r)).transpose()
     }
 
     /// The app `client_id` if `owner` owns it.

@@ -18,6 +18,7 @@ pub mod emails;
 pub mod handoff;
 pub mod jobs;
 mod listener;
+pub mod oauth;
 pub mod outbox;
 pub mod signature_requests;
 pub mod templates;

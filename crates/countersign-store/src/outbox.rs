@@ -34,7 +34,14 @@ pub struct OutboxTargets {
     pub account_id: AccountId,
     api_key: Option<ApiKey>,
     account_endpoint: Option<TargetEndpoint>,
-    app_endpoints: HashMap<String, TargetEndpoint>,
+    app_endpoints: HashMap<String, AppTarget>,
+}
+
+/// An app's callback URL and the key its deliveries' `event_hash` is made with (the app owner's).
+#[derive(Debug, Clone)]
+struct AppTarget {
+    endpoint: TargetEndpoint,
+    api_key: Option<ApiKey>,
 }
 
 /// An event as inserted.
@@ -106,17 +113,27 @@ pub(crate) async fn targets_in(
         Some(url) => Some(endpoint_in(tx, master_key, account_id, url).await?),
         None => None,
     };
+    // An app's URL belongs to the app's owner: its endpoint row (and Standard Webhooks secret) is the
+    // owner's, and its `event_hash` is keyed by the owner's API key, which is the key the owner's
+    // receiver knows. For an app acting through OAuth for another account, the owner is not the
+    // event's account. (Which apps an event names was checked when the request was made.)
     let mut app_endpoints = HashMap::new();
     for client_id in client_ids {
-        let url: Option<(Option<String>,)> = on_tx!(tx, c => sqlx::query_as(
-            "SELECT callback_url FROM api_apps WHERE client_id = $1 AND account_id = $2")
+        let app: Option<(String, Option<String>, Option<Vec<u8>>)> = on_tx!(tx, c => sqlx::query_as(
+            "SELECT p.account_id, p.callback_url, (SELECT k.key_sealed FROM api_keys k WHERE k.account_id = p.account_id \
+             AND k.revoked_at IS NULL ORDER BY k.id DESC LIMIT 1) FROM api_apps p WHERE p.client_id = $1")
             .bind(*client_id)
-            .bind(account_id.as_str())
             .fetch_optional(c)
             .await)?;
-        if let Some((Some(url),)) = url {
-            app_endpoints.insert((*client_id).to_owned(), endpoint_in(tx, master_key, account_id, &url).await?);
-        }
+        let Some((owner, Some(url), owner_key)) = app else { continue };
+        let owner = AccountId::from_trusted(owner);
+        let key = if owner == *account_id {
+            api_key.clone()
+        } else {
+            owner_key.map(|sealed| master_key.open_string(&sealed).map(|k| ApiKey::presented(&k))).transpose()?
+        };
+        let endpoint = endpoint_in(tx, master_key, &owner, &url).await?;
+        app_endpoints.insert((*client_id).to_owned(), AppTarget { endpoint, api_key: key });
     }
     Ok(OutboxTargets { account_id: account_id.clone(), api_key, account_endpoint, app_endpoints })
 }
@@ -173,9 +190,9 @@ struct DeliveryRow {
 }
 
 fn delivery_rows(targets: &OutboxTargets, event: &NewEvent, input: &mut PayloadInput<'_>) -> Vec<DeliveryRow> {
-    let key = targets.api_key.as_ref().map_or("", ApiKey::expose);
     let mut rows = Vec::new();
-    let mut push = |endpoint: &TargetEndpoint, target: Target, input: &mut PayloadInput<'_>| {
+    let mut push = |endpoint: &TargetEndpoint, target: Target, key: Option<&ApiKey>, input: &mut PayloadInput<'_>| {
+        let key = key.map_or("", ApiKey::expose);
         input.target = target;
         let payload = payload_json(input, key);
         rows.push(DeliveryRow {
@@ -192,10 +209,10 @@ fn delivery_rows(targets: &OutboxTargets, event: &NewEvent, input: &mut PayloadI
     // URL and, when made with an app, to the app's URL as well (two independent deliveries).
     let app_only = event.event_type == countersign_callback::EventType::CallbackTest && event.client_id.is_some();
     if let (false, Some(endpoint)) = (app_only, &targets.account_endpoint) {
-        push(endpoint, Target::Account, input);
+        push(endpoint, Target::Account, targets.api_key.as_ref(), input);
     }
-    if let Some(endpoint) = event.client_id.as_ref().and_then(|c| targets.app_endpoints.get(c)) {
-        push(endpoint, Target::App, input);
+    if let Some(app) = event.client_id.as_ref().and_then(|c| targets.app_endpoints.get(c)) {
+        push(&app.endpoint, Target::App, app.api_key.as_ref(), input);
     }
     rows
 }

@@ -8,6 +8,8 @@
 //! * [`edit`]: the template editor behind a template's `edit_url` (`/editor/embeddedTemplate`), in
 //!   the same iFrame protocol: fields dragged onto the pages, given to signer roles or made merge
 //!   fields, and saved (a draft's first save commits `template_created`).
+//! * [`oauth`]: the OAuth authorization page (`/oauth/authorize`), where a user signs in and lets an
+//!   API app act for them.
 //! * [`frame`]: the one page frame and escaping rule (askama's HTML escaping) every page uses, with a
 //!   content security policy that allows nothing from elsewhere.
 //! * [`assets`]: the page's CSS and JavaScript, embedded in the binary; no CDN, no network at run time.
@@ -19,6 +21,7 @@ pub mod assets;
 pub mod client;
 pub mod edit;
 pub mod frame;
+pub mod oauth;
 pub mod sign;
 
 use std::sync::Arc;
@@ -105,6 +108,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: WebState) -> Router<S> {
         .route("/edit/{template_id}/save", post(edit::save))
         .route("/editor/embeddedRequest", get(edit::open_claim))
         .route("/claim/{draft_id}/send", post(edit::send_claim))
+        .route("/oauth/authorize", get(oauth::page).post(oauth::answer))
         .route("/assets/{name}", get(assets::serve))
         .with_state(state)
 }

@@ -100,6 +100,9 @@ pub struct ServeArgs {
     /// How long an embedded `sign_url` (and a signer's e-mail link) opens the signer page: `60m`.
     #[arg(long, env = "COUNTERSIGN_SIGN_URL_LIFETIME")]
     pub sign_url_lifetime: Option<String>,
+    /// How long an OAuth access token works before the app must refresh it (`expires_in`): `60m`.
+    #[arg(long, env = "COUNTERSIGN_OAUTH_TOKEN_LIFETIME")]
+    pub oauth_token_lifetime: Option<String>,
     /// Certificate (PEM, leaf first, then its chain; a path or the PEM itself) that seals final
     /// documents. Without it (and its key), a self-signed one is generated into `<data dir>/seal/`.
     #[arg(long, env = "COUNTERSIGN_SIGNING_CERT", hide_env_values = true)]
@@ -165,6 +168,7 @@ pub struct FileSettings {
     pub office_timeout: Option<String>,
     pub document_lease: Option<String>,
     pub sign_url_lifetime: Option<String>,
+    pub oauth_token_lifetime: Option<String>,
     pub signing_cert: Option<String>,
     pub signing_key: Option<String>,
     pub tsa_url: Option<String>,
@@ -266,6 +270,8 @@ pub struct ServerConfig {
     pub api_account_create: bool,
     /// How long a sign link opens the signer page.
     pub sign_url_lifetime: Duration,
+    /// How long an OAuth access token works.
+    pub oauth_token_lifetime: Duration,
     /// The sealing certificate and key (both or neither) and the time-stamping authority.
     pub seal: SealConfig,
 }
@@ -354,6 +360,10 @@ impl ServerConfig {
             sign_url_lifetime: match args.sign_url_lifetime.as_ref().or(file.sign_url_lifetime.as_ref()) {
                 Some(text) => parse_duration(text).map_err(|e| anyhow::anyhow!("sign URL lifetime: {e}"))?,
                 None => Duration::from_secs(3600),
+            },
+            oauth_token_lifetime: match args.oauth_token_lifetime.as_ref().or(file.oauth_token_lifetime.as_ref()) {
+                Some(text) => parse_duration(text).map_err(|e| anyhow::anyhow!("OAuth token lifetime: {e}"))?,
+                None => Duration::from_secs(countersign_domain::oauth::DEFAULT_ACCESS_LIFETIME_SECS as u64),
             },
             addr: args.addr.clone().or_else(|| file.addr.clone()).unwrap_or_else(|| DEFAULT_ADDR.to_owned()),
             public_url: args.public_url.clone().or_else(|| file.public_url.clone()),

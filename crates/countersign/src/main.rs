@@ -138,6 +138,39 @@ enum AccountCommand {
     /// Manage an account's API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Set the password the account signs in with on this server's pages (the OAuth authorization
+    /// page), read as one line from standard input; `--clear` removes it.
+    Password {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        clear: bool,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// The API apps the account authorized through OAuth.
+    #[command(subcommand)]
+    Oauth(OAuthCommand),
+}
+
+#[derive(Subcommand)]
+enum OAuthCommand {
+    /// List the apps the account authorized (client id, name, scopes), one JSON object a line.
+    List {
+        #[arg(long)]
+        account: String,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Withdraw the account's authorization of an app: its tokens stop working at once.
+    Revoke {
+        #[arg(long)]
+        account: String,
+        /// The app's client_id.
+        client_id: String,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -227,6 +260,32 @@ async fn main() -> anyhow::Result<()> {
             result
         }
         Command::Account(AccountCommand::Key(command)) => key_command(command, &file).await,
+        Command::Account(AccountCommand::Password { account, clear, storage }) => {
+            let phc = if clear {
+                None
+            } else {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line).context("reading the password from standard input")?;
+                let password = line.trim_end_matches(['\r', '\n']);
+                countersign_domain::oauth::password::check_new(password).map_err(|e| anyhow::anyhow!(e))?;
+                Some(countersign_domain::oauth::password::hash(password))
+            };
+            let store = open_store(&StorageConfig::resolve(&storage, &file)).await?;
+            let result = async {
+                let found = find_account(&store, &account).await?;
+                anyhow::ensure!(
+                    store.set_account_password(&found.id, phc.as_deref()).await?,
+                    "the account was deleted meanwhile"
+                );
+                tracing::info!(account_id = %found.id, cleared = clear, "account password set");
+                println!("{}", serde_json::json!({"account_id": found.id.as_str(), "password_set": !clear}));
+                Ok(())
+            }
+            .await;
+            store.close().await;
+            result
+        }
+        Command::Account(AccountCommand::Oauth(command)) => oauth_command(command, &file).await,
         Command::Outbox { account, storage } => {
             let store = open_store(&StorageConfig::resolve(&storage, &file)).await?;
             let result = async {
@@ -293,6 +352,50 @@ async fn find_account(store: &Store, name: &str) -> anyhow::Result<Account> {
         None => store.account_by_email(name).await?,
     };
     found.ok_or_else(|| anyhow::anyhow!("no account {name:?}"))
+}
+
+async fn oauth_command(command: OAuthCommand, file: &FileSettings) -> anyhow::Result<()> {
+    let (account, storage) = match &command {
+        OAuthCommand::List { account, storage } | OAuthCommand::Revoke { account, storage, .. } => {
+            (account.clone(), storage.clone())
+        }
+    };
+    let store = open_store(&StorageConfig::resolve(&storage, file)).await?;
+    let result = async {
+        let found = find_account(&store, &account).await?;
+        match command {
+            OAuthCommand::List { .. } => {
+                for grant in store.oauth_grants(&found.id).await? {
+                    let line = serde_json::json!({
+                        "client_id": grant.client_id.as_str(),
+                        "name": grant.app_name,
+                        "scopes": grant.scopes,
+                        "created_at": grant.created_at,
+                        "updated_at": grant.updated_at,
+                    });
+                    println!("{line}");
+                }
+            }
+            OAuthCommand::Revoke { client_id, .. } => {
+                let id = countersign_domain::ids::ClientId::parse(client_id.trim())
+                    .ok_or_else(|| anyhow::anyhow!("{client_id:?} is not a client_id"))?;
+                anyhow::ensure!(
+                    store.revoke_oauth_grant(&found.id, &id).await?,
+                    "account {} has not authorized app {id}",
+                    found.id
+                );
+                tracing::info!(account_id = %found.id, client_id = %id, "OAuth authorization revoked");
+                println!(
+                    "{}",
+                    serde_json::json!({"account_id": found.id.as_str(), "client_id": id.as_str(), "revoked": true})
+                );
+            }
+        }
+        Ok(())
+    }
+    .await;
+    store.close().await;
+    result
 }
 
 async fn key_command(command: KeyCommand, file: &FileSettings) -> anyhow::Result<()> {

@@ -188,6 +188,7 @@ impl Application {
             document_limits: config.worker.limits,
             api_account_create: config.api_account_create,
             sign_url_lifetime_secs: config.sign_url_lifetime.as_secs().max(1) as i64,
+            oauth_token_lifetime_secs: config.oauth_token_lifetime.as_secs().max(1) as i64,
             web: countersign_web::WebConfig {
                 pdf_limits: countersign_pdf::Limits {
                     // A document after processing may hold an appended signature page and merged files.

@@ -142,8 +142,8 @@ pub async fn verify(State(state): State<AppState>, params: Params) -> ApiResult<
 struct CreateParams {
     email_address: Text,
     locale: Text,
-    // Dropbox Sign links the new account to an OAuth app with these; Countersign has no OAuth flow yet.
-    // The official SDK sends them empty; a value given is answered with a `parameter_ignored` warning.
+    // With both, the new account is authorized for that app at once (OAuth): the answer carries
+    // `oauth_data`, and the app's callback gets `account_confirmed` when the owner confirms.
     client_id: Text,
     client_secret: Text,
     #[serde(flatten)]
@@ -159,6 +159,10 @@ pub const CONFIRM_LINK_LIFETIME_SECS: i64 = 7 * 24 * 3600;
 /// gets an e-mail with a link to confirm it, which issues the first key. Until then the address is
 /// held only loosely: the operator's `countersign account create` for it claims it, so no caller can
 /// lock an address away from its owner. `COUNTERSIGN_API_ACCOUNT_CREATE=false` turns the endpoint off.
+///
+/// With an app's `client_id` and `client_secret` (an app set up for OAuth), the account is also
+/// authorized for that app with the app's scopes: the answer carries `oauth_data` (tokens that work
+/// once the owner confirms), and confirming sends `account_confirmed` to the app's callback URL.
 pub async fn create(
     State(state): State<AppState>,
     Extension(caller): Extension<Account>,
@@ -176,9 +180,33 @@ pub async fn create(
         Some(raw) if !raw.trim().is_empty() => parse_locale(raw, "locale")?,
         _ => DEFAULT_LOCALE.to_owned(),
     };
+    let client_id = params.client_id.as_deref().map(str::trim).filter(|v| !v.is_empty());
+    let client_secret = params.client_secret.as_deref().map(str::trim).filter(|v| !v.is_empty());
+    let app = match (client_id, client_secret) {
+        (Some(id), Some(secret)) => Some(crate::routes::oauth::authenticated_app(&state, id, secret).await?),
+        (None, None) => None,
+        (Some(_), None) => return Err(ApiError::missing("client_secret")),
+        (None, Some(_)) => return Err(ApiError::missing("client_id")),
+    };
+    let scopes = app.as_ref().and_then(|a| a.oauth.as_ref()).map(|o| o.scopes.clone()).unwrap_or_default();
+    let link = app.as_ref().map(|app| countersign_store::oauth::AppLink {
+        client_id: &app.client_id,
+        scopes: &scopes,
+        access_lifetime_secs: state.config.oauth_token_lifetime_secs,
+    });
     let base = state.config.public_url.clone();
     let links = state.links.clone();
-    let inviter = caller.email.as_str().to_owned();
+    let inviter = match &app {
+        Some(app) => format!("the app {:?} ({})", app.name, caller.email.as_str()),
+        None => caller.email.as_str().to_owned(),
+    };
+    let grants = app.as_ref().map(|app| {
+        format!(
+            "\n\nConfirming also lets the app {:?} act for your account, as it asked when it created it. \
+             You can withdraw that access later through this server's operator.",
+            app.name
+        )
+    });
     let message = move |account_id: &str| {
         let expires = unix_now() + CONFIRM_LINK_LIFETIME_SECS;
         let token = links.token(&Link::ConfirmAccount { account_id, expires });
@@ -187,33 +215,35 @@ pub async fn create(
             "Confirm your Countersign account".to_owned(),
             format!(
                 "An account for this address was created on the Countersign server at {base} by {inviter}.\n\n\
-                 To confirm it and get its API key, open this link within 7 days:\n{link}\n\n\
-                 If you did not expect this, ignore this e-mail: the account stays unconfirmed and cannot be used."
+                 To confirm it and get its API key, open this link within 7 days:\n{link}{grants}\n\n\
+                 If you did not expect this, ignore this e-mail: the account stays unconfirmed and cannot be used.",
+                grants = grants.unwrap_or_default(),
             ),
         )
     };
-    let account =
-        state.store.create_unconfirmed_account(NewAccount { email, locale }, &caller.id, message).await.map_err(
+    let (account, tokens) =
+        state.store.create_unconfirmed_account(NewAccount { email, locale }, &caller.id, link, message).await.map_err(
             |e| match e {
                 countersign_store::StoreError::Conflict(msg) => ApiError::bad_param("email_address", msg),
                 other => ApiError::from(other),
             },
         )?;
-    tracing::info!(account_id = %account.id, created_by = %caller.id, "unconfirmed account created through the API");
+    tracing::info!(
+        account_id = %account.id,
+        created_by = %caller.id,
+        client_id = app.as_ref().map_or("", |a| a.client_id.as_str()),
+        "unconfirmed account created through the API"
+    );
     let mut warnings = ignored_warnings(params.other.keys());
-    for (name, value) in [("client_id", &params.client_id), ("client_secret", &params.client_secret)] {
-        if value.as_deref().is_some_and(|v| !v.trim().is_empty()) {
-            warnings.push(Warning::new(
-                "parameter_ignored",
-                format!("The parameter {name} was ignored: linking accounts to OAuth apps is not supported yet."),
-            ));
-        }
-    }
     warnings.push(Warning::new(
         "unconfirmed",
         "The account was created unconfirmed: its owner must confirm it from the e-mail sent to that address before it can be used.",
     ));
-    Ok(Reply::ok(json!({ "account": account_json(&account) })).with_warnings(warnings))
+    let mut body = json!({ "account": account_json(&account) });
+    if let Some(tokens) = &tokens {
+        body["oauth_data"] = crate::routes::oauth::token_json(tokens, None);
+    }
+    Ok(Reply::ok(body).with_warnings(warnings))
 }
 
 #[derive(Deserialize, Default)]
@@ -268,7 +298,7 @@ pub async fn confirm_page(State(state): State<AppState>, RawQuery(query): RawQue
 pub async fn confirm(State(state): State<AppState>, params: Result<Params, ApiError>) -> Response {
     let Ok(params) = params else { return invalid_link() };
     let Some((id, _, _)) = confirm_link(&state, &params) else { return invalid_link() };
-    match state.store.confirm_account(&id).await {
+    match state.store.confirm_account(&id, account_json).await {
         Ok(Some((account, key))) => {
             tracing::info!(account_id = %account.id, "account confirmed by its owner");
             let body = format!(

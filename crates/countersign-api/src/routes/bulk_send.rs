@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 
 use axum::Extension;
 use axum::extract::{Path, RawQuery, State};
-use countersign_domain::account::Account;
 use countersign_domain::bulk::{BulkRow, BulkSpec, parse_signer_file, parse_signer_list};
 use countersign_domain::new_request::{FileInput, Requester};
 use countersign_domain::template::{Template, signer_roles_of};
@@ -21,6 +20,7 @@ use countersign_store::bulk_send::BulkSendJobRow;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::params::{Flag, List, Object, Params, Text, ignored_warnings};
 use crate::routes::download::{ListParams, list_info};
@@ -70,7 +70,7 @@ fn single_role(templates: &[(Template, Vec<FileInput>)]) -> ApiResult<String> {
     }
 }
 
-async fn bulk(state: AppState, account: Account, params: Params, embedded: bool) -> ApiResult<Reply> {
+async fn bulk(state: AppState, account: Caller, params: Params, embedded: bool) -> ApiResult<Reply> {
     let p: BulkParams = params.parse()?;
     let mut warnings = ignored_warnings(p.other.keys());
     let client_id = own_client(&state, &account, p.client_id.as_deref()).await?;
@@ -158,7 +158,7 @@ async fn bulk(state: AppState, account: Account, params: Params, embedded: bool)
 /// `POST /v3/signature_request/bulk_send_with_template`.
 pub async fn bulk_send_with_template(
     State(state): State<AppState>,
-    Extension(account): Extension<Account>,
+    Extension(account): Extension<Caller>,
     params: Params,
 ) -> ApiResult<Reply> {
     bulk(state, account, params, false).await
@@ -167,7 +167,7 @@ pub async fn bulk_send_with_template(
 /// `POST /v3/signature_request/bulk_create_embedded_with_template`.
 pub async fn bulk_create_embedded_with_template(
     State(state): State<AppState>,
-    Extension(account): Extension<Account>,
+    Extension(account): Extension<Caller>,
     params: Params,
 ) -> ApiResult<Reply> {
     bulk(state, account, params, true).await
@@ -182,7 +182,7 @@ fn job_json(job: &BulkSendJobRow) -> Value {
 /// `bulk_send_row_failed` warning for each row that could not be sent (the first 100).
 pub async fn get(
     State(state): State<AppState>,
-    Extension(account): Extension<Account>,
+    Extension(account): Extension<Caller>,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Reply> {
@@ -205,7 +205,7 @@ pub async fn get(
 /// `GET /v3/bulk_send_job/list`: the caller's jobs, newest first.
 pub async fn list(
     State(state): State<AppState>,
-    Extension(account): Extension<Account>,
+    Extension(account): Extension<Caller>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Reply> {
     let p: ListParams = Params::from_query(query.as_deref())?.parse()?;

@@ -6,6 +6,7 @@ pub mod api_app;
 pub mod bulk_send;
 pub mod download;
 pub mod events;
+pub mod oauth;
 pub mod ops;
 pub mod outbox;
 pub mod signature_request;

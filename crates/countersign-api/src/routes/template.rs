@@ -10,7 +10,6 @@ use axum::Extension;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use countersign_domain::account::Account;
 use countersign_domain::ids::{AccountId, TemplateId};
 use countersign_domain::links::Link;
 use countersign_domain::template::{NewTemplate, Template, TemplateInput, TemplateStatus};
@@ -18,6 +17,7 @@ use countersign_domain::time::unix_now;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::params::{DocumentParams, Flag, List, Object, Params, Text, ignored_warnings};
 use crate::routes::download::{
@@ -89,7 +89,7 @@ struct CreateParams {
 /// fields placed in the background, then `template_created` (or `template_error`) is sent.
 pub async fn create(
     State(state): State<AppState>,
-    Extension(account): Extension<Account>,
+    Extension(account): Extension<Caller>,
     params: Params,
 ) -> ApiResult<Reply> {
     let (new, warnings) = accept(&state, &account, &params, false).await?;
@@ -101,7 +101,7 @@ pub async fn create(
 /// `template_created` is sent when the editor saves it.
 pub async fn create_embedded_draft(
     State(state): State<AppState>,
-    Extension(account): Extension<Account>,
+    Extension(account): Extension<Caller>,
     params: Params,
 ) -> ApiResult<Reply> {
     let (new, warnings) = accept(&state, &account, &params, true).await?;
@@ -211,7 +211,7 @@ struct EditUrlParams {
 /// the template's before it opens.
 pub async fn edit_url(
     State(state): State<AppState>,
-    Extension(account): Extension<Account>,
+    Extension(account): Extension<Caller>,
     Path(id): Path<String>,
     params: Params,
 ) -> ApiResult<Reply> {
@@ -268,7 +268,7 @@ struct UpdateFilesParams {
 /// the other way up) follows.
 pub async fn update_files(
     State(state): State<AppState>,
-    Extension(account): Extension<Account>,
+    Extension(account): Extension<Caller>,
     Path(id): Path<String>,
     params: Params,
 ) -> ApiResult<Reply> {
@@ -304,7 +304,7 @@ pub async fn update_files(
 /// The checks and the one store call both ways of creating a template share.
 async fn accept(
     state: &AppState,
-    account: &Account,
+    account: &Caller,
     params: &Params,
     embedded: bool,
 ) -> ApiResult<(NewTemplate, Vec<Warning>)> {
@@ -366,7 +366,7 @@ async fn accept(
 /// `GET /v3/template/{id}`.
 pub async fn get(
     State(state): State<AppState>,
-    Extension(account): Extension<Account>,
+    Extension(account): Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiResult<Reply> {
     let template = visible_template(&state, &account.id, &id).await?;
@@ -376,7 +376,7 @@ pub async fn get(
 /// `GET /v3/template/list?page=&page_size=&query=`: the caller's templates and those shared with it.
 pub async fn list(
     State(state): State<AppState>,
-    Extension(account): Extension<Account>,
+    Extension(account): Extension<Caller>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Reply> {
     let p: ListParams = Params::from_query(query.as_deref())?.parse()?;
@@ -390,7 +390,7 @@ pub async fn list(
 /// `POST /v3/template/delete/{id}`: gone for every account; requests already sent from it are kept.
 pub async fn delete(
     State(state): State<AppState>,
-    Extension(account): Extension<Account>,
+    Extension(account): Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let template = own_template(&state, &account.id, &id).await?;
@@ -410,7 +410,7 @@ struct ShareParams {
 
 /// `POST /v3/template/add_user/{id}` and `remove_user`: share with another account of this server (by
 /// id, which wins, or by e-mail address).
-async fn share(state: AppState, account: Account, id: String, params: Params, add: bool) -> ApiResult<Reply> {
+async fn share(state: AppState, account: Caller, id: String, params: Params, add: bool) -> ApiResult<Reply> {
     let p: ShareParams = params.parse()?;
     let template = own_template(&state, &account.id, &id).await?;
     let other = match (p.account_id.as_deref().filter(|a| !a.is_empty()), p.email_address.as_deref()) {
@@ -447,7 +447,7 @@ async fn share(state: AppState, account: Account, id: String, params: Params, ad
 
 pub async fn add_user(
     State(state): State<AppState>,
-    Extension(account): Extension<Account>,
+    Extension(account): Extension<Caller>,
     Path(id): Path<String>,
     params: Params,
 ) -> ApiResult<Reply> {
@@ -456,7 +456,7 @@ pub async fn add_user(
 
 pub async fn remove_user(
     State(state): State<AppState>,
-    Extension(account): Extension<Account>,
+    Extension(account): Extension<Caller>,
     Path(id): Path<String>,
     params: Params,
 ) -> ApiResult<Reply> {
@@ -499,7 +499,7 @@ struct FilesParams {
 /// `GET /v3/template/files/{id}?file_type=pdf|zip` (and the legacy `get_url` / `get_data_uri`).
 pub async fn files(
     State(state): State<AppState>,
-    Extension(account): Extension<Account>,
+    Extension(account): Extension<Caller>,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
@@ -526,7 +526,7 @@ pub async fn files(
 /// `GET /v3/template/files_as_data_uri/{id}`.
 pub async fn files_as_data_uri(
     State(state): State<AppState>,
-    Extension(account): Extension<Account>,
+    Extension(account): Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiResult<Reply> {
     let template = visible_template(&state, &account.id, &id).await?;
@@ -536,7 +536,7 @@ pub async fn files_as_data_uri(
 /// `GET /v3/template/files_as_file_url/{id}?force_download=1`: an expiring link needing no credentials.
 pub async fn files_as_file_url(
     State(state): State<AppState>,
-    Extension(account): Extension<Account>,
+    Extension(account): Extension<Caller>,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Reply> {

@@ -19,6 +19,7 @@ use countersign_domain::unclaimed_draft::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::params::{Flag, List, Params, Text, ignored_warnings};
 use crate::routes::signature_request::{CreateParams, FromTemplates, WithTemplateParams, own_client, owned};
@@ -59,7 +60,7 @@ struct DraftParams {
 /// `POST /v3/unclaimed_draft/create`.
 pub async fn create(
     State(state): State<AppState>,
-    Extension(account): Extension<Account>,
+    Extension(account): Extension<Caller>,
     params: Params,
 ) -> ApiResult<Reply> {
     accept(state, account, params, false).await
@@ -68,13 +69,13 @@ pub async fn create(
 /// `POST /v3/unclaimed_draft/create_embedded`.
 pub async fn create_embedded(
     State(state): State<AppState>,
-    Extension(account): Extension<Account>,
+    Extension(account): Extension<Caller>,
     params: Params,
 ) -> ApiResult<Reply> {
     accept(state, account, params, true).await
 }
 
-async fn accept(state: AppState, account: Account, params: Params, embedded: bool) -> ApiResult<Reply> {
+async fn accept(state: AppState, account: Caller, params: Params, embedded: bool) -> ApiResult<Reply> {
     let p: DraftParams = params.parse()?;
     let mut warnings = ignored_warnings(p.request.other_keys());
     let refuse_if = |set: bool, name: &str, why: &str| {
@@ -152,7 +153,7 @@ struct DraftWithTemplateParams {
 /// templates' fields placed, where the requester may add fields and sends.
 pub async fn create_embedded_with_template(
     State(state): State<AppState>,
-    Extension(account): Extension<Account>,
+    Extension(account): Extension<Caller>,
     params: Params,
 ) -> ApiResult<Reply> {
     let p: DraftWithTemplateParams = params.parse()?;
@@ -221,7 +222,7 @@ struct ResendParams {
 /// cancels this one in the same transaction.
 pub async fn edit_and_resend(
     State(state): State<AppState>,
-    Extension(account): Extension<Account>,
+    Extension(account): Extension<Caller>,
     Path(id): Path<String>,
     params: Params,
 ) -> ApiResult<Reply> {

@@ -24,19 +24,19 @@ pub struct PinAttempts {
 }
 
 impl PinAttempts {
-    fn locked(&self, signature_id: &str, limit: u32, window: i64, now: i64) -> bool {
+    pub(crate) fn locked(&self, signature_id: &str, limit: u32, window: i64, now: i64) -> bool {
         let wrong = self.wrong.lock().unwrap_or_else(|e| e.into_inner());
         wrong.get(signature_id).is_some_and(|(count, since)| now - since < window && *count >= limit)
     }
 
-    fn record_wrong(&self, signature_id: &str, window: i64, now: i64) {
+    pub(crate) fn record_wrong(&self, signature_id: &str, window: i64, now: i64) {
         let mut wrong = self.wrong.lock().unwrap_or_else(|e| e.into_inner());
         wrong.retain(|_, (_, since)| now - *since < window);
         let entry = wrong.entry(signature_id.to_owned()).or_insert((0, now));
         entry.0 += 1;
     }
 
-    fn clear(&self, signature_id: &str) {
+    pub(crate) fn clear(&self, signature_id: &str) {
         self.wrong.lock().unwrap_or_else(|e| e.into_inner()).remove(signature_id);
     }
 }

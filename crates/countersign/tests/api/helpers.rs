@@ -107,6 +107,7 @@ pub struct Options {
     pub auth_failures_per_minute: u32,
     pub api_account_create: bool,
     pub sign_url_lifetime: Duration,
+    pub oauth_token_lifetime: Duration,
     /// Office documents converted by LibreOffice when it is on the PATH (the default), or never.
     pub office_converter: bool,
 }
@@ -123,6 +124,7 @@ impl Default for Options {
             auth_failures_per_minute: 0,
             api_account_create: true,
             sign_url_lifetime: Duration::from_secs(3600),
+            oauth_token_lifetime: Duration::from_secs(3600),
             office_converter: true,
         }
     }
@@ -144,6 +146,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> Option<TestAp
     config.auth_failures_per_minute = options.auth_failures_per_minute;
     config.api_account_create = options.api_account_create;
     config.sign_url_lifetime = options.sign_url_lifetime;
+    config.oauth_token_lifetime = options.oauth_token_lifetime;
     if !options.office_converter {
         config.worker.office = None;
     }

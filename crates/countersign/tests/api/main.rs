@@ -13,6 +13,7 @@ mod edge;
 mod final_documents;
 mod mail;
 mod migrations;
+mod oauth;
 mod ops;
 mod signature_requests;
 mod signing;

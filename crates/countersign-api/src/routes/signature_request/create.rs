@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 
 use axum::Extension;
 use axum::extract::State;
-use countersign_domain::account::Account;
 use countersign_domain::ids::ClientId;
 use countersign_domain::new_request::{FileInput, NewSignatureRequest, RequestInput, Requester, SignerInput};
 use countersign_domain::signature_request::{Placement, form_field_entries, place_entry};
@@ -15,6 +14,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::Source;
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::params::{Count, DocumentParams, Flag, List, Object, Params, Text, UploadedFile, ignored_warnings};
 use crate::state::AppState;
@@ -110,7 +110,7 @@ fn document_parts(files: &[UploadedFile]) -> Vec<&UploadedFile> {
 /// warnings for the caller.
 pub(super) async fn parse(
     state: &AppState,
-    account: &Account,
+    account: &Caller,
     params: Params,
     embedded: bool,
 ) -> ApiResult<(NewSignatureRequest, Vec<Warning>)> {
@@ -134,13 +134,17 @@ pub(super) async fn parse(
     Ok((new, warnings))
 }
 
-/// The caller's API app named by `client_id`, checked to be theirs (400 otherwise); `None` when none
-/// is given.
-pub(crate) async fn own_client(state: &AppState, account: &Account, raw: Option<&str>) -> ApiResult<Option<ClientId>> {
-    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else { return Ok(None) };
+/// The API app a request is made with: the one `client_id` names, checked to be the caller's (400
+/// otherwise), or the app acting through OAuth, which may name itself and is the default when none is
+/// given (its callback URL then gets the request's events, as on Dropbox Sign).
+pub(crate) async fn own_client(state: &AppState, caller: &Caller, raw: Option<&str>) -> ApiResult<Option<ClientId>> {
+    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else { return Ok(caller.oauth_app.clone()) };
     let unknown = || ApiError::bad_param("client_id", format!("No API app with client_id {raw:?}"));
     let id = ClientId::parse(raw).ok_or_else(unknown)?;
-    state.store.api_app(&account.id, &id).await?.ok_or_else(unknown)?;
+    if caller.oauth_app.as_ref() == Some(&id) {
+        return Ok(Some(id));
+    }
+    state.store.api_app(&caller.id, &id).await?.ok_or_else(unknown)?;
     Ok(Some(id))
 }
 
@@ -217,7 +221,7 @@ async fn placement_warnings(new: &NewSignatureRequest) -> Vec<Warning> {
 
 pub async fn send(
     State(state): State<AppState>,
-    Extension(account): Extension<Account>,
+    Extension(account): Extension<Caller>,
     params: Params,
 ) -> ApiResult<Reply> {
     super::create(state, account, params, Source::Files, false).await
@@ -225,7 +229,7 @@ pub async fn send(
 
 pub async fn create_embedded(
     State(state): State<AppState>,
-    Extension(account): Extension<Account>,
+    Extension(account): Extension<Caller>,
     params: Params,
 ) -> ApiResult<Reply> {
     super::create(state, account, params, Source::Files, true).await

@@ -8,10 +8,10 @@
 
 use axum::Extension;
 use axum::extract::{Path, State};
-use countersign_domain::account::Account;
 use serde_json::json;
 
 use super::{Source, change_error, owned};
+use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::params::Params;
 use crate::state::AppState;
@@ -19,7 +19,7 @@ use crate::warnings::Reply;
 
 async fn edit(
     state: AppState,
-    account: Account,
+    account: Caller,
     id: String,
     params: Params,
     source: Source,
@@ -36,7 +36,7 @@ async fn edit(
 /// `PUT /v3/signature_request/edit/{id}`.
 pub async fn edit_request(
     State(state): State<AppState>,
-    Extension(account): Extension<Account>,
+    Extension(account): Extension<Caller>,
     Path(id): Path<String>,
     params: Params,
 ) -> ApiResult<Reply> {
@@ -46,7 +46,7 @@ pub async fn edit_request(
 /// `PUT /v3/signature_request/edit_embedded/{id}`.
 pub async fn edit_embedded(
     State(state): State<AppState>,
-    Extension(account): Extension<Account>,
+    Extension(account): Extension<Caller>,
     Path(id): Path<String>,
     params: Params,
 ) -> ApiResult<Reply> {
@@ -56,7 +56,7 @@ pub async fn edit_embedded(
 /// `PUT /v3/signature_request/edit_with_template/{id}`.
 pub async fn edit_with_template(
     State(state): State<AppState>,
-    Extension(account): Extension<Account>,
+    Extension(account): Extension<Caller>,
     Path(id): Path<String>,
     params: Params,
 ) -> ApiResult<Reply> {
@@ -66,7 +66,7 @@ pub async fn edit_with_template(
 /// `PUT /v3/signature_request/edit_embedded_with_template/{id}`.
 pub async fn edit_embedded_with_template(
     State(state): State<AppState>,
-    Extension(account): Extension<Account>,
+    Extension(account): Extension<Caller>,
     Path(id): Path<String>,
     params: Params,
 ) -> ApiResult<Reply> {

@@ -15,6 +15,7 @@ use countersign_domain::ids::SignatureRequestId;
 use countersign_domain::signature_request::{RequestStatus, SearchQuery};
 use countersign_store::signature_requests::{ChangeError, SignatureRequest};
 
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use countersign_domain::lifecycle::Refusal;
 
@@ -55,7 +56,7 @@ impl Source {
     async fn parse(
         self,
         state: &AppState,
-        account: &Account,
+        account: &Caller,
         params: Params,
         embedded: bool,
     ) -> ApiResult<(NewSignatureRequest, Vec<Warning>)> {
@@ -68,7 +69,7 @@ impl Source {
 
 /// A create: the request parsed, then stored with its documents, signers and jobs in one transaction;
 /// the answer goes back at once.
-async fn create(state: AppState, account: Account, params: Params, source: Source, embedded: bool) -> ApiResult<Reply> {
+async fn create(state: AppState, account: Caller, params: Params, source: Source, embedded: bool) -> ApiResult<Reply> {
     let (new, warnings) = source.parse(&state, &account, params, embedded).await?;
     state.store.create_signature_request(&new).await?;
     if let Some(template_ids) = &new.body.template_ids {
@@ -101,7 +102,7 @@ pub(super) fn visible(status: RequestStatus, removed: bool) -> ApiResult<()> {
 /// `GET /v3/signature_request/{id}`: the stored object, sent as stored (no re-serialization).
 pub async fn get(
     State(state): State<AppState>,
-    Extension(account): Extension<Account>,
+    Extension(account): Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let id = request_id(&id)?;
@@ -117,7 +118,7 @@ pub async fn get(
 
 pub async fn list(
     State(state): State<AppState>,
-    Extension(account): Extension<Account>,
+    Extension(account): Extension<Caller>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
     let p: ListParams = Params::from_query(query.as_deref())?.parse()?;

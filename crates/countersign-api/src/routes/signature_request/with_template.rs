@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 
 use super::Source;
 use super::create::SignerParams;
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::params::{Count, Flag, List, Object, Params, Text, ignored_warnings};
 use crate::state::AppState;
@@ -138,7 +139,7 @@ pub(crate) struct FromTemplates {
 impl FromTemplates {
     pub(crate) async fn read(
         state: &AppState,
-        account: &Account,
+        account: &Caller,
         params: &Params,
         p: WithTemplateParams,
     ) -> ApiResult<Self> {
@@ -203,7 +204,7 @@ impl FromTemplates {
 /// describe, merged from the templates and checked, with the warnings for the caller.
 pub(super) async fn parse(
     state: &AppState,
-    account: &Account,
+    account: &Caller,
     params: Params,
     embedded: bool,
 ) -> ApiResult<(NewSignatureRequest, Vec<Warning>)> {
@@ -234,7 +235,7 @@ pub(super) async fn parse(
 /// `POST /v3/signature_request/send_with_template`.
 pub async fn send_with_template(
     State(state): State<AppState>,
-    Extension(account): Extension<Account>,
+    Extension(account): Extension<Caller>,
     params: Params,
 ) -> ApiResult<Reply> {
     super::create(state, account, params, Source::Templates, false).await
@@ -243,7 +244,7 @@ pub async fn send_with_template(
 /// `POST /v3/signature_request/create_embedded_with_template`.
 pub async fn create_embedded_with_template(
     State(state): State<AppState>,
-    Extension(account): Extension<Account>,
+    Extension(account): Extension<Caller>,
     params: Params,
 ) -> ApiResult<Reply> {
     super::create(state, account, params, Source::Templates, true).await

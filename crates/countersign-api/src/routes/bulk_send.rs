@@ -46,11 +46,9 @@ struct BulkParams {
     /// Uploaded as a file part; read from the files.
     #[serde(default, rename = "signer_file")]
     _signer_file: Option<Value>,
-    /// Sent by the official SDKs with their defaults; accepted and not used yet.
-    #[serde(default, rename = "is_qualified_signature")]
-    _is_qualified_signature: Option<Value>,
-    #[serde(default, rename = "is_eid")]
-    _is_eid: Option<Value>,
+    /// Sent `false` by the official SDKs; `true` asks for what this server does not make (refused).
+    is_qualified_signature: Flag,
+    is_eid: Flag,
     #[serde(flatten)]
     other: BTreeMap<String, Value>,
 }
@@ -72,6 +70,7 @@ fn single_role(templates: &[(Template, Vec<FileInput>)]) -> ApiResult<String> {
 
 async fn bulk(state: AppState, account: Caller, params: Params, embedded: bool) -> ApiResult<Reply> {
     let p: BulkParams = params.parse()?;
+    crate::routes::signature_request::refuse_unsupported_signatures(&p.is_qualified_signature, &p.is_eid)?;
     let mut warnings = ignored_warnings(p.other.keys());
     let client_id = own_client(&state, &account, p.client_id.as_deref()).await?;
     if embedded && client_id.is_none() {

@@ -78,6 +78,7 @@ pub async fn create_embedded(
 async fn accept(state: AppState, account: Caller, params: Params, embedded: bool) -> ApiResult<Reply> {
     let p: DraftParams = params.parse()?;
     let mut warnings = ignored_warnings(p.request.other_keys());
+    p.request.check_unsupported(&mut warnings)?;
     let refuse_if = |set: bool, name: &str, why: &str| {
         if set { Err(ApiError::bad_param(name, format!("{name}: {why}"))) } else { Ok(()) }
     };

@@ -420,6 +420,13 @@ async fn bad_input_is_refused_at_once(backend: Backend) {
     let no_file = signers_form(Form::new().text("client_id", client_id.clone()), 1);
     let e = expect_error(post(no_file).await.unwrap(), 400, "bad_request").await;
     assert_eq!(e["error_path"], "files");
+    // Signatures this server does not make are refused, not quietly made simple ones.
+    for flag in ["is_qualified_signature", "is_eid"] {
+        let form =
+            signers_form(Form::new().text("client_id", client_id.clone()).text(flag, "true").part("file[0]", pdf()), 1);
+        let e = expect_error(post(form).await.unwrap(), 400, "bad_request").await;
+        assert_eq!(e["error_path"], flag);
+    }
     let empty = signers_form(
         Form::new().text("client_id", client_id.clone()).part("files[0]", Part::bytes(Vec::new()).file_name("e.pdf")),
         1,

@@ -66,13 +66,11 @@ pub(crate) struct CreateParams {
     signing_options: Object<Value>,
     form_field_groups: List<Value>,
     form_field_rules: List<Value>,
-    /// Sent by the official SDKs with their defaults; accepted and not used yet.
-    #[serde(default, rename = "is_qualified_signature")]
-    _is_qualified_signature: Option<Value>,
-    #[serde(default, rename = "is_eid")]
-    _is_eid: Option<Value>,
-    #[serde(default, rename = "ignore_text_tags_extraction_errors")]
-    _ignore_text_tags_extraction_errors: Option<Value>,
+    /// Sent `false` by the official SDKs; `true` asks for what this server does not make (refused).
+    is_qualified_signature: Flag,
+    is_eid: Flag,
+    /// Sent `false` by the SDKs; `true` (skip bad tags) is not honoured: a warning says so.
+    ignore_text_tags_extraction_errors: Flag,
     #[serde(flatten)]
     documents: DocumentParams,
     #[serde(flatten)]
@@ -116,6 +114,7 @@ pub(super) async fn parse(
 ) -> ApiResult<(NewSignatureRequest, Vec<Warning>)> {
     let p: CreateParams = params.parse()?;
     let mut warnings = ignored_warnings(p.other.keys());
+    p.check_unsupported(&mut warnings)?;
     // The caller's app must be theirs: the one rule that needs the database, so it is checked here.
     let client_id = own_client(state, account, p.client_id.as_deref()).await?;
     let input = p.into_input(&params);
@@ -152,6 +151,19 @@ impl CreateParams {
     /// The parameters unknown to this server (for `parameter_ignored` warnings).
     pub(crate) fn other_keys(&self) -> impl Iterator<Item = &String> {
         self.other.keys()
+    }
+
+    /// Refuses what the request asks and this server does not do (see [`super::refuse_unsupported_signatures`])
+    /// and warns about what it accepts without honouring.
+    pub(crate) fn check_unsupported(&self, warnings: &mut Vec<Warning>) -> ApiResult<()> {
+        super::refuse_unsupported_signatures(&self.is_qualified_signature, &self.is_eid)?;
+        if self.ignore_text_tags_extraction_errors.0 == Some(true) {
+            warnings.push(Warning::new(
+                "parameter_ignored",
+                "ignore_text_tags_extraction_errors is not supported: a malformed text tag fails the request with file_error",
+            ));
+        }
+        Ok(())
     }
 
     pub(crate) fn client_id(&self) -> Option<&str> {

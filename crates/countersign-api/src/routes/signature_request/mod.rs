@@ -19,7 +19,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use countersign_domain::lifecycle::Refusal;
 
-use crate::params::{Params, ignored_warnings};
+use crate::params::{Flag, Params, ignored_warnings};
 use crate::routes::download::{ListParams, list_info};
 use crate::state::AppState;
 use crate::warnings::{Reply, Warning};
@@ -145,6 +145,25 @@ pub async fn list(
 }
 
 /// Loads the caller's request for a read, or answers 404/410.
+/// `is_qualified_signature` or `is_eid` set `true` ask for signatures this server does not make (a
+/// qualified electronic signature, an eID check): refused rather than quietly made simple electronic
+/// signatures.
+pub(crate) fn refuse_unsupported_signatures(qualified: &Flag, eid: &Flag) -> ApiResult<()> {
+    if qualified.0 == Some(true) {
+        return Err(ApiError::bad_param(
+            "is_qualified_signature",
+            "Qualified electronic signatures are not offered by this server: send false or leave it out.",
+        ));
+    }
+    if eid.0 == Some(true) {
+        return Err(ApiError::bad_param(
+            "is_eid",
+            "Identity verification with an eID is not offered by this server: send false or leave it out.",
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) async fn owned(state: &AppState, account: &Account, id: &str) -> ApiResult<SignatureRequest> {
     let id = request_id(id)?;
     let request = state.store.signature_request_state(&id).await?.ok_or_else(ApiError::not_found)?;

@@ -58,11 +58,9 @@ pub(crate) struct WithTemplateParams {
     expires_at: Count,
     signing_options: Object<Value>,
     file_urls: List<String>,
-    /// Sent by the official SDKs with their defaults; accepted and not used yet.
-    #[serde(default, rename = "is_qualified_signature")]
-    _is_qualified_signature: Option<Value>,
-    #[serde(default, rename = "is_eid")]
-    _is_eid: Option<Value>,
+    /// Sent `false` by the official SDKs; `true` asks for what this server does not make (refused).
+    is_qualified_signature: Flag,
+    is_eid: Flag,
     /// Sent as `false` by the SDKs; filling signers' fields from their Dropbox accounts is not offered.
     populate_auto_fill_fields: Flag,
     #[serde(default, rename = "files")]
@@ -144,6 +142,7 @@ impl FromTemplates {
         p: WithTemplateParams,
     ) -> ApiResult<Self> {
         let mut warnings = ignored_warnings(p.other.keys());
+        super::refuse_unsupported_signatures(&p.is_qualified_signature, &p.is_eid)?;
         if p.populate_auto_fill_fields.0 == Some(true) {
             warnings.push(Warning::new(
                 "parameter_ignored",

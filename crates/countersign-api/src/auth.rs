@@ -158,6 +158,7 @@ pub const TOKEN_ACCESS: &[(&str, &str, TokenAccess)] = {
         ("GET", "/callback_endpoints", ApiKeyOnly),
         ("POST", "/callback_endpoints/enable", ApiKeyOnly),
         ("GET", "/x/outbox", ApiKeyOnly),
+        ("POST", "/x/trigger", ApiKeyOnly),
     ]
 };
 

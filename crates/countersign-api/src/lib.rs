@@ -96,6 +96,7 @@ pub fn router(state: AppState) -> Router {
         .route("/callback_endpoints", get(events::endpoints))
         .route("/callback_endpoints/enable", post(events::enable_endpoint))
         .route("/x/outbox", get(outbox::list))
+        .route("/x/trigger", post(events::trigger))
         .route_layer(from_fn_with_state(state.clone(), auth::authenticate))
         .method_not_allowed_fallback(|| async { ApiError::method_not_supported() })
         .fallback(|| async { ApiError::not_found() });

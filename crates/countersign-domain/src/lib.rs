@@ -16,6 +16,7 @@ pub mod links;
 pub mod locale;
 pub mod new_request;
 pub mod oauth;
+pub mod samples;
 pub mod secrets;
 pub mod signature_request;
 pub mod signer_mail;

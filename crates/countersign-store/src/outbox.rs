@@ -60,6 +60,17 @@ impl Store {
         self.write(async |tx| targets_in(tx, &self.master_key, account_id, client_ids).await).await
     }
 
+    /// Targets that send the account's events to `url` instead of its callback URL (and to no app): for
+    /// sample events sent where a developer points them.
+    pub async fn outbox_targets_to(&self, account_id: &AccountId, url: &str) -> StoreResult<OutboxTargets> {
+        self.write(async |tx| {
+            let mut targets = targets_in(tx, &self.master_key, account_id, &[]).await?;
+            targets.account_endpoint = Some(endpoint_in(tx, &self.master_key, account_id, url).await?);
+            Ok(targets)
+        })
+        .await
+    }
+
     /// The endpoint row of (account, url), created with a fresh secret if there is none.
     pub async fn endpoint_for(&self, account_id: &AccountId, url: &str) -> StoreResult<TargetEndpoint> {
         self.write(async |tx| endpoint_in(tx, &self.master_key, account_id, url).await).await

@@ -6,3 +6,4 @@ pub mod bench_documents;
 pub mod bench_finalize;
 pub mod config;
 pub mod startup;
+pub mod trigger;

@@ -44,6 +44,9 @@ enum Command {
     /// Measure performance (results as one JSON line on stdout, progress on stderr).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Send a realistic sample event (test mode) of any type to the account's callback URL, or to `--to`,
+    /// through a running server, and follow its delivery attempt by attempt.
+    Trigger(countersign::trigger::TriggerArgs),
     /// The e-mails stored for an account (sent, or kept because no SMTP server is configured), one JSON
     /// object a line, oldest first: signers' links, reminders, notices.
     Outbox {
@@ -286,6 +289,11 @@ async fn main() -> anyhow::Result<()> {
             result
         }
         Command::Account(AccountCommand::Oauth(command)) => oauth_command(command, &file).await,
+        Command::Trigger(args) => {
+            let delivered = countersign::trigger::run(args).await?;
+            anyhow::ensure!(delivered, "the event was not acknowledged");
+            Ok(())
+        }
         Command::Outbox { account, storage } => {
             let store = open_store(&StorageConfig::resolve(&storage, &file)).await?;
             let result = async {

@@ -114,6 +114,70 @@ pub async fn app_callback_test(
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
+struct TriggerParams {
+    event_type: Text,
+    url: Text,
+    #[serde(flatten)]
+    other: BTreeMap<String, Value>,
+}
+
+/// `POST /v3/x/trigger` (what `countersign trigger` calls): a realistic sample event of `event_type`
+/// (any of the 23; its signature request, template or account exists only in the event, in test mode),
+/// delivered like a real one — signed, retried, in the event log — to the account's callback URL, or to
+/// `url` instead (checked as a callback URL is).
+pub async fn trigger(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Account>,
+    params: Params,
+) -> ApiResult<Reply> {
+    let p: TriggerParams = params.parse()?;
+    let raw = p
+        .event_type
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::missing("event_type"))?;
+    let kind = countersign_callback::EventType::parse(raw).ok_or_else(|| {
+        let names: Vec<&str> = countersign_callback::EventType::ALL.iter().map(|t| t.as_str()).collect();
+        ApiError::bad_param("event_type", format!("Unknown event type {raw:?}: one of {}", names.join(", ")))
+    })?;
+    let context = countersign_domain::samples::SampleContext {
+        email: caller.email.as_str(),
+        public_url: &state.config.public_url,
+        account: crate::routes::account::account_json(&caller),
+        now: countersign_domain::time::unix_now(),
+    };
+    let event = countersign_domain::samples::sample_event(kind, &context);
+    let url = p.url.as_deref().map(str::trim).filter(|u| !u.is_empty());
+    let inserted = match url {
+        Some(raw) => {
+            let config = &state.config;
+            let url = countersign_domain::callback_url::check_callback_url(
+                raw,
+                config.callback_policy,
+                "url",
+                config.callback_dns_timeout,
+            )
+            .await?;
+            let targets = state.store.outbox_targets_to(&caller.id, url.as_str()).await?;
+            state.store.record_events(&targets, &[event]).await?
+        }
+        None if caller.callback_url.is_none() => {
+            return Err(ApiError::bad_param(
+                "url",
+                "This account has no callback URL: set one with PUT /v3/account, or give url.",
+            ));
+        }
+        None => state.store.record_account_events(&caller.id, &[], &[event]).await?,
+    };
+    let event_id = inserted.first().map(|e| e.event_id.clone()).unwrap_or_default();
+    let (event, _) = state.store.event_detail(&caller.id, &event_id).await?.ok_or_else(ApiError::not_found)?;
+    tracing::info!(account_id = %caller.id, event_id = %event_id, event_type = %kind, "sample event triggered");
+    Ok(Reply::ok(json!({ "event": event_json(&event, None) })).with_warnings(ignored_warnings(p.other.keys())))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct FeedQuery {
     after: Text,
     limit: Count,

@@ -7,6 +7,7 @@ mod account;
 mod api_app;
 mod auth;
 mod bulk_send;
+mod callback_crate;
 mod callbacks;
 mod cli;
 mod edge;

@@ -14,7 +14,7 @@
 // body "Hello API Event Received").
 
 const assert = require("node:assert/strict");
-const { spawn, execFile } = require("node:child_process");
+const { spawn, execFile, execFileSync } = require("node:child_process");
 const crypto = require("node:crypto");
 const { EventEmitter } = require("node:events");
 const fs = require("node:fs");
@@ -104,6 +104,16 @@ class Server {
     this.exited = new Promise((resolve) => proc.once("exit", (code, signal) => resolve({ code, signal })));
     this.exitStatus = null;
     this.exited.then((s) => (this.exitStatus = s));
+  }
+
+  /** Sets an account's sign-in password with the CLI (`countersign account password`, read from stdin). */
+  setPassword(email, password) {
+    execFileSync(this.bin, ["account", "password", "--account", email, "--data-dir", this.dataDir], {
+      env: this.env,
+      input: `${password}\n`,
+      stdio: ["pipe", "pipe", "pipe"],
+      timeout: CLI_TIMEOUT_MS,
+    });
   }
 
   /** Creates an account with the CLI (`countersign account create`), returns its credentials. */

@@ -10,7 +10,6 @@
 
 const { test: nodeTest, before, after } = require("node:test");
 const assert = require("node:assert/strict");
-const { execFileSync } = require("node:child_process");
 const fs = require("node:fs");
 const http = require("node:http");
 
@@ -91,12 +90,7 @@ before(async () => {
   s.secret = app.body.apiApp.oauth.secret;
   s.user = await server.createAccount(uniqueEmail("owner"));
   s.password = "correct horse battery staple";
-  execFileSync(server.bin, ["account", "password", "--account", s.user.emailAddress, "--data-dir", server.dataDir], {
-    env: server.env,
-    input: `${s.password}\n`,
-    stdio: ["pipe", "pipe", "pipe"],
-    timeout: 60_000,
-  });
+  server.setPassword(s.user.emailAddress, s.password);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
 });
 

@@ -112,7 +112,6 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
-        .route("/dashboard", get(ops::dashboard))
         .route("/files/{id}", get(sr::file_link))
         .route("/account/confirm", get(account::confirm_page).post(account::confirm))
         // The token endpoint lives at the root, as on app.hellosign.com (where the SDKs' OAuth API points),

@@ -23,6 +23,7 @@ pub mod outbox;
 pub mod signature_requests;
 pub mod templates;
 mod tx;
+pub mod web_sessions;
 
 pub use accounts::{ApiKeyInfo, Created, NewAccount};
 pub use api_apps::{ApiAppPage, NewApiApp};

@@ -10,6 +10,8 @@
 //!   fields, and saved (a draft's first save commits `template_created`).
 //! * [`oauth`]: the OAuth authorization page (`/oauth/authorize`), where a user signs in and lets an
 //!   API app act for them.
+//! * [`dashboard`]: the API dashboard (`/dashboard`): sign-in, sessions with CSRF tokens, the overview
+//!   and settings (callback URL, API keys).
 //! * [`frame`]: the one page frame and escaping rule (askama's HTML escaping) every page uses, with a
 //!   content security policy that allows nothing from elsewhere.
 //! * [`assets`]: the page's CSS and JavaScript, embedded in the binary; no CDN, no network at run time.
@@ -19,10 +21,13 @@
 
 pub mod assets;
 pub mod client;
+pub mod cookies;
+pub mod dashboard;
 pub mod edit;
 pub mod frame;
 pub mod oauth;
 pub mod sign;
+pub mod signin;
 
 use std::sync::Arc;
 
@@ -59,6 +64,11 @@ pub struct WebConfig {
     pub max_template_fields: usize,
     /// The limits a request made on the requester page (a claimed draft) is checked against.
     pub document_limits: countersign_domain::signature_request::DocumentLimits,
+    /// How long a dashboard sign-in lasts, in seconds.
+    pub dashboard_session_secs: i64,
+    /// The rules a callback URL set in the dashboard is checked by (the API's).
+    pub callback_policy: countersign_domain::callback_url::CallbackPolicy,
+    pub callback_dns_timeout: std::time::Duration,
 }
 
 impl Default for WebConfig {
@@ -71,6 +81,9 @@ impl Default for WebConfig {
             pin_window_secs: 900,
             max_template_fields: 2000,
             document_limits: countersign_domain::signature_request::DocumentLimits::default(),
+            dashboard_session_secs: 12 * 3600,
+            callback_policy: countersign_domain::callback_url::CallbackPolicy::default(),
+            callback_dns_timeout: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -109,6 +122,13 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: WebState) -> Router<S> {
         .route("/editor/embeddedRequest", get(edit::open_claim))
         .route("/claim/{draft_id}/send", post(edit::send_claim))
         .route("/oauth/authorize", get(oauth::page).post(oauth::answer))
+        .route("/dashboard", get(dashboard::overview))
+        .route("/dashboard/login", get(dashboard::login).post(dashboard::login_submit))
+        .route("/dashboard/logout", post(dashboard::logout))
+        .route("/dashboard/settings", get(dashboard::settings))
+        .route("/dashboard/settings/callback_url", post(dashboard::save_callback_url))
+        .route("/dashboard/settings/keys", post(dashboard::create_key))
+        .route("/dashboard/settings/keys/{key_id}/revoke", post(dashboard::revoke_key))
         .route("/assets/{name}", get(assets::serve))
         .with_state(state)
 }

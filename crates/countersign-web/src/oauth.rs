@@ -13,16 +13,14 @@ use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use countersign_domain::account::Account;
 use countersign_domain::api_app::ApiApp;
 use countersign_domain::ids::{ClientId, random_hex};
-use countersign_domain::oauth::{password, scope_description};
-use countersign_domain::secrets::ApiKey;
-use countersign_domain::time::unix_now;
+use countersign_domain::oauth::scope_description;
 use serde::Deserialize;
 
 use crate::WebState;
 use crate::frame::{Framing, json_for_script};
+use crate::signin::{Credentials, sign_in};
 
 const CSRF_COOKIE: &str = "countersign_oauth_csrf";
 /// Longest `state` accepted (it is echoed back in a URL).
@@ -187,22 +185,7 @@ fn allow_form_to(response: &mut Response, callback: &url::Url) {
 }
 
 fn csrf_cookie(state: &WebState, value: &str) -> HeaderValue {
-    let secure = if state.public_url.starts_with("https://") { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!(
-        "{CSRF_COOKIE}={value}; Path=/oauth; HttpOnly; SameSite=Strict; Max-Age=3600{secure}"
-    ))
-    .expect("hex and fixed text make a valid header")
-}
-
-fn cookie_value(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == CSRF_COOKIE)
-        .map(|(_, value)| value.to_owned())
+    crate::cookies::set(CSRF_COOKIE, value, "/oauth", 3600, state.public_url.starts_with("https://"))
 }
 
 /// `GET /oauth/authorize`: the consent page.
@@ -231,52 +214,14 @@ fn back_to_app(callback: &url::Url, params: &[(&str, &str)]) -> Response {
     response
 }
 
-/// Who signed in, or what to tell them.
-async fn sign_in(state: &WebState, form: &AuthorizeForm) -> Result<Account, &'static str> {
-    let key = form.api_key.trim();
-    if !key.is_empty() {
-        return match state.store.account_by_api_key(&ApiKey::presented(key)).await {
-            Ok(Some(account)) => Ok(account),
-            Ok(None) => Err("This API key is not valid."),
-            Err(_) => Err("The server could not check your sign-in just now. Please try again."),
-        };
-    }
-    let email = form.email.trim();
-    if email.is_empty() || form.password.is_empty() {
-        return Err("Enter your e-mail address and password, or an API key.");
-    }
-    let found =
-        state.store.account_password(email).await.map_err(|_| "The server could not check your sign-in just now.")?;
-    let typed = form.password.clone();
-    // Hashing takes tens of milliseconds of CPU: off the async threads. An address without a password
-    // is hashed against a fixed string all the same, so the answer's timing does not tell them apart.
-    let (account, phc) = match found {
-        Some((account, phc)) => (Some(account), phc),
-        None => (None, dummy_hash().to_owned()),
-    };
-    let matches = tokio::task::spawn_blocking(move || password::verify(&typed, &phc)).await.unwrap_or(false);
-    match account {
-        Some(account) if matches => Ok(account),
-        _ => Err("The e-mail address or password is not right."),
-    }
-}
-
-/// A hash of a random password nobody knows, made once.
-fn dummy_hash() -> &'static str {
-    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| password::hash(&random_hex(16)))
-}
-
 /// `POST /oauth/authorize`: the user's answer.
 pub async fn answer(State(state): State<WebState>, headers: HeaderMap, Form(form): Form<AuthorizeForm>) -> Response {
     let (app, callback) = match requested_app(&state, &form.response_type, &form.client_id, &form.state).await {
         Ok(found) => found,
         Err(page) => return page,
     };
-    let cookie = cookie_value(&headers);
-    let csrf_ok = cookie.as_deref().is_some_and(|c| {
-        !c.is_empty() && c.len() == form.csrf_token.len() && subtle_eq(c.as_bytes(), form.csrf_token.as_bytes())
-    });
+    let cookie = crate::cookies::get(&headers, CSRF_COOKIE);
+    let csrf_ok = cookie.as_deref().is_some_and(|c| crate::cookies::same_token(c, &form.csrf_token));
     let again = |error: &str, status: StatusCode| {
         let csrf = random_hex(16);
         let shown = FormState {
@@ -303,25 +248,16 @@ pub async fn answer(State(state): State<WebState>, headers: HeaderMap, Form(form
     if form.decision != "allow" {
         return again("Choose Allow or Deny.", StatusCode::BAD_REQUEST);
     }
-    let who = if form.api_key.trim().is_empty() {
-        format!("signin:{}", form.email.trim().to_lowercase())
-    } else {
-        "signin:api-key".to_owned()
-    };
-    let now = unix_now();
-    let limits = &state.config;
-    if state.pin_attempts.locked(&who, limits.pin_attempts, limits.pin_window_secs, now) {
-        return again("Too many wrong sign-ins. Wait a few minutes and try again.", StatusCode::TOO_MANY_REQUESTS);
-    }
-    let account = match sign_in(&state, &form).await {
+    let credentials = Credentials { email: &form.email, password: &form.password, api_key: &form.api_key };
+    let account = match sign_in(&state, &credentials).await {
         Ok(account) => account,
         Err(message) => {
-            state.pin_attempts.record_wrong(&who, limits.pin_window_secs, now);
             tracing::info!(client_id = %app.client_id, "authorization sign-in refused");
-            return again(message, StatusCode::UNAUTHORIZED);
+            let status =
+                if message.starts_with("Too many") { StatusCode::TOO_MANY_REQUESTS } else { StatusCode::UNAUTHORIZED };
+            return again(message, status);
         }
     };
-    state.pin_attempts.clear(&who);
     match state.store.authorize_app(&account.id, &app, &form.state).await {
         Ok(code) => {
             tracing::info!(account_id = %account.id, client_id = %app.client_id, "app authorized by the user");
@@ -334,22 +270,9 @@ pub async fn answer(State(state): State<WebState>, headers: HeaderMap, Form(form
     }
 }
 
-fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
-    use subtle::ConstantTimeEq;
-    bool::from(a.ct_eq(b))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_csrf_cookie_is_found_among_others() {
-        let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, HeaderValue::from_static("a=1; countersign_oauth_csrf=abc; b=2"));
-        assert_eq!(cookie_value(&headers).as_deref(), Some("abc"));
-        assert_eq!(cookie_value(&HeaderMap::new()), None);
-    }
 
     #[test]
     fn the_way_back_keeps_the_apps_own_query() {

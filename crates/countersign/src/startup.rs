@@ -198,6 +198,8 @@ impl Application {
                 },
                 max_template_fields: config.worker.limits.max_fields,
                 document_limits: config.worker.limits,
+                callback_policy: CallbackPolicy { allow_private: config.allow_private_callbacks },
+                callback_dns_timeout: config.callback_dns_timeout,
                 ..countersign_web::WebConfig::default()
             },
         };

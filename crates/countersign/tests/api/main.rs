@@ -10,6 +10,7 @@ mod bulk_send;
 mod callback_crate;
 mod callbacks;
 mod cli;
+mod dashboard;
 mod edge;
 mod final_documents;
 mod mail;

@@ -23,8 +23,15 @@ async fn health_readiness_and_metrics(backend: Backend) {
         "{metrics}"
     );
     assert!(metrics.contains("countersign_http_request_duration_seconds_bucket"));
-    let dashboard = app.client.get(app.url("/dashboard")).send().await.unwrap().text().await.unwrap();
-    assert!(dashboard.contains(&format!("{}/v3", app.base)));
+    // The dashboard asks a visitor to sign in, on a page that says where the API is.
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let dashboard = no_redirects.get(app.url("/dashboard")).send().await.unwrap();
+    assert_eq!(
+        (dashboard.status().as_u16(), dashboard.headers()["location"].to_str().unwrap()),
+        (303, "/dashboard/login")
+    );
+    let login = app.client.get(app.url("/dashboard/login")).send().await.unwrap().text().await.unwrap();
+    assert!(login.contains(&format!("{}/v3", app.base)), "{login}");
     app.stop().await;
 }
 both_backends!(health_readiness_and_metrics, health_readiness_and_metrics);

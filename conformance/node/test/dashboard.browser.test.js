@@ -65,6 +65,16 @@ test("sign in, set the callback URL, create and revoke an API key, sign out", as
   const account = server.api(AccountApi, s.user.apiKey);
   assert.equal((await account.accountGet()).body.account.callbackUrl, endpoint.url);
 
+  // Callbacks: Send test event reaches the receiver, and the page shows the delivery.
+  await page.getByRole("navigation", { name: "Dashboard" }).getByRole("link", { name: "Callbacks" }).click();
+  await page.getByRole("heading", { name: "Callbacks", level: 1 }).waitFor({ timeout: UI_TIMEOUT_MS });
+  await page.getByRole("button", { name: `Send test event to ${endpoint.url}` }).click();
+  await page.getByRole("status").filter({ hasText: "Test event sent" }).waitFor({ timeout: UI_TIMEOUT_MS });
+  await receiver.waitForEvent(endpoint, (j) => j.event && j.event.event_type === "callback_test", { timeoutMs: 30_000, what: "the test event" });
+  await screenshot(page, "dashboard-callbacks");
+  await page.getByRole("navigation", { name: "Dashboard" }).getByRole("link", { name: "Settings" }).click();
+  await page.getByRole("heading", { name: "Settings", level: 1 }).waitFor({ timeout: UI_TIMEOUT_MS });
+
   // A key made on the page works with the SDK; revoked on the page, it stops.
   await page.getByRole("button", { name: "Create API key" }).click();
   const key = (await page.locator("#new-api-key").textContent()).trim();

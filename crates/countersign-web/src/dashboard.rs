@@ -49,12 +49,10 @@ impl FromRequestParts<WebState> for Session {
             Ok(None) => Err(to_login()),
             Err(error) => {
                 tracing::error!(%error, "reading a dashboard session failed");
-                Err(crate::frame::message(
+                Err(notice(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "Try again",
                     "The server could not read your session just now.",
-                    None,
-                    &Framing::Never,
                 ))
             }
         }
@@ -66,6 +64,11 @@ impl Session {
     fn form_is_genuine(&self, token: &str) -> bool {
         cookies::same_token(&self.csrf_token, token)
     }
+}
+
+/// A page that says one thing (a refusal, a failure).
+fn notice(status: StatusCode, heading: &str, text: &str) -> Response {
+    crate::frame::message(status, heading, text, None, &Framing::Never)
 }
 
 fn see_other(location: &str) -> Response {
@@ -95,12 +98,10 @@ fn render(template: &impl Template, status: StatusCode) -> Response {
 
 /// A refused form: it did not carry this session's token.
 fn forged() -> Response {
-    crate::frame::message(
+    notice(
         StatusCode::FORBIDDEN,
         "Form refused",
         "This form did not come from your dashboard session (its security token is missing or wrong), so nothing was changed. Reload the page and try again.",
-        None,
-        &Framing::Never,
     )
 }
 
@@ -439,22 +440,220 @@ pub async fn revoke_key(
             tracing::info!(account_id = %session.account.id, key_id, "API key revoked in the dashboard");
             see_other("/dashboard/settings?saved=revoked")
         }
-        Ok(false) => crate::frame::message(
-            StatusCode::NOT_FOUND,
-            "No such key",
-            "This account has no active key with that number.",
-            None,
-            &Framing::Never,
-        ),
+        Ok(false) => notice(StatusCode::NOT_FOUND, "No such key", "This account has no active key with that number."),
         Err(error) => {
             tracing::error!(%error, account_id = %session.account.id, "revoking an API key failed");
-            crate::frame::message(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Try again",
-                "The server could not revoke the key just now.",
-                None,
-                &Framing::Never,
-            )
+            notice(StatusCode::SERVICE_UNAVAILABLE, "Try again", "The server could not revoke the key just now.")
+        }
+    }
+}
+
+/// One callback URL as the callbacks page lists it.
+struct EndpointRow {
+    url: String,
+    secret: String,
+    used_by: String,
+    state: &'static str,
+    reason: Option<String>,
+    dead_streak: i64,
+    parked: i64,
+    disabled: bool,
+    /// `account` or an app's client id: where the page's test event goes.
+    test_target: Option<String>,
+}
+
+/// A delivery of the test event just sent.
+struct SentDelivery {
+    url: String,
+    state: String,
+    attempts: i64,
+    last: String,
+}
+
+struct SentEvent {
+    event_id: String,
+    deliveries: Vec<SentDelivery>,
+}
+
+#[derive(Template)]
+#[template(path = "dash_callbacks.html")]
+struct CallbacksPage<'a> {
+    nav: &'a str,
+    email: &'a str,
+    csrf_token: &'a str,
+    notice: Option<&'a str>,
+    rows: Vec<EndpointRow>,
+    sent: Option<SentEvent>,
+    config: String,
+    css: String,
+    js: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct CallbacksQuery {
+    sent: String,
+    enabled: String,
+}
+
+/// `GET /dashboard/callbacks`: the account's and its apps' callback URLs, their health and signing
+/// secrets, with **Send test event** and **Re-enable**; after a test, that event's deliveries.
+pub async fn callbacks(
+    State(state): State<WebState>,
+    session: Session,
+    Query(query): Query<CallbacksQuery>,
+) -> Response {
+    let account = &session.account;
+    let (endpoints, apps) =
+        match tokio::try_join!(state.store.endpoints_of(&account.id), state.store.list_api_apps(&account.id, 1, 100)) {
+            Ok(found) => found,
+            Err(error) => {
+                tracing::error!(%error, account_id = %account.id, "reading callback URLs failed");
+                return notice(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Try again",
+                    "The server could not read your callback URLs just now.",
+                );
+            }
+        };
+    let rows = endpoints
+        .into_iter()
+        .map(|e| {
+            let mut users = Vec::new();
+            let mut target = None;
+            if account.callback_url.as_deref() == Some(e.url.as_str()) {
+                users.push("this account".to_owned());
+                target = Some("account".to_owned());
+            }
+            for app in apps.apps.iter().filter(|a| a.callback_url.as_deref() == Some(e.url.as_str())) {
+                users.push(format!("app {}", app.name));
+                target = target.or_else(|| Some(app.client_id.as_str().to_owned()));
+            }
+            EndpointRow {
+                secret: e.secret.expose().to_owned(),
+                used_by: if users.is_empty() { "no longer set".to_owned() } else { users.join(", ") },
+                state: if e.disabled_at_ms.is_some() { "disabled" } else { "enabled" },
+                reason: e.disabled_reason,
+                dead_streak: e.consecutive_dead,
+                parked: e.parked,
+                disabled: e.disabled_at_ms.is_some(),
+                test_target: target,
+                url: e.url,
+            }
+        })
+        .collect();
+    let sent = match countersign_callback::is_event_id(&query.sent) {
+        true => state.store.event_detail(&account.id, &query.sent).await.ok().flatten().map(|(event, _)| SentEvent {
+            event_id: event.id,
+            deliveries: event
+                .deliveries
+                .into_iter()
+                .map(|d| SentDelivery {
+                    last: match (d.last_status, d.last_error) {
+                        (Some(code), _) => format!("HTTP {code}"),
+                        (None, Some(error)) => error,
+                        (None, None) => "—".to_owned(),
+                    },
+                    url: d.url,
+                    state: d.state,
+                    attempts: d.attempts,
+                })
+                .collect(),
+        }),
+        false => None,
+    };
+    let notice = match (sent.is_some(), query.enabled.is_empty()) {
+        (true, _) => Some("Test event sent."),
+        (false, false) => Some("The URL is enabled again; its parked deliveries are being sent."),
+        _ => None,
+    };
+    let page = CallbacksPage {
+        nav: "callbacks",
+        email: account.email.as_str(),
+        csrf_token: &session.csrf_token,
+        notice,
+        rows,
+        sent,
+        config: page_config(),
+        css: crate::assets::path("sign.css"),
+        js: crate::assets::path("sign.js"),
+    };
+    render(&page, StatusCode::OK)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct TestForm {
+    csrf_token: String,
+    target: String,
+}
+
+/// `POST /dashboard/callbacks/test`: a `callback_test` to the account's URL (`target=account`) or to one
+/// of its apps' (`target=CLIENT_ID`).
+pub async fn send_test(State(state): State<WebState>, session: Session, Form(form): Form<TestForm>) -> Response {
+    if !session.form_is_genuine(&form.csrf_token) {
+        return forged();
+    }
+    let account = &session.account;
+    let client_id = match form.target.as_str() {
+        "account" if account.callback_url.is_some() => None,
+        raw => match countersign_domain::ids::ClientId::parse(raw) {
+            Some(id) => match state.store.api_app(&account.id, &id).await {
+                Ok(Some(app)) if app.callback_url.is_some() => Some(id),
+                _ => {
+                    return notice(
+                        StatusCode::NOT_FOUND,
+                        "No such URL",
+                        "This account has no callback URL for that target.",
+                    );
+                }
+            },
+            None => {
+                return notice(
+                    StatusCode::NOT_FOUND,
+                    "No such URL",
+                    "This account has no callback URL for that target.",
+                );
+            }
+        },
+    };
+    let client_ids: Vec<&str> = client_id.as_ref().map(|c| c.as_str()).into_iter().collect();
+    let event = countersign_callback::NewEvent::callback_test(client_id.as_ref().map(|c| c.as_str().to_owned()));
+    match state.store.record_account_events(&account.id, &client_ids, &[event]).await {
+        Ok(inserted) => {
+            let event_id = inserted.first().map(|e| e.event_id.clone()).unwrap_or_default();
+            tracing::info!(account_id = %account.id, event_id = %event_id, "callback_test sent from the dashboard");
+            see_other(&format!("/dashboard/callbacks?sent={event_id}"))
+        }
+        Err(error) => {
+            tracing::error!(%error, account_id = %account.id, "recording a test event failed");
+            notice(StatusCode::SERVICE_UNAVAILABLE, "Try again", "The server could not send the test event just now.")
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct EnableForm {
+    csrf_token: String,
+    url: String,
+}
+
+/// `POST /dashboard/callbacks/enable`: a disabled URL of this account enabled again, its parked
+/// deliveries replayed.
+pub async fn enable(State(state): State<WebState>, session: Session, Form(form): Form<EnableForm>) -> Response {
+    if !session.form_is_genuine(&form.csrf_token) {
+        return forged();
+    }
+    match state.store.enable_endpoint(&session.account.id, &form.url).await {
+        Ok(Some(replayed)) => {
+            tracing::info!(account_id = %session.account.id, replayed, "callback URL re-enabled from the dashboard");
+            see_other("/dashboard/callbacks?enabled=1")
+        }
+        Ok(None) => notice(StatusCode::NOT_FOUND, "No such URL", "This account has no callback URL like that."),
+        Err(error) => {
+            tracing::error!(%error, account_id = %session.account.id, "re-enabling a callback URL failed");
+            notice(StatusCode::SERVICE_UNAVAILABLE, "Try again", "The server could not re-enable the URL just now.")
         }
     }
 }

@@ -153,3 +153,48 @@ async fn signing_in_and_the_settings_forms(backend: Backend) {
     app.stop().await;
 }
 both_backends!(signing_in_and_the_settings_forms, signing_in_and_the_settings_forms);
+
+/// The callbacks page: the account's URL with its state and secret; **Send test event** (refused
+/// without the session's token) reaches the receiver and the page shows it delivered; a URL disabled by
+/// `410 Gone` shows as disabled with its parked delivery, and **Re-enable** replays it.
+async fn the_callbacks_page_sends_tests_and_re_enables(backend: Backend) {
+    use crate::receiver::{Behaviour, Receiver};
+    let Some(app) = spawn_app(backend).await else { return };
+    let receiver = Receiver::start().await;
+    let url = receiver.url("/cb");
+    app.set_account_callback(&url).await;
+    let (session, _) = sign_in(&app, &[("api_key", &app.api_key)]).await;
+    let listing = page(&app, &session, "/dashboard/callbacks").await.text().await.unwrap();
+    assert!(listing.contains(&url) && listing.contains("this account") && listing.contains("whsec_"), "{listing}");
+    let token = form_token(&listing);
+
+    let forged = post(&app, &session, "/dashboard/callbacks/test", &[("target", "account")]).await;
+    assert_eq!(forged.status(), 403);
+    assert!(receiver.received("/cb").is_empty());
+    let sent =
+        post(&app, &session, "/dashboard/callbacks/test", &[("csrf_token", &token), ("target", "account")]).await;
+    assert_eq!(sent.status(), 303);
+    let location = sent.headers()[LOCATION].to_str().unwrap().to_owned();
+    let event_id = location.split("sent=").nth(1).unwrap().to_owned();
+    receiver.wait_count("/cb", 1, std::time::Duration::from_secs(30)).await;
+    app.wait_event_state(&event_id, "delivered", std::time::Duration::from_secs(30)).await;
+    let shown = page(&app, &session, &location).await.text().await.unwrap();
+    assert!(shown.contains(&event_id) && shown.contains("delivered") && shown.contains("HTTP 200"), "{shown}");
+
+    receiver.script("/cb", vec![Behaviour::Status(410, "gone")]);
+    let sent =
+        post(&app, &session, "/dashboard/callbacks/test", &[("csrf_token", &token), ("target", "account")]).await;
+    let parked_id = sent.headers()[LOCATION].to_str().unwrap().split("sent=").nth(1).unwrap().to_owned();
+    app.wait_event_state(&parked_id, "parked", std::time::Duration::from_secs(30)).await;
+    let listing = page(&app, &session, "/dashboard/callbacks").await.text().await.unwrap();
+    assert!(listing.contains("disabled") && listing.contains("Re-enable"), "{listing}");
+    let enabled = post(&app, &session, "/dashboard/callbacks/enable", &[("csrf_token", &token), ("url", &url)]).await;
+    assert_eq!(enabled.status(), 303);
+    app.wait_event_state(&parked_id, "delivered", std::time::Duration::from_secs(30)).await;
+    let other = app.other_account_key("other-cb@example.com").await;
+    let (other_session, _) = sign_in(&app, &[("api_key", &other)]).await;
+    let other_page = page(&app, &other_session, "/dashboard/callbacks").await.text().await.unwrap();
+    assert!(!other_page.contains(&url), "another account sees none of these URLs");
+    app.stop().await;
+}
+both_backends!(the_callbacks_page_sends_tests_and_re_enables, the_callbacks_page_sends_tests_and_re_enables);

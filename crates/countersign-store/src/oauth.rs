@@ -130,6 +130,28 @@ async fn revoke_family_in(tx: &mut Tx, family_id: &str) -> StoreResult<u64> {
     .map_err(StoreError::from)
 }
 
+/// The end of every exchange, once the rules and the claim decided `verdict`: the next pair under the
+/// grant, or — for a code or refresh token presented again — every token of its family revoked (in the
+/// same transaction, which commits either way), or a refusal that changes nothing.
+async fn finish_exchange_in(
+    tx: &mut Tx,
+    verdict: Result<(), GrantRefusal>,
+    client_id: &str,
+    grant_id: &str,
+    family_id: &str,
+    access_lifetime_secs: i64,
+) -> StoreResult<Result<IssuedTokens, GrantRefusal>> {
+    match verdict {
+        Ok(()) => Ok(Ok(issue_tokens_in(tx, grant_id, family_id, access_lifetime_secs).await?)),
+        Err(reuse @ (GrantRefusal::CodeReused | GrantRefusal::RefreshReused)) => {
+            let revoked = revoke_family_in(tx, family_id).await?;
+            tracing::warn!(client_id, revoked_tokens = revoked, refusal = %reuse, "a code or refresh token was presented again: its family is revoked");
+            Ok(Err(reuse))
+        }
+        Err(refusal) => Ok(Err(refusal)),
+    }
+}
+
 impl Store {
     /// The account agrees to `app` (its scopes as they are now): the grant is stored and a code issued,
     /// bound to `state`, for the app to exchange within [`CODE_LIFETIME_SECS`].
@@ -204,15 +226,7 @@ impl Store {
                     verdict = Err(GrantRefusal::CodeReused);
                 }
             }
-            match verdict {
-                Ok(()) => Ok(Ok(issue_tokens_in(tx, &row.grant_id, &row.family_id, access_lifetime_secs).await?)),
-                Err(GrantRefusal::CodeReused) => {
-                    let revoked = revoke_family_in(tx, &row.family_id).await?;
-                    tracing::warn!(client_id = %client_id, revoked_tokens = revoked, "an authorization code was presented again: its tokens are revoked");
-                    Ok(Err(GrantRefusal::CodeReused))
-                }
-                Err(refusal) => Ok(Err(refusal)),
-            }
+            finish_exchange_in(tx, verdict, client_id.as_str(), &row.grant_id, &row.family_id, access_lifetime_secs).await
         })
         .await
     }
@@ -265,18 +279,10 @@ impl Store {
                     verdict = Err(GrantRefusal::RefreshReused);
                 }
             }
-            match verdict {
-                Ok(()) => {
-                    let tokens = issue_tokens_in(tx, &row.grant_id, &row.family_id, access_lifetime_secs).await?;
-                    Ok(Ok((ClientId::from_trusted(row.client_id), tokens)))
-                }
-                Err(GrantRefusal::RefreshReused) => {
-                    let revoked = revoke_family_in(tx, &row.family_id).await?;
-                    tracing::warn!(client_id = %row.client_id, revoked_tokens = revoked, "a refresh token was presented again: its family is revoked");
-                    Ok(Err(GrantRefusal::RefreshReused))
-                }
-                Err(refusal) => Ok(Err(refusal)),
-            }
+            let tokens =
+                finish_exchange_in(tx, verdict, &row.client_id, &row.grant_id, &row.family_id, access_lifetime_secs)
+                    .await?;
+            Ok(tokens.map(|tokens| (ClientId::from_trusted(row.client_id), tokens)))
         })
         .await
     }

@@ -287,13 +287,12 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
             match bearer_caller(&state, &method, &route, &token).await {
                 Ok(access) => (Caller { account: access.account, oauth_app: Some(access.client_id) }, token.digest()),
                 Err(error) => {
-                    if error.status == StatusCode::UNAUTHORIZED {
-                        count_failure();
-                        tracing::info!("request refused: {}", error.message);
-                        return unauthorized(error);
-                    }
                     tracing::info!("request refused: {}", error.message);
-                    return error.into_response();
+                    if error.status != StatusCode::UNAUTHORIZED {
+                        return error.into_response();
+                    }
+                    count_failure();
+                    return unauthorized(error);
                 }
             }
         }

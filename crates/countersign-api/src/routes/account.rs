@@ -180,13 +180,9 @@ pub async fn create(
         Some(raw) if !raw.trim().is_empty() => parse_locale(raw, "locale")?,
         _ => DEFAULT_LOCALE.to_owned(),
     };
-    let client_id = params.client_id.as_deref().map(str::trim).filter(|v| !v.is_empty());
-    let client_secret = params.client_secret.as_deref().map(str::trim).filter(|v| !v.is_empty());
-    let app = match (client_id, client_secret) {
-        (Some(id), Some(secret)) => Some(crate::routes::oauth::authenticated_app(&state, id, secret).await?),
-        (None, None) => None,
-        (Some(_), None) => return Err(ApiError::missing("client_secret")),
-        (None, Some(_)) => return Err(ApiError::missing("client_id")),
+    let app = match crate::routes::oauth::optional_client(&params.client_id, &params.client_secret)? {
+        Some((id, secret)) => Some(crate::routes::oauth::authenticated_app(&state, id, secret).await?),
+        None => None,
     };
     let scopes = app.as_ref().and_then(|a| a.oauth.as_ref()).map(|o| o.scopes.clone()).unwrap_or_default();
     let link = app.as_ref().map(|app| countersign_store::oauth::AppLink {

@@ -131,12 +131,7 @@ pub async fn trigger(
     params: Params,
 ) -> ApiResult<Reply> {
     let p: TriggerParams = params.parse()?;
-    let raw = p
-        .event_type
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| ApiError::missing("event_type"))?;
+    let raw = p.event_type.non_blank().ok_or_else(|| ApiError::missing("event_type"))?;
     let kind = countersign_callback::EventType::parse(raw).ok_or_else(|| {
         let names: Vec<&str> = countersign_callback::EventType::ALL.iter().map(|t| t.as_str()).collect();
         ApiError::bad_param("event_type", format!("Unknown event type {raw:?}: one of {}", names.join(", ")))
@@ -148,7 +143,7 @@ pub async fn trigger(
         now: countersign_domain::time::unix_now(),
     };
     let event = countersign_domain::samples::sample_event(kind, &context);
-    let url = p.url.as_deref().map(str::trim).filter(|u| !u.is_empty());
+    let url = p.url.non_blank();
     let inserted = match url {
         Some(raw) => {
             let config = &state.config;

@@ -49,7 +49,18 @@ pub fn token_json(tokens: &IssuedTokens, state: Option<&str>) -> Value {
 }
 
 fn required(value: &Text, path: &str) -> ApiResult<String> {
-    value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).ok_or_else(|| ApiError::missing(path))
+    value.non_blank().map(str::to_owned).ok_or_else(|| ApiError::missing(path))
+}
+
+/// The client credentials where the OpenAPI makes them optional (a refresh, `account/create`): both
+/// or neither; one without the other is a missing parameter.
+pub fn optional_client<'a>(client_id: &'a Text, secret: &'a Text) -> ApiResult<Option<(&'a str, &'a str)>> {
+    match (client_id.non_blank(), secret.non_blank()) {
+        (Some(id), Some(secret)) => Ok(Some((id, secret))),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(ApiError::missing("client_secret")),
+        (None, Some(_)) => Err(ApiError::missing("client_id")),
+    }
 }
 
 /// A refused code or refresh token: 400 `invalid_grant`, with the rule it broke.
@@ -133,13 +144,9 @@ async fn token_inner(state: &AppState, query: Option<&str>, from: Option<&[u8]>,
         }
         "refresh_token" => {
             let refresh = required(&p.refresh_token, "refresh_token")?;
-            let client_id = p.client_id.as_deref().map(str::trim).filter(|c| !c.is_empty());
-            let secret = p.client_secret.as_deref().map(str::trim).filter(|s| !s.is_empty());
-            let app = match (client_id, secret) {
-                (Some(id), Some(secret)) => Some(check_client(state, from, id, secret).await?.client_id),
-                (None, None) => None,
-                (Some(_), None) => return Err(ApiError::missing("client_secret")),
-                (None, Some(_)) => return Err(ApiError::missing("client_id")),
+            let app = match optional_client(&p.client_id, &p.client_secret)? {
+                Some((id, secret)) => Some(check_client(state, from, id, secret).await?.client_id),
+                None => None,
             };
             let (client_id, tokens) = state
                 .store

@@ -29,6 +29,12 @@ pub fn clear(name: &str, path: &str, secure: bool) -> HeaderValue {
     set(name, "", path, 0, secure)
 }
 
+/// Whether a form's `token` is the one in cookie `name` (the double submit of a form shown before any
+/// session exists).
+pub fn matches(headers: &HeaderMap, name: &str, token: &str) -> bool {
+    get(headers, name).is_some_and(|cookie| same_token(&cookie, token))
+}
+
 /// Constant-time equality of two tokens.
 pub fn same_token(a: &str, b: &str) -> bool {
     use subtle::ConstantTimeEq;

@@ -13,7 +13,7 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use countersign_domain::account::{Account, AccountUpdate};
 use countersign_domain::callback_url::check_callback_url;
@@ -71,19 +71,8 @@ fn notice(status: StatusCode, heading: &str, text: &str) -> Response {
     crate::frame::message(status, heading, text, None, &Framing::Never)
 }
 
-fn see_other(location: &str) -> Response {
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    response.headers_mut().insert(header::LOCATION, HeaderValue::from_str(location).expect("our own paths"));
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
 fn to_login() -> Response {
-    see_other("/dashboard/login")
-}
-
-fn secure(state: &WebState) -> bool {
-    state.public_url.starts_with("https://")
+    crate::frame::see_other("/dashboard/login")
 }
 
 fn render(template: &impl Template, status: StatusCode) -> Response {
@@ -137,14 +126,14 @@ fn login_page(state: &WebState, email: &str, api_key_open: bool, error: Option<&
     let mut response = render(&page, status);
     response
         .headers_mut()
-        .append(header::SET_COOKIE, cookies::set(LOGIN_CSRF_COOKIE, &csrf, "/dashboard", 3600, secure(state)));
+        .append(header::SET_COOKIE, cookies::set(LOGIN_CSRF_COOKIE, &csrf, "/dashboard", 3600, state.secure_cookies()));
     response
 }
 
 /// `GET /dashboard/login`.
 pub async fn login(State(state): State<WebState>, session: Result<Session, Response>) -> Response {
     if session.is_ok() {
-        return see_other("/dashboard");
+        return crate::frame::see_other("/dashboard");
     }
     login_page(&state, "", false, None, StatusCode::OK)
 }
@@ -161,32 +150,29 @@ pub struct LoginForm {
 /// `POST /dashboard/login`: a new session, or the page again with what went wrong.
 pub async fn login_submit(State(state): State<WebState>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
     let api_key_open = !form.api_key.is_empty();
-    let cookie = cookies::get(&headers, LOGIN_CSRF_COOKIE);
-    if !cookie.as_deref().is_some_and(|c| cookies::same_token(c, &form.csrf_token)) {
+    if !cookies::matches(&headers, LOGIN_CSRF_COOKIE, &form.csrf_token) {
         let text = "This form expired or did not come from this page (the browser must keep this site's cookie). Please sign in again.";
         return login_page(&state, form.email.trim(), api_key_open, Some(text), StatusCode::FORBIDDEN);
     }
     let credentials = Credentials { email: &form.email, password: &form.password, api_key: &form.api_key };
     let account = match sign_in(&state, &credentials).await {
         Ok(account) => account,
-        Err(message) => {
+        Err(refusal) => {
             tracing::info!("dashboard sign-in refused");
-            let status =
-                if message.starts_with("Too many") { StatusCode::TOO_MANY_REQUESTS } else { StatusCode::UNAUTHORIZED };
-            return login_page(&state, form.email.trim(), api_key_open, Some(message), status);
+            return login_page(&state, form.email.trim(), api_key_open, Some(refusal.message), refusal.status);
         }
     };
     let lifetime = state.config.dashboard_session_secs;
     match state.store.create_web_session(&account, lifetime).await {
         Ok((token, _)) => {
             tracing::info!(account_id = %account.id, "dashboard sign-in");
-            let mut response = see_other("/dashboard");
+            let mut response = crate::frame::see_other("/dashboard");
             let headers = response.headers_mut();
             headers.append(
                 header::SET_COOKIE,
-                cookies::set(SESSION_COOKIE, token.expose(), "/", lifetime, secure(&state)),
+                cookies::set(SESSION_COOKIE, token.expose(), "/", lifetime, state.secure_cookies()),
             );
-            headers.append(header::SET_COOKIE, cookies::clear(LOGIN_CSRF_COOKIE, "/dashboard", secure(&state)));
+            headers.append(header::SET_COOKIE, cookies::clear(LOGIN_CSRF_COOKIE, "/dashboard", state.secure_cookies()));
             response
         }
         Err(error) => {
@@ -213,7 +199,7 @@ pub async fn logout(State(state): State<WebState>, session: Session, Form(form):
     }
     tracing::info!(account_id = %session.account.id, "dashboard sign-out");
     let mut response = to_login();
-    response.headers_mut().append(header::SET_COOKIE, cookies::clear(SESSION_COOKIE, "/", secure(&state)));
+    response.headers_mut().append(header::SET_COOKIE, cookies::clear(SESSION_COOKIE, "/", state.secure_cookies()));
     response
 }
 
@@ -389,7 +375,7 @@ pub async fn save_callback_url(
     match saved {
         Ok(_) => {
             tracing::info!(account_id = %session.account.id, callback_url_set = url.is_some(), "callback URL saved in the dashboard");
-            see_other("/dashboard/settings?saved=callback_url")
+            crate::frame::see_other("/dashboard/settings?saved=callback_url")
         }
         Err(error) => {
             tracing::error!(%error, account_id = %session.account.id, "saving the callback URL failed");
@@ -438,7 +424,7 @@ pub async fn revoke_key(
     match state.store.revoke_api_key(&session.account.id, Some(key_id), None).await {
         Ok(true) => {
             tracing::info!(account_id = %session.account.id, key_id, "API key revoked in the dashboard");
-            see_other("/dashboard/settings?saved=revoked")
+            crate::frame::see_other("/dashboard/settings?saved=revoked")
         }
         Ok(false) => notice(StatusCode::NOT_FOUND, "No such key", "This account has no active key with that number."),
         Err(error) => {
@@ -623,7 +609,7 @@ pub async fn send_test(State(state): State<WebState>, session: Session, Form(for
         Ok(inserted) => {
             let event_id = inserted.first().map(|e| e.event_id.clone()).unwrap_or_default();
             tracing::info!(account_id = %account.id, event_id = %event_id, "callback_test sent from the dashboard");
-            see_other(&format!("/dashboard/callbacks?sent={event_id}"))
+            crate::frame::see_other(&format!("/dashboard/callbacks?sent={event_id}"))
         }
         Err(error) => {
             tracing::error!(%error, account_id = %account.id, "recording a test event failed");
@@ -648,7 +634,7 @@ pub async fn enable(State(state): State<WebState>, session: Session, Form(form):
     match state.store.enable_endpoint(&session.account.id, &form.url).await {
         Ok(Some(replayed)) => {
             tracing::info!(account_id = %session.account.id, replayed, "callback URL re-enabled from the dashboard");
-            see_other("/dashboard/callbacks?enabled=1")
+            crate::frame::see_other("/dashboard/callbacks?enabled=1")
         }
         Ok(None) => notice(StatusCode::NOT_FOUND, "No such URL", "This account has no callback URL like that."),
         Err(error) => {

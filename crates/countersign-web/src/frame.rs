@@ -40,6 +40,18 @@ pub fn html(status: StatusCode, body: String, framing: &Framing) -> Response {
     response
 }
 
+/// `303 See Other` to `location`, not cached, with no referrer for the next page.
+pub fn see_other(location: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    let headers = response.headers_mut();
+    if let Ok(location) = HeaderValue::from_str(location) {
+        headers.insert(header::LOCATION, location);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
+}
+
 /// A page that says one thing to a person: a heading and a sentence. When the page was opened by
 /// `hellosign-embedded` (`embed` is set), its script tells the embedding app too.
 #[derive(Template)]

@@ -94,6 +94,11 @@ impl WebState {
         countersign_domain::signer_mail::Mailing { links: self.links.clone(), public_url: self.public_url.clone() }
     }
 
+    /// Whether cookies must be `Secure`: the server is reached over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
     pub fn new(store: Arc<Store>, links: LinkSigner, public_url: String, config: WebConfig) -> Self {
         Self {
             store,

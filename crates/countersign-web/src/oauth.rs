@@ -185,7 +185,7 @@ fn allow_form_to(response: &mut Response, callback: &url::Url) {
 }
 
 fn csrf_cookie(state: &WebState, value: &str) -> HeaderValue {
-    crate::cookies::set(CSRF_COOKIE, value, "/oauth", 3600, state.public_url.starts_with("https://"))
+    crate::cookies::set(CSRF_COOKIE, value, "/oauth", 3600, state.secure_cookies())
 }
 
 /// `GET /oauth/authorize`: the consent page.
@@ -205,13 +205,7 @@ pub async fn page(State(state): State<WebState>, Query(query): Query<AuthorizeQu
 fn back_to_app(callback: &url::Url, params: &[(&str, &str)]) -> Response {
     let mut target = callback.clone();
     target.query_pairs_mut().extend_pairs(params);
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    if let Ok(location) = HeaderValue::from_str(target.as_str()) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    response
+    crate::frame::see_other(target.as_str())
 }
 
 /// `POST /oauth/authorize`: the user's answer.
@@ -220,8 +214,7 @@ pub async fn answer(State(state): State<WebState>, headers: HeaderMap, Form(form
         Ok(found) => found,
         Err(page) => return page,
     };
-    let cookie = crate::cookies::get(&headers, CSRF_COOKIE);
-    let csrf_ok = cookie.as_deref().is_some_and(|c| crate::cookies::same_token(c, &form.csrf_token));
+    let csrf_ok = crate::cookies::matches(&headers, CSRF_COOKIE, &form.csrf_token);
     let again = |error: &str, status: StatusCode| {
         let csrf = random_hex(16);
         let shown = FormState {
@@ -251,11 +244,9 @@ pub async fn answer(State(state): State<WebState>, headers: HeaderMap, Form(form
     let credentials = Credentials { email: &form.email, password: &form.password, api_key: &form.api_key };
     let account = match sign_in(&state, &credentials).await {
         Ok(account) => account,
-        Err(message) => {
+        Err(refusal) => {
             tracing::info!(client_id = %app.client_id, "authorization sign-in refused");
-            let status =
-                if message.starts_with("Too many") { StatusCode::TOO_MANY_REQUESTS } else { StatusCode::UNAUTHORIZED };
-            return again(message, status);
+            return again(refusal.message, refusal.status);
         }
     };
     match state.store.authorize_app(&account.id, &app, &form.state).await {

@@ -2,6 +2,7 @@
 //! and the password set with `countersign account password`, or an API key. Wrong attempts are counted
 //! per address (and for API keys together) and refused past the limit for a while.
 
+use axum::http::StatusCode;
 use countersign_domain::account::Account;
 use countersign_domain::ids::random_hex;
 use countersign_domain::oauth::password;
@@ -17,8 +18,26 @@ pub struct Credentials<'a> {
     pub api_key: &'a str,
 }
 
-/// Who signed in, or the sentence to show.
-pub async fn sign_in(state: &WebState, credentials: &Credentials<'_>) -> Result<Account, &'static str> {
+/// Why a sign-in was refused: the sentence to show and the page's status (`429` while the address is
+/// locked out, `401` otherwise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    pub message: &'static str,
+    pub status: StatusCode,
+}
+
+impl Refusal {
+    fn wrong(message: &'static str) -> Self {
+        Self { message, status: StatusCode::UNAUTHORIZED }
+    }
+
+    fn unavailable() -> Self {
+        Self::wrong("The server could not check your sign-in just now. Please try again.")
+    }
+}
+
+/// Who signed in, or why not.
+pub async fn sign_in(state: &WebState, credentials: &Credentials<'_>) -> Result<Account, Refusal> {
     let key = credentials.api_key.trim();
     let who = if key.is_empty() {
         format!("signin:{}", credentials.email.trim().to_lowercase())
@@ -28,7 +47,10 @@ pub async fn sign_in(state: &WebState, credentials: &Credentials<'_>) -> Result<
     let now = unix_now();
     let limits = &state.config;
     if state.pin_attempts.locked(&who, limits.pin_attempts, limits.pin_window_secs, now) {
-        return Err("Too many wrong sign-ins. Wait a few minutes and try again.");
+        return Err(Refusal {
+            message: "Too many wrong sign-ins. Wait a few minutes and try again.",
+            status: StatusCode::TOO_MANY_REQUESTS,
+        });
     }
     let result = check(state, credentials).await;
     match &result {
@@ -38,21 +60,20 @@ pub async fn sign_in(state: &WebState, credentials: &Credentials<'_>) -> Result<
     result
 }
 
-async fn check(state: &WebState, credentials: &Credentials<'_>) -> Result<Account, &'static str> {
+async fn check(state: &WebState, credentials: &Credentials<'_>) -> Result<Account, Refusal> {
     let key = credentials.api_key.trim();
     if !key.is_empty() {
         return match state.store.account_by_api_key(&ApiKey::presented(key)).await {
             Ok(Some(account)) => Ok(account),
-            Ok(None) => Err("This API key is not valid."),
-            Err(_) => Err("The server could not check your sign-in just now. Please try again."),
+            Ok(None) => Err(Refusal::wrong("This API key is not valid.")),
+            Err(_) => Err(Refusal::unavailable()),
         };
     }
     let email = credentials.email.trim();
     if email.is_empty() || credentials.password.is_empty() {
-        return Err("Enter your e-mail address and password, or an API key.");
+        return Err(Refusal::wrong("Enter your e-mail address and password, or an API key."));
     }
-    let found =
-        state.store.account_password(email).await.map_err(|_| "The server could not check your sign-in just now.")?;
+    let found = state.store.account_password(email).await.map_err(|_| Refusal::unavailable())?;
     let typed = credentials.password.to_owned();
     // Hashing takes tens of milliseconds of CPU: off the async threads. An address without a password
     // is hashed against a fixed hash all the same, so the answer's timing does not tell them apart.
@@ -63,7 +84,7 @@ async fn check(state: &WebState, credentials: &Credentials<'_>) -> Result<Accoun
     let matches = tokio::task::spawn_blocking(move || password::verify(&typed, &phc)).await.unwrap_or(false);
     match account {
         Some(account) if matches => Ok(account),
-        _ => Err("The e-mail address or password is not right."),
+        _ => Err(Refusal::wrong("The e-mail address or password is not right.")),
     }
 }
 

@@ -250,17 +250,13 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Account(AccountCommand::Delete { account, storage }) => {
-            let store = open_store(&StorageConfig::resolve(&storage, &file)).await?;
-            let result = async {
-                let found = find_account(&store, &account).await?;
+            on_account(StorageConfig::resolve(&storage, &file), &account, async |store, found| {
                 anyhow::ensure!(store.delete_account(&found.id).await?, "the account was deleted meanwhile");
                 tracing::info!(account_id = %found.id, "account deleted");
                 println!("{}", serde_json::json!({"account_id": found.id.as_str(), "deleted": true}));
                 Ok(())
-            }
-            .await;
-            store.close().await;
-            result
+            })
+            .await
         }
         Command::Account(AccountCommand::Key(command)) => key_command(command, &file).await,
         Command::Account(AccountCommand::Password { account, clear, storage }) => {
@@ -273,9 +269,7 @@ async fn main() -> anyhow::Result<()> {
                 countersign_domain::oauth::password::check_new(password).map_err(|e| anyhow::anyhow!(e))?;
                 Some(countersign_domain::oauth::password::hash(password))
             };
-            let store = open_store(&StorageConfig::resolve(&storage, &file)).await?;
-            let result = async {
-                let found = find_account(&store, &account).await?;
+            on_account(StorageConfig::resolve(&storage, &file), &account, async |store, found| {
                 anyhow::ensure!(
                     store.set_account_password(&found.id, phc.as_deref()).await?,
                     "the account was deleted meanwhile"
@@ -283,10 +277,8 @@ async fn main() -> anyhow::Result<()> {
                 tracing::info!(account_id = %found.id, cleared = clear, "account password set");
                 println!("{}", serde_json::json!({"account_id": found.id.as_str(), "password_set": !clear}));
                 Ok(())
-            }
-            .await;
-            store.close().await;
-            result
+            })
+            .await
         }
         Command::Account(AccountCommand::Oauth(command)) => oauth_command(command, &file).await,
         Command::Trigger(args) => {
@@ -295,17 +287,13 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Outbox { account, storage } => {
-            let store = open_store(&StorageConfig::resolve(&storage, &file)).await?;
-            let result = async {
-                let found = find_account(&store, &account).await?;
+            on_account(StorageConfig::resolve(&storage, &file), &account, async |store, found| {
                 for email in store.stored_emails(&found.id).await? {
                     println!("{}", serde_json::to_string(&email)?);
                 }
                 Ok(())
-            }
-            .await;
-            store.close().await;
-            result
+            })
+            .await
         }
     }
 }
@@ -354,6 +342,23 @@ async fn shutdown_signal() {
 }
 
 /// An account named by e-mail address or account id.
+/// Opens the store, finds the account `name` (an e-mail address or an account id), runs `work` with
+/// both, and closes the store whatever `work` returned: the frame of every per-account command.
+async fn on_account(
+    storage: StorageConfig,
+    name: &str,
+    work: impl AsyncFnOnce(&Store, Account) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let store = open_store(&storage).await?;
+    let result = async {
+        let found = find_account(&store, name).await?;
+        work(&store, found).await
+    }
+    .await;
+    store.close().await;
+    result
+}
+
 async fn find_account(store: &Store, name: &str) -> anyhow::Result<Account> {
     let found = match AccountId::parse(name.trim()) {
         Some(id) => store.account_by_id(&id).await?,
@@ -368,9 +373,7 @@ async fn oauth_command(command: OAuthCommand, file: &FileSettings) -> anyhow::Re
             (account.clone(), storage.clone())
         }
     };
-    let store = open_store(&StorageConfig::resolve(&storage, file)).await?;
-    let result = async {
-        let found = find_account(&store, &account).await?;
+    on_account(StorageConfig::resolve(&storage, file), &account, async |store, found| {
         match command {
             OAuthCommand::List { .. } => {
                 for grant in store.oauth_grants(&found.id).await? {
@@ -400,10 +403,8 @@ async fn oauth_command(command: OAuthCommand, file: &FileSettings) -> anyhow::Re
             }
         }
         Ok(())
-    }
-    .await;
-    store.close().await;
-    result
+    })
+    .await
 }
 
 async fn key_command(command: KeyCommand, file: &FileSettings) -> anyhow::Result<()> {
@@ -412,9 +413,7 @@ async fn key_command(command: KeyCommand, file: &FileSettings) -> anyhow::Result
         | KeyCommand::List { account, storage }
         | KeyCommand::Revoke { account, storage, .. } => (account.clone(), storage.clone()),
     };
-    let store = open_store(&StorageConfig::resolve(&storage, file)).await?;
-    let result = async {
-        let found = find_account(&store, &account).await?;
+    on_account(StorageConfig::resolve(&storage, file), &account, async |store, found| {
         match command {
             KeyCommand::Create { .. } => {
                 let (key_id, key) = store.add_api_key(&found.id).await?;
@@ -446,10 +445,8 @@ async fn key_command(command: KeyCommand, file: &FileSettings) -> anyhow::Result
             }
         }
         Ok(())
-    }
-    .await;
-    store.close().await;
-    result
+    })
+    .await
 }
 
 async fn create_account(storage: StorageConfig, email: &str, locale: Option<&str>) -> anyhow::Result<()> {
